@@ -1,0 +1,212 @@
+//! A command as data: program, arguments, environment, working directory and standard input.
+//!
+//! Schedulers build [`CommandSpec`]s and never run them; transports run them and never build
+//! them. A spec turns into a process (or a remote shell line) at the last moment, and its
+//! [`Display`](std::fmt::Display) is a shell-escaped line a user can paste to reproduce a failure.
+//! [`shell_quote`] is the one place in the crate where a word is quoted for a POSIX shell.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+
+/// What to do with one environment variable of a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvChange {
+    /// Set the variable to this value.
+    Set(OsString),
+    /// Remove the variable from the command's environment.
+    Unset,
+}
+
+/// A command to run: program, arguments, environment changes, working directory and stdin bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The program, looked up in `PATH` where it runs.
+    pub program: OsString,
+    /// The arguments, each passed as one word whatever bytes it holds.
+    pub args: Vec<OsString>,
+    /// Environment changes on top of the environment where it runs, in order.
+    pub env: Vec<(String, EnvChange)>,
+    /// The working directory; `None` means wherever the transport starts (the home directory
+    /// over SSH).
+    pub cwd: Option<OsString>,
+    /// Bytes written to the command's standard input, which is then closed.
+    pub stdin: Vec<u8>,
+}
+
+impl CommandSpec {
+    /// A command running `program` with no arguments.
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), EnvChange::Set(value.into())));
+        self
+    }
+
+    /// Removes an environment variable for the command.
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env.push((key.into(), EnvChange::Unset));
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn cwd(mut self, dir: impl Into<OsString>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Sets the bytes written to standard input.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = bytes.into();
+        self
+    }
+
+    /// The command as one POSIX shell line: `cd DIR && env -u X K=V program args...`, every word
+    /// quoted. This is what the SSH transport sends and what error messages show.
+    pub fn to_shell_line(&self) -> Vec<u8> {
+        let mut line = Vec::new();
+        if let Some(dir) = &self.cwd {
+            line.extend_from_slice(b"cd ");
+            line.extend(shell_quote(dir));
+            line.extend_from_slice(b" && ");
+        }
+        if !self.env.is_empty() {
+            line.extend_from_slice(b"env");
+            for (key, change) in &self.env {
+                match change {
+                    EnvChange::Set(value) => {
+                        let mut word = OsString::from(format!("{key}="));
+                        word.push(value);
+                        line.push(b' ');
+                        line.extend(shell_quote(&word));
+                    }
+                    EnvChange::Unset => {
+                        line.extend_from_slice(b" -u ");
+                        line.extend(shell_quote(OsStr::new(key)));
+                    }
+                }
+            }
+            line.push(b' ');
+        }
+        line.extend(shell_quote(&self.program));
+        for arg in &self.args {
+            line.push(b' ');
+            line.extend(shell_quote(arg));
+        }
+        line
+    }
+}
+
+impl fmt::Display for CommandSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_shell_line()))
+    }
+}
+
+/// Quotes one word for a POSIX shell so that the shell passes it on byte for byte.
+///
+/// Words made only of safe characters are left bare for readability; anything else is wrapped
+/// in single quotes, with each `'` written as `'\''`. Single quotes keep every other byte
+/// (newlines, `$`, backticks, non-UTF-8) literal.
+pub fn shell_quote(word: &OsStr) -> Vec<u8> {
+    let bytes = word.as_bytes();
+    let safe = |b: &u8| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(b);
+    if !bytes.is_empty() && bytes.iter().all(safe) {
+        return bytes.to_vec();
+    }
+    let mut quoted = Vec::with_capacity(bytes.len() + 2);
+    quoted.push(b'\'');
+    for &b in bytes {
+        if b == b'\'' {
+            quoted.extend_from_slice(b"'\\''");
+        } else {
+            quoted.push(b);
+        }
+    }
+    quoted.push(b'\'');
+    quoted
+}
+
+/// What a finished command left behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The exit code, or `None` when the command was killed by a signal.
+    pub code: Option<i32>,
+    /// Everything the command wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// Everything the command wrote to standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl CommandOutput {
+    /// An output with exit code 0 and this stdout; handy for parser tests.
+    pub fn success(stdout: impl Into<Vec<u8>>) -> Self {
+        Self {
+            code: Some(0),
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+        }
+    }
+
+    /// True when the command exited with code 0.
+    pub fn succeeded(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Standard output as text, invalid UTF-8 replaced.
+    pub fn stdout_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
+
+    /// Standard error as text, invalid UTF-8 replaced.
+    pub fn stderr_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stderr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_hostile_words_single() {
+        assert_eq!(shell_quote(OsStr::new("plain-word")), b"plain-word");
+        assert_eq!(shell_quote(OsStr::new("")), b"''");
+        assert_eq!(shell_quote(OsStr::new("it's $(x)")), b"'it'\\''s $(x)'");
+    }
+
+    #[test]
+    fn display_is_a_pasteable_line() {
+        let cmd = CommandSpec::new("sbatch")
+            .arg("job script.sh")
+            .cwd("/scratch/run 1")
+            .env("A", "1")
+            .env_remove("B");
+        assert_eq!(
+            cmd.to_string(),
+            "cd '/scratch/run 1' && env A=1 -u B sbatch 'job script.sh'"
+        );
+    }
+}

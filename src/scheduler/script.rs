@@ -1,0 +1,1 @@
+//! Assembling a job script from a system's templates. OWNER: template/script helper. Skeleton.
