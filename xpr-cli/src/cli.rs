@@ -1,0 +1,80 @@
+//! Command-line arguments (clap types only; no behaviour).
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Configuration: ExPyRe's config.json, found in $EXPYRE_ROOT, or in .expyre/ or _expyre/ folders
+from the current directory up to $HOME, plus ~/.expyre; the built-in system `local` needs none.
+
+Exit codes: 0 success, 1 error, 2 bad usage, 3 configuration error, 4 no partition fits the request.";
+
+/// Run work on HPC clusters from a laptop.
+#[derive(Debug, Parser)]
+#[command(name = "xpr", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the configured systems: scheduler, host and partitions.
+    Systems(JsonFlag),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Find the partition and node counts for a request, and show the job header.
+    Nodes(NodesArgs),
+}
+
+/// `--json` alone.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xpr config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration; print the merged result and where each system came
+    /// from, or every error.
+    Check(JsonFlag),
+}
+
+/// `xpr nodes ...`
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// The system, as named in config.json (or `local`).
+    pub system: String,
+    /// Longest run time: seconds, `30m`, `4h`, `2d`, `HH:MM:SS` or `D-HH:MM:SS`.
+    #[arg(long, value_name = "T")]
+    pub max_time: String,
+    /// Whole nodes to use.
+    #[arg(long, value_name = "N", required_unless_present = "num_cores", conflicts_with = "num_cores")]
+    pub num_nodes: Option<u32>,
+    /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node).
+    #[arg(long, value_name = "N")]
+    pub num_cores: Option<u32>,
+    /// Memory for the whole job, e.g. `64GB`.
+    #[arg(long, value_name = "M", conflicts_with = "max_mem_per_core")]
+    pub max_mem_tot: Option<String>,
+    /// Memory per core, e.g. `2GB`.
+    #[arg(long, value_name = "M")]
+    pub max_mem_per_core: Option<String>,
+    /// Regular expressions, each matching a whole partition name; comma-separated.
+    #[arg(long, value_name = "RE[,RE...]", value_delimiter = ',')]
+    pub partitions: Vec<String>,
+    /// Allow core counts that are not a whole number of nodes (rounded up to whole nodes).
+    #[arg(long)]
+    pub no_exact_fit: bool,
+    /// Allow one partly used node with exactly the cores asked.
+    #[arg(long)]
+    pub partial_node: bool,
+    /// Print JSON: {"partition", "num_nodes", "num_cores", "num_cores_per_node", "header"}.
+    #[arg(long)]
+    pub json: bool,
+}
