@@ -34,6 +34,7 @@
 
 pub mod command;
 pub mod config;
+pub mod db;
 pub mod ids;
 pub mod resources;
 pub mod scheduler;

@@ -54,7 +54,12 @@ pub struct NodesArgs {
     #[arg(long, value_name = "T")]
     pub max_time: String,
     /// Whole nodes to use.
-    #[arg(long, value_name = "N", required_unless_present = "num_cores", conflicts_with = "num_cores")]
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "num_cores",
+        conflicts_with = "num_cores"
+    )]
     pub num_nodes: Option<u32>,
     /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node).
     #[arg(long, value_name = "N")]
