@@ -38,5 +38,6 @@ pub mod db;
 pub mod ids;
 pub mod resources;
 pub mod scheduler;
+pub mod stage;
 pub mod template;
 pub mod transport;

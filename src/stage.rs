@@ -1,0 +1,346 @@
+//! Packing inputs into, and unpacking outputs out of, tar streams, safely.
+//!
+//! Inputs of many tasks travel in one tar stream per host, each task's files under its own
+//! directory (`run_<id>/...`); outputs come back the same way. Both directions go through the
+//! same checks, because a tar stream is data from the other side:
+//!
+//! - every entry path is relative and has no `..`: [`safe_relative_path`];
+//! - only regular files, directories and symbolic links are accepted; hard links, devices and
+//!   FIFOs are refused;
+//! - a symbolic link must point, relatively, to somewhere inside the extraction root, and never
+//!   through another link of the same stream;
+//! - extraction never writes through a symbolic link (a link planted by one entry cannot
+//!   redirect a later entry).
+//!
+//! Input naming follows ExPyRe: a relative input keeps its relative path; an absolute one is
+//! flattened to its base name. Globs are expanded at packing time and must match something.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// A staging step that failed; names the path or tar entry at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StageError {
+    /// A tar entry or input name that would land outside its directory.
+    #[error("unsafe path {path:?} in {context}: {why}")]
+    UnsafePath {
+        /// The path as given.
+        path: PathBuf,
+        /// Where it came from (`"tar entry"`, `"input"`).
+        context: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A tar entry of a kind xpr does not extract.
+    #[error(
+        "tar entry {path:?} is a {kind}, which xpr does not extract (only files, directories and links inside the run dir)"
+    )]
+    UnsupportedEntry {
+        /// The entry path.
+        path: PathBuf,
+        /// Its kind.
+        kind: String,
+    },
+    /// An input that does not exist, or a glob that matches nothing.
+    #[error("input {pattern:?} matches no file (hint: paths are relative to {base})")]
+    MissingInput {
+        /// The input or glob as given.
+        pattern: String,
+        /// The directory relative paths are taken from.
+        base: PathBuf,
+    },
+    /// A malformed glob.
+    #[error("input glob {pattern:?} is invalid: {source}")]
+    BadGlob {
+        /// The glob.
+        pattern: String,
+        /// Why.
+        #[source]
+        source: glob::PatternError,
+    },
+    /// Two inputs that would land on the same name.
+    #[error(
+        "inputs {first:?} and {second:?} would both be staged as {dest:?} (hint: rename one, or give it as a relative path)"
+    )]
+    Collision {
+        /// The first input.
+        first: PathBuf,
+        /// The second input.
+        second: PathBuf,
+        /// The name both map to.
+        dest: PathBuf,
+    },
+    /// Reading or writing a file or the stream failed.
+    #[error("{action} {path:?}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StageError + use<> {
+    let path = path.to_path_buf();
+    move |source| StageError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Checks that `path` is relative, non-empty and free of `..`, and returns it without `.`
+/// components. `context` names where it came from, for the error.
+pub fn safe_relative_path(path: &Path, context: &'static str) -> Result<PathBuf, StageError> {
+    let unsafe_path = |why| StageError::UnsafePath {
+        path: path.to_path_buf(),
+        context,
+        why,
+    };
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(unsafe_path("it contains `..`")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(unsafe_path("it is absolute"));
+            }
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        return Err(unsafe_path("it is empty"));
+    }
+    Ok(clean)
+}
+
+/// One file or directory to stage: where it is, and its relative name in the run dir.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageEntry {
+    /// The local file or directory.
+    pub source: PathBuf,
+    /// Its path inside the run dir (relative, checked).
+    pub dest: PathBuf,
+}
+
+/// Resolves a task's inputs (files, directories, globs) against `base`: relative inputs keep
+/// their relative path, absolute ones are flattened to their base name. Every input must match
+/// something, and no two may land on the same name.
+pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, StageError> {
+    let mut entries: Vec<StageEntry> = Vec::new();
+    for input in inputs {
+        let absolute = Path::new(input).is_absolute();
+        let pattern_path = if absolute {
+            PathBuf::from(input)
+        } else {
+            base.join(input)
+        };
+        let pattern = pattern_path.to_string_lossy().into_owned();
+        let matches: Vec<PathBuf> = if input.contains(['*', '?', '[']) {
+            glob::glob(&pattern)
+                .map_err(|source| StageError::BadGlob {
+                    pattern: input.clone(),
+                    source,
+                })?
+                .filter_map(Result::ok)
+                .collect()
+        } else if pattern_path.symlink_metadata().is_ok() {
+            vec![pattern_path.clone()]
+        } else {
+            Vec::new()
+        };
+        if matches.is_empty() {
+            return Err(StageError::MissingInput {
+                pattern: input.clone(),
+                base: base.to_path_buf(),
+            });
+        }
+        for source in matches {
+            let dest = if absolute {
+                PathBuf::from(source.file_name().ok_or_else(|| StageError::UnsafePath {
+                    path: source.clone(),
+                    context: "input",
+                    why: "it has no file name",
+                })?)
+            } else {
+                let relative = source.strip_prefix(base).unwrap_or(&source);
+                safe_relative_path(relative, "input")?
+            };
+            if let Some(previous) = entries.iter().find(|e| e.dest == dest) {
+                return Err(StageError::Collision {
+                    first: previous.source.clone(),
+                    second: source,
+                    dest,
+                });
+            }
+            entries.push(StageEntry { source, dest });
+        }
+    }
+    Ok(entries)
+}
+
+/// Writes one tar stream holding, for each `(dir, entries)` group, the entries under `dir`
+/// (e.g. `run_<id>`). Directories are added recursively; symbolic links are stored as links.
+pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Result<W, StageError> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    for (dir, entries) in groups {
+        let dir = safe_relative_path(dir, "run dir name")?;
+        builder
+            .append_dir(&dir, ".")
+            .map_err(io("writing tar entry", &dir))?;
+        for entry in entries {
+            let name = dir.join(safe_relative_path(&entry.dest, "input")?);
+            let meta = entry
+                .source
+                .symlink_metadata()
+                .map_err(io("reading", &entry.source))?;
+            if meta.is_dir() {
+                builder
+                    .append_dir_all(&name, &entry.source)
+                    .map_err(io("packing directory", &entry.source))?;
+            } else {
+                builder
+                    .append_path_with_name(&entry.source, &name)
+                    .map_err(io("packing", &entry.source))?;
+            }
+        }
+    }
+    builder
+        .into_inner()
+        .map_err(io("finishing tar stream", Path::new("-")))
+}
+
+/// Extracts a tar stream into `root` (created if needed), checking every entry (see the module
+/// docs). Returns the relative paths of the regular files written. On error, what was written
+/// so far stays in `root`: extract into a scratch directory and move it into place afterwards
+/// when partial results must never be seen.
+pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
+    fs::create_dir_all(root).map_err(io("creating", root))?;
+    let mut archive = tar::Archive::new(input);
+    let mut files = Vec::new();
+    let mut links: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    let entries = archive.entries().map_err(io("reading tar stream", root))?;
+    for entry in entries {
+        let mut entry = entry.map_err(io("reading tar stream", root))?;
+        let raw_path = entry
+            .path()
+            .map_err(io("reading tar entry name", root))?
+            .into_owned();
+        // The archive's own root directory entry (`./`) carries nothing.
+        if raw_path.components().all(|c| c == Component::CurDir) {
+            continue;
+        }
+        let path = safe_relative_path(&raw_path, "tar entry")?;
+        let target = root.join(&path);
+        ensure_no_link_on_the_way(root, &path)?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            fs::create_dir_all(&target).map_err(io("creating", &target))?;
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(io("creating", parent))?;
+            }
+            // Replace, never write through, whatever is there (it may be a planted link).
+            if target.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+                fs::remove_file(&target).map_err(io("replacing", &target))?;
+            }
+            entry.unpack(&target).map_err(io("writing", &target))?;
+            files.push(path);
+        } else if kind.is_symlink() {
+            let link_target = entry
+                .link_name()
+                .map_err(io("reading link target of", &raw_path))?
+                .ok_or_else(|| StageError::UnsafePath {
+                    path: raw_path.clone(),
+                    context: "tar entry",
+                    why: "it is a link with no target",
+                })?
+                .into_owned();
+            let traversed =
+                resolve_inside(&path, &link_target).ok_or_else(|| StageError::UnsafePath {
+                    path: raw_path.clone(),
+                    context: "tar entry",
+                    why: "it is a link leading out of the run dir",
+                })?;
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(io("creating", parent))?;
+            }
+            if target.symlink_metadata().is_ok() {
+                fs::remove_file(&target).map_err(io("replacing", &target))?;
+            }
+            std::os::unix::fs::symlink(&link_target, &target).map_err(io("linking", &target))?;
+            links.push((path, traversed));
+        } else {
+            return Err(StageError::UnsupportedEntry {
+                path: raw_path,
+                kind: format!("{kind:?}").to_lowercase(),
+            });
+        }
+    }
+    // A link may not point through another link: inside-pointing links could otherwise be
+    // chained to lead out (`a -> b/..` with `b -> ..`).
+    let link_paths: HashSet<&PathBuf> = links.iter().map(|(p, _)| p).collect();
+    for (path, traversed) in &links {
+        if traversed.iter().any(|step| link_paths.contains(step)) {
+            let _ = fs::remove_file(root.join(path));
+            return Err(StageError::UnsafePath {
+                path: path.clone(),
+                context: "tar entry",
+                why: "it is a link pointing through another link",
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Refuses to write `path` when one of its parent directories inside `root` is a link.
+fn ensure_no_link_on_the_way(root: &Path, path: &Path) -> Result<(), StageError> {
+    let mut current = root.to_path_buf();
+    let parents: Vec<_> = path.components().collect();
+    for component in &parents[..parents.len().saturating_sub(1)] {
+        current.push(component);
+        if current
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(StageError::UnsafePath {
+                path: path.to_path_buf(),
+                context: "tar entry",
+                why: "a directory on its way is a link",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The directories a relative link at `link` (relative to the root) pointing at `target`
+/// passes through, lexically, on its way to its destination; `None` when it is absolute or
+/// leaves the root.
+fn resolve_inside(link: &Path, target: &Path) -> Option<Vec<PathBuf>> {
+    let mut current: Vec<_> = link.parent()?.components().collect();
+    let mut traversed = Vec::new();
+    for component in target.components() {
+        match component {
+            Component::Normal(_) => {
+                if !current.is_empty() {
+                    traversed.push(current.iter().collect::<PathBuf>());
+                }
+                current.push(component);
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                traversed.push(current.iter().collect::<PathBuf>());
+                current.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(traversed)
+}

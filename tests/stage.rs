@@ -1,0 +1,193 @@
+//! Staging through the public API: inputs round-trip byte for byte through a tar stream, and
+//! hostile tar streams are refused without writing outside the extraction root.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use xpr::stage::{StageError, extract_tar, plan_inputs, write_tar};
+
+fn write(path: &Path, bytes: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn inputs_round_trip_with_hostile_names_dirs_globs_and_absolute_paths() {
+    let src = tempfile::tempdir().unwrap();
+    let base = src.path().join("project");
+    let hostile = "it's a \"file\" $(touch pwned) `x`\nline2.txt";
+    write(&base.join(hostile), b"hostile");
+    write(&base.join("data/sub/a.bin"), &[0u8, 255, 10, 13]);
+    write(&base.join("g1.xyz"), b"one");
+    write(&base.join("g2.xyz"), b"two");
+    let elsewhere = src.path().join("elsewhere/abs input.dat");
+    write(&elsewhere, b"absolute");
+
+    let inputs = vec![
+        hostile.to_owned(),
+        "data".to_owned(),
+        "*.xyz".to_owned(),
+        elsewhere.to_string_lossy().into_owned(),
+    ];
+    let plan = plan_inputs(&base, &inputs).unwrap();
+    let stream = write_tar(Vec::new(), &[(PathBuf::from("run_t1"), plan)]).unwrap();
+
+    let dest = tempfile::tempdir().unwrap();
+    let files = extract_tar(stream.as_slice(), dest.path()).unwrap();
+    let run = dest.path().join("run_t1");
+    assert_eq!(fs::read(run.join(hostile)).unwrap(), b"hostile");
+    assert_eq!(
+        fs::read(run.join("data/sub/a.bin")).unwrap(),
+        [0u8, 255, 10, 13]
+    );
+    assert_eq!(fs::read(run.join("g1.xyz")).unwrap(), b"one");
+    assert_eq!(fs::read(run.join("g2.xyz")).unwrap(), b"two");
+    // Absolute inputs are flattened to their base name (ExPyRe's rule).
+    assert_eq!(fs::read(run.join("abs input.dat")).unwrap(), b"absolute");
+    assert_eq!(files.len(), 5);
+    assert!(!dest.path().join("pwned").exists() && !run.join("pwned").exists());
+}
+
+#[test]
+fn a_missing_input_or_empty_glob_is_named() {
+    let base = tempfile::tempdir().unwrap();
+    let err = plan_inputs(base.path(), &["nope.txt".into()]).unwrap_err();
+    assert!(matches!(err, StageError::MissingInput { .. }));
+    assert!(err.to_string().contains("\"nope.txt\""), "{err}");
+    let err = plan_inputs(base.path(), &["*.none".into()]).unwrap_err();
+    assert!(err.to_string().contains("*.none"), "{err}");
+}
+
+#[test]
+fn two_inputs_flattened_to_one_name_collide() {
+    let src = tempfile::tempdir().unwrap();
+    let a = src.path().join("a/x.txt");
+    let b = src.path().join("b/x.txt");
+    write(&a, b"a");
+    write(&b, b"b");
+    let inputs = [
+        a.to_string_lossy().into_owned(),
+        b.to_string_lossy().into_owned(),
+    ];
+    let err = plan_inputs(src.path(), &inputs).unwrap_err();
+    assert!(matches!(err, StageError::Collision { .. }), "{err}");
+}
+
+#[test]
+fn relative_inputs_may_not_climb_out_of_their_base() {
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("outside.txt"), b"x");
+    let base = src.path().join("project");
+    fs::create_dir_all(&base).unwrap();
+    let err = plan_inputs(&base, &["../outside.txt".into()]).unwrap_err();
+    assert!(matches!(err, StageError::UnsafePath { .. }), "{err}");
+}
+
+/// A raw ustar header with any name, bypassing the tar crate's own checks, as a hostile
+/// remote end could send.
+fn raw_entry(name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = tar::Header::new_ustar();
+    {
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    header.set_entry_type(kind);
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut out = header.as_bytes().to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+fn archive(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut out: Vec<u8> = entries.concat();
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+fn assert_refused(entries: &[Vec<u8>], expect: &str) {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    let err = extract_tar(archive(entries).as_slice(), &root)
+        .err()
+        .unwrap_or_else(|| panic!("accepted a stream that should fail with {expect:?}"));
+    assert!(
+        err.to_string().contains(expect),
+        "expected {expect:?} in: {err}"
+    );
+    // Nothing landed beside the root.
+    let siblings: Vec<_> = fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(siblings, ["root"], "something was written outside the root");
+}
+
+#[test]
+fn hostile_tar_entries_are_refused() {
+    use tar::EntryType;
+    assert_refused(
+        &[raw_entry("../escape.txt", EntryType::Regular, "", b"x")],
+        "contains `..`",
+    );
+    assert_refused(
+        &[raw_entry(
+            "a/../../escape.txt",
+            EntryType::Regular,
+            "",
+            b"x",
+        )],
+        "contains `..`",
+    );
+    assert_refused(
+        &[raw_entry("/tmp/escape.txt", EntryType::Regular, "", b"x")],
+        "is absolute",
+    );
+    assert_refused(
+        &[raw_entry("out", EntryType::Symlink, "../", b"")],
+        "leading out",
+    );
+    assert_refused(
+        &[raw_entry("abs", EntryType::Symlink, "/etc/passwd", b"")],
+        "leading out",
+    );
+    assert_refused(
+        &[raw_entry("hard", EntryType::Link, "/etc/passwd", b"")],
+        "link",
+    );
+    assert_refused(&[raw_entry("fifo", EntryType::Fifo, "", b"")], "fifo");
+    // Chained links: each points inside, together they lead out.
+    assert_refused(
+        &[
+            raw_entry("d/up", EntryType::Symlink, "..", b""),
+            raw_entry("esc", EntryType::Symlink, "d/up/..", b""),
+        ],
+        "through another link",
+    );
+    // A link to a directory planted first, then a file written "through" it.
+    assert_refused(
+        &[
+            raw_entry("sub", EntryType::Symlink, ".", b""),
+            raw_entry("sub/x.txt", EntryType::Regular, "", b"x"),
+        ],
+        "on its way is a link",
+    );
+}
+
+#[test]
+fn links_inside_the_run_dir_are_kept() {
+    use tar::EntryType;
+    let root = tempfile::tempdir().unwrap();
+    let entries = [
+        raw_entry("data/big.dat", EntryType::Regular, "", b"payload"),
+        raw_entry("latest.dat", EntryType::Symlink, "data/big.dat", b""),
+    ];
+    extract_tar(archive(&entries).as_slice(), root.path()).unwrap();
+    assert_eq!(
+        fs::read(root.path().join("latest.dat")).unwrap(),
+        b"payload"
+    );
+}
