@@ -39,5 +39,6 @@ pub mod ids;
 pub mod resources;
 pub mod scheduler;
 pub mod stage;
+pub mod task;
 pub mod template;
 pub mod transport;
