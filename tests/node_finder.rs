@@ -66,7 +66,9 @@ fn debug_standard() -> System {
 }
 
 /// (partition, nodes, cores, cores per node) of an allocation.
-fn summary(alloc: &NodeAllocation) -> (&str, u32, u32, u32) {
+type Summary<'a> = (&'a str, u32, u32, u32);
+
+fn summary(alloc: &NodeAllocation) -> Summary<'_> {
     (
         alloc.partition.as_str(),
         alloc.num_nodes,
@@ -90,7 +92,7 @@ fn err(system: &System, request: Resources) -> NodeFinderError {
 fn first_table_of_the_reference() {
     let sys = example_system();
     let n16 = "node16_1,node16_2";
-    let cases: Vec<(Resources, (&str, u32, u32, u32))> = vec![
+    let cases: Vec<(Resources, Summary)> = vec![
         (Resources::cores(16), (n16, 1, 16, 16)),
         (Resources::cores(32), (n16, 2, 32, 16)),
         (Resources::cores(36), ("node36", 1, 36, 36)),
@@ -99,10 +101,7 @@ fn first_table_of_the_reference() {
             Resources::nodes(1).with_partitions([".*bigmem"]),
             ("node_bigmem", 1, 56, 56),
         ),
-        (
-            Resources::cores(17).with_exact_fit(false),
-            (n16, 2, 32, 16),
-        ),
+        (Resources::cores(17).with_exact_fit(false), (n16, 2, 32, 16)),
         (
             Resources::cores(71).with_exact_fit(false),
             ("node36", 2, 72, 36),
@@ -115,10 +114,7 @@ fn first_table_of_the_reference() {
             Resources::nodes(1).with_max_mem_tot(1024 * GB),
             ("node_bigmem", 1, 56, 56),
         ),
-        (
-            Resources::cores(8).with_partial_node(true),
-            (n16, 1, 8, 8),
-        ),
+        (Resources::cores(8).with_partial_node(true), (n16, 1, 8, 8)),
     ];
     for (request, expected) in cases {
         assert_eq!(summary(&ok(&sys, request.clone())), expected, "{request}");
@@ -139,8 +135,9 @@ fn memory_from_strings_as_in_the_reference() {
     let sys = example_system();
     let per_core = Resources::nodes(1).with_max_mem_per_core(parse_mem("17GB").unwrap());
     assert_eq!(summary(&ok(&sys, per_core)).0, "node_bigmem");
-    let total = Resources::from_json(&json!({"max_time": "1h", "num_nodes": 1, "max_mem_tot": "1TB"}))
-        .unwrap();
+    let total =
+        Resources::from_json(&json!({"max_time": "1h", "num_nodes": 1, "max_mem_tot": "1TB"}))
+            .unwrap();
     assert_eq!(summary(&ok(&sys, total)).0, "node_bigmem");
 }
 
@@ -166,12 +163,19 @@ fn second_table_of_the_reference() {
     assert_eq!(
         summary(&ok(
             &sys,
-            Resources::nodes(1).with_max_time(60).with_partitions(["deb.*"])
+            Resources::nodes(1)
+                .with_max_time(60)
+                .with_partitions(["deb.*"])
         )),
         ("debug", 1, 40, 40)
     );
     // Regexps match the whole key.
-    let e = err(&sys, Resources::nodes(1).with_max_time(60).with_partitions(["deb"]));
+    let e = err(
+        &sys,
+        Resources::nodes(1)
+            .with_max_time(60)
+            .with_partitions(["deb"]),
+    );
     assert!(
         e.rejections()
             .iter()
@@ -183,10 +187,22 @@ fn second_table_of_the_reference() {
 fn second_table_from_expyre_dicts() {
     let sys = debug_standard();
     let find = |v: serde_json::Value| find_nodes(&sys, &Resources::from_json(&v).unwrap());
-    assert_eq!(find(json!({"max_time": "30m", "num_nodes": 1})).unwrap().partition, "debug");
-    assert_eq!(find(json!({"max_time": "1h", "num_nodes": 1})).unwrap().partition, "debug");
     assert_eq!(
-        find(json!({"max_time": "1:05:00", "num_cores": 80})).unwrap().partition,
+        find(json!({"max_time": "30m", "num_nodes": 1}))
+            .unwrap()
+            .partition,
+        "debug"
+    );
+    assert_eq!(
+        find(json!({"max_time": "1h", "num_nodes": 1}))
+            .unwrap()
+            .partition,
+        "debug"
+    );
+    assert_eq!(
+        find(json!({"max_time": "1:05:00", "num_cores": 80}))
+            .unwrap()
+            .partition,
         "standard"
     );
     assert!(find(json!({"max_time": "169h", "num_nodes": 1})).is_err());
@@ -197,18 +213,29 @@ fn second_table_from_expyre_dicts() {
 fn partial_node_considers_only_partitions_one_node_holds() {
     // Upstream would pick node16 or node32 by least excess and then fail; xpr takes the
     // first partition in config order where 20 cores fit one node.
-    let alloc = ok(&example_system(), Resources::cores(20).with_partial_node(true));
+    let alloc = ok(
+        &example_system(),
+        Resources::cores(20).with_partial_node(true),
+    );
     assert_eq!(summary(&alloc), ("node36", 1, 20, 20));
-    let e = err(&example_system(), Resources::cores(73).with_partial_node(true));
+    let e = err(
+        &example_system(),
+        Resources::cores(73).with_partial_node(true),
+    );
     assert_eq!(e.rejections().len(), 5);
-    assert!(e.to_string().contains(
-        "node_bigmem_72: 73 cores do not fit one 72-core node, as --partial-node needs"
-    ));
+    assert!(
+        e.to_string().contains(
+            "node_bigmem_72: 73 cores do not fit one 72-core node, as --partial-node needs"
+        )
+    );
 }
 
 #[test]
 fn partial_node_with_a_whole_node_request() {
-    let alloc = ok(&example_system(), Resources::nodes(1).with_partial_node(true));
+    let alloc = ok(
+        &example_system(),
+        Resources::nodes(1).with_partial_node(true),
+    );
     assert_eq!(summary(&alloc), ("node16_1,node16_2", 1, 16, 16));
 }
 
@@ -284,7 +311,11 @@ fn older_task_requests() {
     .with_exact_fit(false);
     assert_eq!(summary(&ok(&sys, mem.clone())), ("node32", 1, 32, 32));
     let e = err(&sys, mem.with_mem(MemRequest::PerTask(200 * GB)));
-    assert!(e.to_string().contains("max_mem_per_task 200.0 GiB x 10 tasks"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("max_mem_per_task 200.0 GiB x 10 tasks"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -331,23 +362,36 @@ fn error_names_system_request_and_every_partition() {
         .with_partitions(["node16", "debug", "small"]);
     let e = err(&sys, request.clone());
     let text = e.to_string();
-    assert!(text.starts_with("no partition of system 'mixed' fits 17 cores, max_time 169:00:00"), "{text}");
+    assert!(
+        text.starts_with("no partition of system 'mixed' fits 17 cores, max_time 169:00:00"),
+        "{text}"
+    );
     assert!(text.contains("max_mem_per_core 2.0 GiB"), "{text}");
-    assert!(text.contains("partitions 'node16', 'debug', 'small'"), "{text}");
+    assert!(
+        text.contains("partitions 'node16', 'debug', 'small'"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "\n  node16: 17 cores is not a whole number of 16-core nodes (hint: --no-exact-fit or --partial-node)"
         ),
         "{text}"
     );
-    assert!(text.contains("\n  debug: max_time 1:00:00 < requested 169:00:00"), "{text}");
+    assert!(
+        text.contains("\n  debug: max_time 1:00:00 < requested 169:00:00"),
+        "{text}"
+    );
     assert!(
         text.contains("\n  x: does not match --partitions 'node16', 'debug', 'small'"),
         "{text}"
     );
     assert_eq!(e.system.as_str(), "mixed");
-    assert_eq!(e.request, request);
-    let names: Vec<&str> = e.rejections().iter().map(|r| r.partition.as_str()).collect();
+    assert_eq!(*e.request, request);
+    let names: Vec<&str> = e
+        .rejections()
+        .iter()
+        .map(|r| r.partition.as_str())
+        .collect();
     assert_eq!(names, ["node16", "debug", "x", "small"]);
 
     // Memory: both figures shown. `small` passes the core check without exact fit and fails
@@ -399,7 +443,11 @@ fn memory_limits_are_inclusive() {
     assert!(find_nodes(&sys, &Resources::nodes(2).with_max_mem_tot(128 * GB)).is_ok());
     assert!(find_nodes(&sys, &Resources::nodes(2).with_max_mem_tot(128 * GB + 1)).is_err());
     // Unknown memory on either side is not checked.
-    let unknown = system("u", SchedulerKind::Slurm, vec![partition("p", 16, None, None)]);
+    let unknown = system(
+        "u",
+        SchedulerKind::Slurm,
+        vec![partition("p", 16, None, None)],
+    );
     assert!(find_nodes(&unknown, &Resources::nodes(1).with_max_mem_tot(u64::MAX)).is_ok());
 }
 
@@ -413,7 +461,10 @@ fn bad_regexp_is_named() {
         matches!(&e.kind, NodeFinderErrorKind::BadRegex { pattern, .. } if pattern == "node(16"),
         "{e:?}"
     );
-    assert!(e.to_string().contains("invalid partition regexp 'node(16'"), "{e}");
+    assert!(
+        e.to_string().contains("invalid partition regexp 'node(16'"),
+        "{e}"
+    );
     assert!(e.to_string().contains("'example'"), "{e}");
 }
 
@@ -434,7 +485,10 @@ fn empty_request_and_empty_system() {
     let none = system("bare", SchedulerKind::Slurm, Vec::new());
     let e = err(&none, Resources::nodes(1));
     assert!(e.rejections().is_empty());
-    assert!(e.to_string().contains("system 'bare' has no partitions"), "{e}");
+    assert!(
+        e.to_string().contains("system 'bare' has no partitions"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -442,7 +496,10 @@ fn zero_core_partition_is_rejected_not_a_panic() {
     let sys = system(
         "z",
         SchedulerKind::Slurm,
-        vec![partition("broken", 0, None, None), partition("ok", 4, None, None)],
+        vec![
+            partition("broken", 0, None, None),
+            partition("ok", 4, None, None),
+        ],
     );
     assert_eq!(ok(&sys, Resources::cores(4)).partition, "ok");
     let e = err(&sys, Resources::cores(3));

@@ -162,9 +162,14 @@ fn resources_current_form() {
 
 #[test]
 fn resources_defaults_and_queues_synonym() {
-    let r = Resources::from_json(&json!({"max_time": 60, "num_nodes": 2, "queues": "debug"}))
-        .unwrap();
-    assert_eq!(r, Resources::nodes(2).with_max_time(60).with_partitions(["debug"]));
+    let r =
+        Resources::from_json(&json!({"max_time": 60, "num_nodes": 2, "queues": "debug"})).unwrap();
+    assert_eq!(
+        r,
+        Resources::nodes(2)
+            .with_max_time(60)
+            .with_partitions(["debug"])
+    );
     assert!(r.exact_fit && !r.partial_node && r.effective_exact_fit());
     let r = Resources::from_json(&json!({"max_time": null, "num_cores": 8, "partial_node": true}))
         .unwrap();
@@ -208,7 +213,9 @@ fn resources_older_form() {
 #[test]
 fn resources_round_trip_through_json() {
     for r in [
-        Resources::cores(17).with_max_time(3600).with_exact_fit(false),
+        Resources::cores(17)
+            .with_max_time(3600)
+            .with_exact_fit(false),
         Resources::nodes(2)
             .with_max_mem_per_core(1024)
             .with_partitions(["a", "b.*"])
@@ -223,7 +230,12 @@ fn resources_round_trip_through_json() {
             cores_per_task: 4,
         }),
     ] {
-        assert_eq!(Resources::from_json(&r.to_json()), Ok(r.clone()), "{}", r.to_json());
+        assert_eq!(
+            Resources::from_json(&r.to_json()),
+            Ok(r.clone()),
+            "{}",
+            r.to_json()
+        );
     }
 }
 
@@ -241,7 +253,10 @@ fn resources_errors_name_the_key() {
     );
     assert!(e.to_string().contains("did you mean \"num_cores\""), "{e}");
     let e = err(json!({"max_time": 1, "num_cores": 4, "max-mem-tot": "1GB"}));
-    assert!(e.to_string().contains("did you mean \"max_mem_tot\""), "{e}");
+    assert!(
+        e.to_string().contains("did you mean \"max_mem_tot\""),
+        "{e}"
+    );
     let e = err(json!({"max_time": 1, "num_cores": 4, "colour": "blue"}));
     assert!(e.to_string().contains("known keys are"), "{e}");
 
@@ -253,10 +268,16 @@ fn resources_errors_name_the_key() {
             second: "num_cores"
         }
     );
-    assert!(e.to_string().contains("\"num_nodes\" and \"num_cores\""), "{e}");
+    assert!(
+        e.to_string().contains("\"num_nodes\" and \"num_cores\""),
+        "{e}"
+    );
     assert!(matches!(
         err(json!({"max_time": 1, "num_nodes": 1, "max_mem_tot": 1, "max_mem_per_core": 1})),
-        ResourcesError::Conflict { first: "max_mem_tot", second: "max_mem_per_core" }
+        ResourcesError::Conflict {
+            first: "max_mem_tot",
+            second: "max_mem_per_core"
+        }
     ));
     assert!(matches!(
         err(json!({"max_time": 1, "num_nodes": 1, "partitions": "a", "queues": "b"})),
@@ -264,11 +285,16 @@ fn resources_errors_name_the_key() {
     ));
     assert!(matches!(
         err(json!({"max_time": 1, "n": [1, "nodes"], "num_nodes": 1})),
-        ResourcesError::Conflict { first: "n", second: "num_nodes" }
+        ResourcesError::Conflict {
+            first: "n",
+            second: "num_nodes"
+        }
     ));
     assert!(matches!(
         err(json!({"max_time": 1, "num_cores": 4, "ncores_per_task": 2})),
-        ResourcesError::OlderFormOnly { key: "ncores_per_task" }
+        ResourcesError::OlderFormOnly {
+            key: "ncores_per_task"
+        }
     ));
     assert_eq!(
         err(json!({"num_cores": 4})),
@@ -280,10 +306,31 @@ fn resources_errors_name_the_key() {
     ));
 
     let e = err(json!({"max_time": "1h1s", "num_cores": 4}));
-    assert!(matches!(e, ResourcesError::Unit { key: "max_time", .. }), "{e:?}");
-    assert!(e.to_string().contains("\"max_time\"") && e.to_string().contains("1h1s"), "{e}");
+    assert!(
+        matches!(
+            e,
+            ResourcesError::Unit {
+                key: "max_time",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("\"max_time\"") && e.to_string().contains("1h1s"),
+        "{e}"
+    );
     let e = err(json!({"max_time": 1, "num_cores": 4, "max_mem_per_core": "5"}));
-    assert!(matches!(e, ResourcesError::Unit { key: "max_mem_per_core", .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ResourcesError::Unit {
+                key: "max_mem_per_core",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     for (value, key) in [
         (json!({"max_time": 1, "num_cores": 0}), "num_cores"),
@@ -291,9 +338,18 @@ fn resources_errors_name_the_key() {
         (json!({"max_time": 1, "num_nodes": "2"}), "num_nodes"),
         (json!({"max_time": 1, "n": [2, "cores"]}), "n"),
         (json!({"max_time": 1, "n": 2}), "n"),
-        (json!({"max_time": 1, "num_nodes": 1, "exact_fit": "no"}), "exact_fit"),
-        (json!({"max_time": 1, "num_nodes": 1, "partitions": []}), "partitions"),
-        (json!({"max_time": 1, "num_nodes": 1, "partitions": [1]}), "partitions"),
+        (
+            json!({"max_time": 1, "num_nodes": 1, "exact_fit": "no"}),
+            "exact_fit",
+        ),
+        (
+            json!({"max_time": 1, "num_nodes": 1, "partitions": []}),
+            "partitions",
+        ),
+        (
+            json!({"max_time": 1, "num_nodes": 1, "partitions": [1]}),
+            "partitions",
+        ),
     ] {
         match err(value.clone()) {
             ResourcesError::InvalidValue { key: k, .. } => assert_eq!(k, key, "{value}"),
@@ -306,7 +362,8 @@ fn resources_errors_name_the_key() {
         matches!(&e, ResourcesError::BadRegex { key: "partitions", pattern, .. } if pattern == "node(16"),
         "{e:?}"
     );
-    assert!(
-        matches!(err(json!([1])), ResourcesError::NotAnObject { found: "a list" })
-    );
+    assert!(matches!(
+        err(json!([1])),
+        ResourcesError::NotAnObject { found: "a list" }
+    ));
 }

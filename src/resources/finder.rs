@@ -78,8 +78,8 @@ impl NodeAllocation {
 pub struct NodeFinderError {
     /// The system searched.
     pub system: SystemName,
-    /// The request, as given.
-    pub request: Resources,
+    /// The request, as given (boxed to keep the error small on the `Ok` path).
+    pub request: Box<Resources>,
     /// What went wrong.
     pub kind: NodeFinderErrorKind,
 }
@@ -380,7 +380,7 @@ fn check(
                 per_node: p.num_cores,
             });
         }
-    } else if request.exact_fit && s.cores_request && s.cores % pc != 0 {
+    } else if request.exact_fit && s.cores_request && !s.cores.is_multiple_of(pc) {
         return Err(RejectReason::NotWholeNodes {
             cores: s.cores,
             per_node: p.num_cores,
@@ -454,7 +454,7 @@ fn check(
 pub fn find_nodes(system: &System, request: &Resources) -> Result<NodeAllocation, NodeFinderError> {
     let fail = |kind| NodeFinderError {
         system: system.name.clone(),
-        request: request.clone(),
+        request: Box::new(request.clone()),
         kind,
     };
     let empty = match request.count {

@@ -208,7 +208,7 @@ pub fn format_mem(kb: u64) -> String {
 pub fn format_mem_exact(kb: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "TB"), (1 << 20, "GB"), (1 << 10, "MB")];
     for (scale, unit) in UNITS {
-        if kb != 0 && kb % scale == 0 {
+        if kb != 0 && kb.is_multiple_of(scale) {
             return format!("{}{unit}", kb / scale);
         }
     }
