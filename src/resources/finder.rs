@@ -231,11 +231,11 @@ impl fmt::Display for RejectReason {
             }
             Self::TimeTooLong { requested, max } => write!(
                 f,
-                "max_time {} < requested {} ({} > {})",
+                "max_time {} < requested {} ({} < {})",
                 format_hms(*max),
                 format_hms(*requested),
-                humantime::format_duration(std::time::Duration::from_secs(*requested)),
                 humantime::format_duration(std::time::Duration::from_secs(*max)),
+                humantime::format_duration(std::time::Duration::from_secs(*requested)),
             ),
             Self::NotWholeNodes { cores, per_node } => write!(
                 f,
@@ -297,6 +297,8 @@ impl fmt::Display for RejectReason {
 
 /// Compiles a partition regexp so that it must match a whole partition key.
 pub(crate) fn whole_match_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    // Compiled alone first so that an error points into the user's text, not our wrapper.
+    Regex::new(pattern)?;
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
