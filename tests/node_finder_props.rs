@@ -194,7 +194,7 @@ fn check_allocation(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn allocations_are_consistent_and_errors_list_every_partition(
