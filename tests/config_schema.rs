@@ -44,7 +44,10 @@ fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> 
 fn every_valid_fixture_passes_the_schema_and_loads() {
     let validator = schema();
     let files = json_files(&root().join("fixtures/configs"));
-    assert!(files.len() >= 6, "expected the sample configs, found {files:?}");
+    assert!(
+        files.len() >= 6,
+        "expected the sample configs, found {files:?}"
+    );
     for file in files {
         let doc = read_json(&file);
         let errors = schema_errors(&validator, &doc);
@@ -68,7 +71,10 @@ fn merged_layered_fixture_passes_the_schema() {
     let loaded = LoadedConfig::from_files(&files, &dir).expect("layered pair loads");
     let merged = Value::Object(loaded.merged.clone());
     let errors = schema_errors(&validator, &merged);
-    assert!(errors.is_empty(), "merged layers fail the schema: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "merged layers fail the schema: {errors:#?}"
+    );
     // The home layer alone is a whole config too.
     let home = read_json(&files[0]);
     assert!(schema_errors(&validator, &home).is_empty());
@@ -78,7 +84,10 @@ fn merged_layered_fixture_passes_the_schema() {
 fn every_invalid_fixture_is_rejected_by_schema_and_library() {
     let validator = schema();
     let files = json_files(&root().join("fixtures/configs/invalid"));
-    assert!(files.len() >= 10, "expected the invalid configs, found {files:?}");
+    assert!(
+        files.len() >= 10,
+        "expected the invalid configs, found {files:?}"
+    );
     for file in files {
         let doc = read_json(&file);
         assert!(
@@ -108,7 +117,17 @@ fn schema_checks_units_like_the_library() {
         serde_json::json!({"systems": {"s": {"host": null, "scheduler": "slurm",
             "partitions": {"p": partition}}}})
     };
-    let good_times = ["5", "10:10", "2:10:10", "3-2:10:10", "00:30", "30m", "1.5h", "2d", "_none_"];
+    let good_times = [
+        "5",
+        "10:10",
+        "2:10:10",
+        "3-2:10:10",
+        "00:30",
+        "30m",
+        "1.5h",
+        "2d",
+        "_none_",
+    ];
     for t in good_times {
         let doc = with_partition(serde_json::json!({"num_cores": 4, "max_time": t}));
         assert!(validator.is_valid(&doc), "schema rejects time {t:?}");

@@ -87,8 +87,8 @@ pub struct ConfigError {
     pub files: Vec<PathBuf>,
     /// Where in the (merged) document the problem is; `None` when it is not about a value.
     pub path: Option<JsonPath>,
-    /// What is wrong.
-    pub kind: ConfigErrorKind,
+    /// What is wrong (boxed to keep `Result<_, ConfigError>` small).
+    pub kind: Box<ConfigErrorKind>,
 }
 
 impl ConfigError {
@@ -97,8 +97,13 @@ impl ConfigError {
         Self {
             files: Vec::new(),
             path: None,
-            kind,
+            kind: Box::new(kind),
         }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.kind
     }
 
     /// An error about one file as a whole (not a value inside it).
@@ -106,7 +111,7 @@ impl ConfigError {
         Self {
             files: vec![file.to_owned()],
             path: None,
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -115,7 +120,7 @@ impl ConfigError {
         Self {
             files,
             path: Some(path),
-            kind,
+            kind: Box::new(kind),
         }
     }
 }
@@ -135,7 +140,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.kind)
+        std::error::Error::source(&*self.kind)
     }
 }
 

@@ -43,10 +43,21 @@ impl Provenance {
     /// Every file that contributed to the object at `path` (for errors about the object, such
     /// as a missing key), in merge order.
     pub fn object_files(&self, path: &[String]) -> Vec<PathBuf> {
-        match self.touched.get(path) {
-            Some(ix) => ix.iter().map(|&i| self.files[i].clone()).collect(),
-            None => self.value_files(path),
+        // The file that created the object (as part of a wholesale value at or above `path`),
+        // then every file that merged into it afterwards.
+        let creator = (0..=path.len())
+            .rev()
+            .find_map(|n| self.origin.get(&path[..n]).copied());
+        let mut ix: Vec<usize> = creator
+            .into_iter()
+            .chain(self.touched.get(path).into_iter().flatten().copied())
+            .collect();
+        if ix.is_empty() {
+            return self.files.clone();
         }
+        ix.sort_unstable();
+        ix.dedup();
+        ix.into_iter().map(|i| self.files[i].clone()).collect()
     }
 
     fn touch(&mut self, path: &[String], file: usize) {
