@@ -127,6 +127,8 @@ fn schema_checks_units_like_the_library() {
         "1.5h",
         "2d",
         "_none_",
+        "3-10:10",
+        "1.5 m",
     ];
     for t in good_times {
         let doc = with_partition(serde_json::json!({"num_cores": 4, "max_time": t}));
@@ -136,7 +138,7 @@ fn schema_checks_units_like_the_library() {
             "library rejects time {t:?}"
         );
     }
-    for t in ["1h1s", "ten minutes", "3-10:10", ""] {
+    for t in ["1h1s", "ten minutes", "3-", ".5h", ""] {
         let doc = with_partition(serde_json::json!({"num_cores": 4, "max_time": t}));
         assert!(!validator.is_valid(&doc), "schema accepts time {t:?}");
         assert!(
