@@ -1,0 +1,109 @@
+//! `xpr systems` and `xpr config check`.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use xpr::config::{LoadedConfig, StageRootOrigin, System};
+use xpr::resources::{format_hms, format_mem};
+
+use super::{print_json, print_table};
+
+/// `xpr systems`: one row per system.
+pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedConfig::from_env()?;
+    if as_json {
+        let systems: Vec<_> = loaded.config.systems.iter().map(system_json).collect();
+        print_json(&json!(systems))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = loaded
+        .config
+        .systems
+        .iter()
+        .map(|s| {
+            let partitions: Vec<String> = s
+                .partitions
+                .iter()
+                .map(|p| format!("{}({})", p.name, p.num_cores))
+                .collect();
+            vec![
+                s.name.to_string(),
+                s.scheduler.to_string(),
+                s.host.clone().unwrap_or_else(|| "(this machine)".into()),
+                partitions.join(" "),
+            ]
+        })
+        .collect();
+    print_table(&["SYSTEM", "SCHEDULER", "HOST", "PARTITIONS (cores/node)"], &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xpr config check`: the merged config and the provenance of each system.
+pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedConfig::from_env()?;
+    let origin = match &loaded.stage_root_origin {
+        StageRootOrigin::LocalStageDir { file } => format!("local_stage_dir in {}", file.display()),
+        StageRootOrigin::ExpyreRoot => "EXPYRE_ROOT".to_owned(),
+        StageRootOrigin::DeepestConfigDir => "deepest .expyre/_expyre directory".to_owned(),
+        _ => "default (no config directory found)".to_owned(),
+    };
+    let sources: Vec<_> = loaded
+        .system_sources
+        .iter()
+        .map(|(name, files)| {
+            json!({"system": name, "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()})
+        })
+        .collect();
+    if as_json {
+        print_json(&json!({
+            "ok": true,
+            "files": loaded.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "stage_root": loaded.stage_root.display().to_string(),
+            "stage_root_origin": origin,
+            "system_sources": sources,
+            "systems": loaded.config.systems.iter().map(system_json).collect::<Vec<_>>(),
+            "merged": loaded.merged,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("config OK");
+    if loaded.files.is_empty() {
+        println!("files: none found (only the built-in `local` system)");
+    } else {
+        println!("files (merged in this order, later wins):");
+        for file in &loaded.files {
+            println!("  {}", file.display());
+        }
+    }
+    println!("stage root: {} ({origin})", loaded.stage_root.display());
+    println!("systems:");
+    for (name, files) in &loaded.system_sources {
+        let from = if files.is_empty() {
+            "built in".to_owned()
+        } else {
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("  {name}: from {from}");
+    }
+    println!("merged config:");
+    println!("{}", serde_json::to_string_pretty(&loaded.merged)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn system_json(system: &System) -> serde_json::Value {
+    json!({
+        "name": system.name,
+        "scheduler": system.scheduler,
+        "host": system.host,
+        "partitions": system.partitions.iter().map(|p| json!({
+            "name": p.name,
+            "num_cores": p.num_cores,
+            "max_time": p.max_time.map(format_hms),
+            "max_mem": p.max_mem.map(format_mem),
+        })).collect::<Vec<_>>(),
+    })
+}
