@@ -110,7 +110,10 @@ impl HeaderVars {
             ("ncores_per_node", TemplateValue::Int(cores_per_node)),
             ("tot_ntasks", TemplateValue::Int(cores / per_task)),
             ("ncores_per_task", TemplateValue::Int(per_task)),
-            ("ntasks_per_node", TemplateValue::Int(cores_per_node / per_task)),
+            (
+                "ntasks_per_node",
+                TemplateValue::Int(cores_per_node / per_task),
+            ),
             ("max_time_HMS", time),
         ];
         debug_assert!(values.iter().map(|(k, _)| *k).eq(Self::KEYS));
@@ -259,11 +262,17 @@ pub fn render_line(line: &str, vars: &HeaderVars) -> Result<String, TemplateErro
                 chars.next();
                 out.push('}');
             }
-            '}' => return Err(TemplateErrorKind::StrayCloseBrace { column: column(line, pos) }),
+            '}' => {
+                return Err(TemplateErrorKind::StrayCloseBrace {
+                    column: column(line, pos),
+                });
+            }
             '{' => {
                 let start = pos + 1;
                 let Some(len) = line[start..].find('}') else {
-                    return Err(TemplateErrorKind::UnclosedBrace { column: column(line, pos) });
+                    return Err(TemplateErrorKind::UnclosedBrace {
+                        column: column(line, pos),
+                    });
                 };
                 let field = &line[start..start + len];
                 out.push_str(&render_field(field, vars)?);
@@ -504,14 +513,14 @@ impl FormatSpec {
     /// The fill and alignment with Python's defaults: `0` means fill `0` (and, for numbers,
     /// padding after the sign) unless given explicitly.
     fn fill_align(&self, default_align: Align) -> (char, Align) {
-        let fill = self
-            .fill
-            .unwrap_or(if self.zero { '0' } else { ' ' });
-        let align = self.align.unwrap_or(if self.zero && default_align == Align::Right {
-            Align::AfterSign
-        } else {
-            default_align
-        });
+        let fill = self.fill.unwrap_or(if self.zero { '0' } else { ' ' });
+        let align = self
+            .align
+            .unwrap_or(if self.zero && default_align == Align::Right {
+                Align::AfterSign
+            } else {
+                default_align
+            });
         (fill, align)
     }
 }

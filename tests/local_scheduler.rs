@@ -117,14 +117,20 @@ impl Queue {
         let needle = format!("XPR_LOCAL_QUEUE_DIR={}\0", self.spool.display()).into_bytes();
         let mut pids = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if pid == std::process::id() {
                 continue;
             }
             // Processes may vanish or be unreadable; both mean "not ours".
-            let Ok(env) = std::fs::read(entry.path().join("environ")) else { continue };
+            let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
             if env.windows(needle.len()).any(|w| w == needle.as_slice()) {
                 pids.push(pid);
             }
@@ -145,7 +151,9 @@ impl Queue {
 impl Drop for Queue {
     /// Best effort after a failed test: cancel every job of the spool so nothing runs on.
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(self.spool.join("active")) else { return };
+        let Ok(entries) = std::fs::read_dir(self.spool.join("active")) else {
+            return;
+        };
         let ids: Vec<SchedulerJobId> = entries
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(SchedulerJobId::new))
@@ -181,13 +189,17 @@ fn local_system() -> System {
 
 fn read_nanos(path: &Path) -> u128 {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    text.trim().parse().unwrap_or_else(|e| panic!("{path:?} {text:?}: {e}"))
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{path:?} {text:?}: {e}"))
 }
 
 fn process_exists(pid: u32) -> bool {
     // A zombie is a finished process that its parent has not reaped yet.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -234,13 +246,20 @@ fn two_core_jobs_on_two_cores_never_overlap_and_report_exit_codes() {
         assert_eq!(stdout, "out of 2 cores\n");
         let stderr = std::fs::read_to_string(dir.join(format!("job.{name}.stderr"))).unwrap();
         assert_eq!(stderr, "err\n");
-        intervals.push((read_nanos(&dir.join("start")), read_nanos(&dir.join("end")), id));
+        intervals.push((
+            read_nanos(&dir.join("start")),
+            read_nanos(&dir.join("end")),
+            id,
+        ));
     }
     // FIFO: started in submission order; 2 + 2 cores > 2: never two at once.
     for pair in intervals.windows(2) {
         let (_, end, a) = pair[0];
         let (start, _, b) = pair[1];
-        assert!(end <= start, "job {b} started before job {a} ended: {intervals:?}");
+        assert!(
+            end <= start,
+            "job {b} started before job {a} ended: {intervals:?}"
+        );
     }
     q.close();
 }
@@ -252,7 +271,11 @@ fn a_job_over_its_time_limit_is_reported_as_timeout() {
     let id = q.submit(&dir);
     let done = q.wait_final(std::slice::from_ref(&id));
     assert_eq!(done[0].state, JobState::Timeout, "{done:?}");
-    let pid: u32 = std::fs::read_to_string(dir.join("pid")).unwrap().trim().parse().unwrap();
+    let pid: u32 = std::fs::read_to_string(dir.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(!process_exists(pid), "the timed-out job still runs");
     q.close();
 }
@@ -260,15 +283,28 @@ fn a_job_over_its_time_limit_is_reported_as_timeout() {
 #[test]
 fn cancel_stops_a_running_job_and_a_queued_one() {
     let q = Queue::new();
-    let running = q.job("blocker", 2, None, &["echo $$ > pid", "sleep 60", "touch finished"]);
+    let running = q.job(
+        "blocker",
+        2,
+        None,
+        &["echo $$ > pid", "sleep 60", "touch finished"],
+    );
     let queued = q.job("waiting", 1, None, &["touch started"]);
     let a = q.submit(&running);
     let b = q.submit(&queued);
     let pid: u32 = wait_for("the first job to start", DEADLINE, || {
-        std::fs::read_to_string(running.join("pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(running.join("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     });
     assert_eq!(q.state(&a), JobState::Running);
-    assert_eq!(q.state(&b), JobState::Queued, "1 core left of 2, but FIFO behind a 2-core job");
+    assert_eq!(
+        q.state(&b),
+        JobState::Queued,
+        "1 core left of 2, but FIFO behind a 2-core job"
+    );
 
     let out = q.run(&LocalScheduler.cancel(&[a.clone(), b.clone()]));
     assert!(out.succeeded(), "{}", out.stderr_text());
@@ -279,14 +315,21 @@ fn cancel_stops_a_running_job_and_a_queued_one() {
         (!process_exists(pid)).then_some(())
     });
     assert!(!running.join("finished").exists());
-    assert!(!queued.join("started").exists(), "a cancelled queued job ran");
+    assert!(
+        !queued.join("started").exists(),
+        "a cancelled queued job ran"
+    );
 
     // Cancelling again is harmless; an unknown id is an error on stderr.
     let again = q.run(&LocalScheduler.cancel(std::slice::from_ref(&a)));
     assert!(again.succeeded());
     let unknown = q.run(&LocalScheduler.cancel(&[SchedulerJobId::new("999")]));
     assert_eq!(unknown.code, Some(1));
-    assert!(unknown.stderr_text().contains("no job 999"), "{}", unknown.stderr_text());
+    assert!(
+        unknown.stderr_text().contains("no job 999"),
+        "{}",
+        unknown.stderr_text()
+    );
     q.close();
 }
 
@@ -298,21 +341,35 @@ fn held_jobs_wait_until_released() {
         "gate",
         2,
         Some(120),
-        &[&format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display())],
+        &[&format!(
+            "while [ ! -e {} ]; do sleep 0.05; done",
+            gate.display()
+        )],
     );
     let later = q.job("later", 1, Some(120), &["true"]);
     let a = q.submit(&blocker);
     let b = q.submit(&later);
-    assert!(q.run(&LocalScheduler.hold(std::slice::from_ref(&b))).succeeded());
+    assert!(
+        q.run(&LocalScheduler.hold(std::slice::from_ref(&b)))
+            .succeeded()
+    );
     assert_eq!(q.state(&b), JobState::Held);
     // A running job cannot be held.
-    wait_for("the gate job to run", DEADLINE, || (q.state(&a) == JobState::Running).then_some(()));
-    assert_eq!(q.run(&LocalScheduler.hold(std::slice::from_ref(&a))).code, Some(1));
+    wait_for("the gate job to run", DEADLINE, || {
+        (q.state(&a) == JobState::Running).then_some(())
+    });
+    assert_eq!(
+        q.run(&LocalScheduler.hold(std::slice::from_ref(&a))).code,
+        Some(1)
+    );
 
     std::fs::write(&gate, "").unwrap();
     q.wait_final(std::slice::from_ref(&a));
     assert_eq!(q.state(&b), JobState::Held, "a held job started");
-    assert!(q.run(&LocalScheduler.release(std::slice::from_ref(&b))).succeeded());
+    assert!(
+        q.run(&LocalScheduler.release(std::slice::from_ref(&b)))
+            .succeeded()
+    );
     let done = q.wait_final(std::slice::from_ref(&b));
     assert_eq!(done[0].state, JobState::Succeeded);
     q.close();
@@ -326,12 +383,17 @@ fn jobs_survive_the_submitting_process_and_are_found_by_name() {
         "survivor",
         1,
         Some(60),
-        &[&format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display()), "echo alive"],
+        &[
+            &format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display()),
+            "echo alive",
+        ],
     );
     // `output()` returns only once the submit command and everything holding its pipes have
     // exited, so the job, which waits for the gate, runs detached from it.
     let id = q.submit(&dir);
-    wait_for("the job to run", DEADLINE, || (q.state(&id) == JobState::Running).then_some(()));
+    wait_for("the job to run", DEADLINE, || {
+        (q.state(&id) == JobState::Running).then_some(())
+    });
 
     let found = q.run(&LocalScheduler.find_by_name(&["survivor".into(), "nobody".into()]));
     let found = LocalScheduler.parse_find_by_name(&found).unwrap();
@@ -368,6 +430,11 @@ fn impossible_submissions_are_refused_with_a_reason() {
 
     // Nothing was queued.
     let found = q.run(&LocalScheduler.find_by_name(&["big".into(), "job".into()]));
-    assert!(LocalScheduler.parse_find_by_name(&found).unwrap().is_empty());
+    assert!(
+        LocalScheduler
+            .parse_find_by_name(&found)
+            .unwrap()
+            .is_empty()
+    );
     q.close();
 }

@@ -186,12 +186,19 @@ fn header_extra_env_unset_or_blank_adds_nothing_and_bad_json_is_an_error() {
         let mut s = spec();
         s.header_extra_env = value.map(str::to_owned);
         let header = header_lines(&system(), &alloc(), &FakeSlurm, &s).unwrap();
-        assert_eq!(header.last().unwrap(), "#SBATCH --error=job.task_abc.stderr", "{value:?}");
+        assert_eq!(
+            header.last().unwrap(),
+            "#SBATCH --error=job.task_abc.stderr",
+            "{value:?}"
+        );
     }
     for bad in ["#SBATCH -q x", r#"{"a": 1}"#, "[1, 2]"] {
         let s = spec().with_header_extra_env(bad);
         let err = header_lines(&system(), &alloc(), &FakeSlurm, &s).unwrap_err();
-        assert!(matches!(err.kind, ScriptErrorKind::HeaderExtraEnv { .. }), "{bad}: {err}");
+        assert!(
+            matches!(err.kind, ScriptErrorKind::HeaderExtraEnv { .. }),
+            "{bad}: {err}"
+        );
         assert!(err.to_string().contains("EXPYRE_HEADER_EXTRA"), "{err}");
     }
 }
@@ -208,7 +215,14 @@ fn template_errors_name_their_origin_and_line() {
     assert_eq!(*origin, HeaderSource::System);
     assert_eq!(error.line_no, 2);
     let text = err.to_string();
-    for needle in ["`cluster`", "task_abc", "system's `header`", "line 2", "tot_ntasks", "config.json"] {
+    for needle in [
+        "`cluster`",
+        "task_abc",
+        "system's `header`",
+        "line 2",
+        "tot_ntasks",
+        "config.json",
+    ] {
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
     }
 
@@ -221,7 +235,13 @@ fn template_errors_name_their_origin_and_line() {
     // Extra lines, line 1.
     let s = spec().with_extra_header(["#SBATCH {bogus}"]);
     let err = header_lines(&system(), &alloc(), &FakeSlurm, &s).unwrap_err();
-    assert!(matches!(&err.kind, ScriptErrorKind::Template { origin: HeaderSource::Extra, .. }));
+    assert!(matches!(
+        &err.kind,
+        ScriptErrorKind::Template {
+            origin: HeaderSource::Extra,
+            ..
+        }
+    ));
 
     // EXPYRE_HEADER_EXTRA.
     let s = spec().with_header_extra_env(r#"["ok", "{nope}"]"#);
@@ -256,16 +276,25 @@ fn bad_ids_partitions_and_dirs_are_refused() {
     for id in ["", "a b", "a\nb", "-x", ".x", "a/b", "a'b"] {
         let s = ScriptSpec::new(id, "/tmp/x");
         let err = build_script(&system(), &alloc(), &FakeSlurm, &s).unwrap_err();
-        assert!(matches!(err.kind, ScriptErrorKind::InvalidId { .. }), "{id:?}: {err}");
+        assert!(
+            matches!(err.kind, ScriptErrorKind::InvalidId { .. }),
+            "{id:?}: {err}"
+        );
     }
     let mut a = alloc();
     a.partition = "gpu".into();
     let err = build_script(&system(), &a, &FakeSlurm, &spec()).unwrap_err();
-    assert!(matches!(err.kind, ScriptErrorKind::UnknownPartition { .. }), "{err}");
+    assert!(
+        matches!(err.kind, ScriptErrorKind::UnknownPartition { .. }),
+        "{err}"
+    );
     for dir in ["", "~bob/x", "a\0b"] {
         let s = ScriptSpec::new("j", dir);
         let err = build_script(&system(), &alloc(), &FakeSlurm, &s).unwrap_err();
-        assert!(matches!(err.kind, ScriptErrorKind::InvalidJobDir { .. }), "{dir:?}: {err}");
+        assert!(
+            matches!(err.kind, ScriptErrorKind::InvalidJobDir { .. }),
+            "{dir:?}: {err}"
+        );
     }
 }
 
@@ -273,7 +302,10 @@ fn bad_ids_partitions_and_dirs_are_refused() {
 fn cd_result(script: &str, home: &std::path::Path) -> String {
     // The quoted directory may span lines: take everything from `cd` to its `|| exit 1`.
     let start = script.find("\ncd -- ").expect("a cd line") + 1;
-    let end = start + script[start..].find(" || exit 1\n").expect("cd ends in `|| exit 1`");
+    let end = start
+        + script[start..]
+            .find(" || exit 1\n")
+            .expect("cd ends in `|| exit 1`");
     let cd = &script[start..end];
     let out = Command::new("/bin/sh")
         .arg("-c")
@@ -281,8 +313,15 @@ fn cd_result(script: &str, home: &std::path::Path) -> String {
         .env("HOME", home)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{cd}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim_end_matches('\n').to_owned()
+    assert!(
+        out.status.success(),
+        "{cd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_owned()
 }
 
 #[test]
@@ -325,7 +364,13 @@ fn local_scheduler_defaults_fit_the_local_queue() {
     let mut sys = system();
     sys.scheduler = SchedulerKind::Local;
     sys.header.clear();
-    let header = header_lines(&sys, &alloc(), &xpr::scheduler::local::LocalScheduler, &ScriptSpec::new("t1", "/x")).unwrap();
+    let header = header_lines(
+        &sys,
+        &alloc(),
+        &xpr::scheduler::local::LocalScheduler,
+        &ScriptSpec::new("t1", "/x"),
+    )
+    .unwrap();
     assert_eq!(
         header,
         [

@@ -120,26 +120,47 @@ fn unknown_key_names_key_suggestion_and_known_keys() {
         }
     );
     let text = err.to_string();
-    for needle in ["line 2", "#SBATCH -n {num_core}", "`num_core`", "did you mean `num_cores`", "ntasks_per_node"] {
+    for needle in [
+        "line 2",
+        "#SBATCH -n {num_core}",
+        "`num_core`",
+        "did you mean `num_cores`",
+        "ntasks_per_node",
+    ] {
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
     }
     // Far from every key: no suggestion.
     assert!(matches!(
         render("{walltime_limit}"),
-        Err(TemplateErrorKind::UnknownKey { suggestion: None, .. })
+        Err(TemplateErrorKind::UnknownKey {
+            suggestion: None,
+            ..
+        })
     ));
     // Keys are case-sensitive, as in Python, but the suggestion helps.
     assert!(matches!(
         render("{NUM_NODES}"),
-        Err(TemplateErrorKind::UnknownKey { suggestion: Some("num_nodes"), .. })
+        Err(TemplateErrorKind::UnknownKey {
+            suggestion: Some("num_nodes"),
+            ..
+        })
     ));
 }
 
 #[test]
 fn unbalanced_braces_name_their_column() {
-    assert_eq!(render("ab {id"), Err(TemplateErrorKind::UnclosedBrace { column: 4 }));
-    assert_eq!(render("ab } c"), Err(TemplateErrorKind::StrayCloseBrace { column: 4 }));
-    assert_eq!(render("{id}}"), Err(TemplateErrorKind::StrayCloseBrace { column: 5 }));
+    assert_eq!(
+        render("ab {id"),
+        Err(TemplateErrorKind::UnclosedBrace { column: 4 })
+    );
+    assert_eq!(
+        render("ab } c"),
+        Err(TemplateErrorKind::StrayCloseBrace { column: 4 })
+    );
+    assert_eq!(
+        render("{id}}"),
+        Err(TemplateErrorKind::StrayCloseBrace { column: 5 })
+    );
     let err = render_lines(&["ok", "", "x { y"], &vars()).unwrap_err();
     assert_eq!(err.line_no, 3);
     assert!(err.to_string().contains("write `{{`"), "{err}");
@@ -147,12 +168,30 @@ fn unbalanced_braces_name_their_column() {
 
 #[test]
 fn python_features_outside_the_language_are_refused_clearly() {
-    assert!(matches!(render("{}"), Err(TemplateErrorKind::Positional { .. })));
-    assert!(matches!(render("{0}"), Err(TemplateErrorKind::Positional { .. })));
-    assert!(matches!(render("{id.upper}"), Err(TemplateErrorKind::FieldAccess { .. })));
-    assert!(matches!(render("{id[0]}"), Err(TemplateErrorKind::FieldAccess { .. })));
-    assert!(matches!(render("{id!r}"), Err(TemplateErrorKind::Conversion { .. })));
-    assert_eq!(render("{id:{num_nodes}}"), Err(TemplateErrorKind::NestedField));
+    assert!(matches!(
+        render("{}"),
+        Err(TemplateErrorKind::Positional { .. })
+    ));
+    assert!(matches!(
+        render("{0}"),
+        Err(TemplateErrorKind::Positional { .. })
+    ));
+    assert!(matches!(
+        render("{id.upper}"),
+        Err(TemplateErrorKind::FieldAccess { .. })
+    ));
+    assert!(matches!(
+        render("{id[0]}"),
+        Err(TemplateErrorKind::FieldAccess { .. })
+    ));
+    assert!(matches!(
+        render("{id!r}"),
+        Err(TemplateErrorKind::Conversion { .. })
+    ));
+    assert_eq!(
+        render("{id:{num_nodes}}"),
+        Err(TemplateErrorKind::NestedField)
+    );
 }
 
 #[test]
@@ -160,7 +199,10 @@ fn no_time_limit_makes_max_time_an_error_with_a_hint() {
     let mut a = alloc();
     a.max_time = None;
     let vars = HeaderVars::new(&a, "j");
-    assert!(matches!(vars.get("max_time"), Some(TemplateValue::Missing { .. })));
+    assert!(matches!(
+        vars.get("max_time"),
+        Some(TemplateValue::Missing { .. })
+    ));
     for line in ["#SBATCH --time={max_time}", "{max_time_HMS}"] {
         let err = render_line(line, &vars).unwrap_err();
         assert!(matches!(err, TemplateErrorKind::NoValue { .. }), "{err:?}");
@@ -184,5 +226,8 @@ fn zero_cores_per_task_is_taken_as_one() {
     let mut a = alloc();
     a.ncores_per_task = 0;
     let vars = HeaderVars::new(&a, "j");
-    assert_eq!(render_line("{tot_ntasks} {ncores_per_task}", &vars).unwrap(), "32 1");
+    assert_eq!(
+        render_line("{tot_ntasks} {ncores_per_task}", &vars).unwrap(),
+        "32 1"
+    );
 }

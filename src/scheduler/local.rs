@@ -476,7 +476,11 @@ impl LocalScheduler {
     }
 }
 
-fn parse_error(what: &'static str, message: impl Into<String>, snippet: Option<&str>) -> ParseError {
+fn parse_error(
+    what: &'static str,
+    message: impl Into<String>,
+    snippet: Option<&str>,
+) -> ParseError {
     ParseError {
         scheduler: SchedulerKind::Local,
         what,
@@ -520,7 +524,10 @@ fn is_job_name(text: &str) -> bool {
 }
 
 /// Parses the `id|name|state|exit_code|reason` lines of `status`, `accounting` and `find`.
-fn parse_job_lines(what: &'static str, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+fn parse_job_lines(
+    what: &'static str,
+    output: &CommandOutput,
+) -> Result<Vec<JobStatus>, ParseError> {
     check_exit(what, output)?;
     let text = output.stdout_text();
     let mut jobs = Vec::new();
@@ -528,7 +535,9 @@ fn parse_job_lines(what: &'static str, output: &CommandOutput) -> Result<Vec<Job
         let bad = |why: &str| parse_error(what, why, Some(line));
         let fields: Vec<&str> = line.split('|').collect();
         let [id, name, state, code, reason] = fields[..] else {
-            return Err(bad("expected 5 `|`-separated fields: id|name|state|exit_code|reason"));
+            return Err(bad(
+                "expected 5 `|`-separated fields: id|name|state|exit_code|reason",
+            ));
         };
         if !is_job_id(id) {
             return Err(bad("the job id is not a number"));
@@ -538,7 +547,10 @@ fn parse_job_lines(what: &'static str, output: &CommandOutput) -> Result<Vec<Job
         }
         let exit_code = match code {
             "" => None,
-            c => Some(c.parse::<i32>().map_err(|_| bad("the exit code is not a number"))?),
+            c => Some(
+                c.parse::<i32>()
+                    .map_err(|_| bad("the exit code is not a number"))?,
+            ),
         };
         let state = match state {
             "queued" => JobState::Queued,
@@ -598,7 +610,11 @@ impl Scheduler for LocalScheduler {
         let last = text.lines().map(str::trim).rfind(|l| !l.is_empty());
         match last {
             Some(id) if is_job_id(id) => Ok(SchedulerJobId::new(id)),
-            Some(other) => Err(parse_error(WHAT, "expected a job id (a number)", Some(other))),
+            Some(other) => Err(parse_error(
+                WHAT,
+                "expected a job id (a number)",
+                Some(other),
+            )),
             None => Err(parse_error(WHAT, "empty reply, expected a job id", None)),
         }
     }
@@ -663,14 +679,28 @@ mod tests {
         assert_eq!(jobs[1].state, JobState::Failed { exit_code: Some(3) });
         assert_eq!(jobs[2].state, JobState::Timeout);
         assert_eq!(jobs[3].name, None);
-        assert_eq!(jobs[4].state, JobState::Unknown { raw: "weird_state".into() });
+        assert_eq!(
+            jobs[4].state,
+            JobState::Unknown {
+                raw: "weird_state".into()
+            }
+        );
     }
 
     #[test]
     fn hostile_status_lines_are_refused() {
-        for line in ["x|a|running||", "1|a b|running||", "1|a|running", "1|a|failed|x|", "01|a|queued||"] {
+        for line in [
+            "x|a|running||",
+            "1|a b|running||",
+            "1|a|running",
+            "1|a|failed|x|",
+            "01|a|queued||",
+        ] {
             let out = CommandOutput::success(format!("{line}\n"));
-            assert!(LocalScheduler.parse_status(&out).is_err(), "{line} accepted");
+            assert!(
+                LocalScheduler.parse_status(&out).is_err(),
+                "{line} accepted"
+            );
         }
     }
 }

@@ -155,8 +155,8 @@ pub enum ScriptErrorKind {
     Template {
         /// Which list the line came from.
         origin: HeaderSource,
-        /// The line and what is wrong with it.
-        error: TemplateError,
+        /// The line and what is wrong with it (boxed: errors stay small).
+        error: Box<TemplateError>,
     },
     /// `EXPYRE_HEADER_EXTRA` is not a JSON list of strings.
     #[error(
@@ -296,11 +296,11 @@ pub fn header_lines(
                 Err(kind) => {
                     return Err(err(ScriptErrorKind::Template {
                         origin,
-                        error: TemplateError {
+                        error: Box::new(TemplateError {
                             line_no: i + 1,
                             line: (*line).to_owned(),
                             kind,
-                        },
+                        }),
                     }));
                 }
             }
@@ -344,7 +344,10 @@ pub fn build_script(
         ("EXPYRE_TOT_NCORES", alloc.num_cores),
         ("EXPYRE_NCORES_PER_NODE", alloc.num_cores_per_node),
         ("EXPYRE_TOT_NTASKS", alloc.num_cores / per_task),
-        ("EXPYRE_NTASKS_PER_NODE", alloc.num_cores_per_node / per_task),
+        (
+            "EXPYRE_NTASKS_PER_NODE",
+            alloc.num_cores_per_node / per_task,
+        ),
         ("EXPYRE_NCORES_PER_TASK", per_task),
     ];
 
@@ -376,7 +379,8 @@ fn cd_line(dir: &str) -> Result<String, &'static str> {
     if dir.starts_with('~') && dir != "~" && !dir.starts_with("~/") {
         return Err("`~user` paths are not supported (hint: give the absolute path)");
     }
-    let quoted = |s: &str| String::from_utf8(shell_quote(OsStr::new(s))).expect("quoting keeps UTF-8");
+    let quoted =
+        |s: &str| String::from_utf8(shell_quote(OsStr::new(s))).expect("quoting keeps UTF-8");
     let target = if dir.starts_with('/') {
         quoted(dir)
     } else if dir == "~" {
