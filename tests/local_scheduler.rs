@@ -438,3 +438,47 @@ fn impossible_submissions_are_refused_with_a_reason() {
     );
     q.close();
 }
+
+#[test]
+fn a_dead_runner_fails_its_job_and_frees_its_cores() {
+    let q = Queue::new();
+    let dir = q.job("orphan", 2, None, &["echo $$ > pid", "sleep 60"]);
+    let next = q.job("next", 2, None, &["true"]);
+    let id = q.submit(&dir);
+    let after = q.submit(&next);
+    let job_pid: u32 = wait_for("the job to start", DEADLINE, || {
+        std::fs::read_to_string(dir.join("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    // The runner is the process running `xpr-localq run <id>`.
+    let runner = q
+        .processes()
+        .into_iter()
+        .find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(3)
+                .any(|w| w == [&b"xpr-localq"[..], b"run", id.as_str().as_bytes()])
+        })
+        .expect("a runner process for the job");
+    let killed = Command::new("kill")
+        .args(["-KILL", &runner.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let done = q.wait_final(std::slice::from_ref(&id));
+    assert_eq!(done[0].state, JobState::Failed { exit_code: None });
+    let reason = done[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("runner died"), "{reason:?}");
+    wait_for("the orphaned job to be killed", DEADLINE, || {
+        (!process_exists(job_pid)).then_some(())
+    });
+    // Its cores are free again: the job queued behind it runs.
+    let done = q.wait_final(std::slice::from_ref(&after));
+    assert_eq!(done[0].state, JobState::Succeeded);
+    q.close();
+}

@@ -94,8 +94,10 @@ put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1" || die "canno
 now() { date +%s; }
 
 lock() {
-    if [ ! -d "$Q" ]; then mkdir -p "$Q" && chmod 700 "$Q" || die "cannot create the queue dir $Q"; fi
-    mkdir -p "$Q/jobs" "$Q/active" || die "cannot create $Q/jobs"
+    if [ ! -d "$Q/active" ]; then
+        if [ ! -d "$Q" ]; then mkdir -p "$Q" && chmod 700 "$Q" || die "cannot create the queue dir $Q"; fi
+        mkdir -p "$Q/jobs" "$Q/active" || die "cannot create $Q/jobs and $Q/active"
+    fi
     exec 9>>"$Q/lock" || die "cannot open $Q/lock"
     flock -w 120 9 || die "cannot lock $Q/lock within 120 s"
 }
@@ -257,12 +259,12 @@ q_submit() {
     mv "$T" "$Q/jobs/$id" || die "cannot create $Q/jobs/$id"
     : > "$Q/active/$id"
     dispatch
-    unlock
     purge
+    unlock
     printf '%s\n' "$id"
 }
 
-# purge: forget jobs that ended more than XPR_LOCAL_KEEP_DAYS (default 30) days ago
+# purge (lock held): forget jobs that ended more than XPR_LOCAL_KEEP_DAYS (default 30) days ago
 purge() {
     _keep=${XPR_LOCAL_KEEP_DAYS:-30}
     is_uint "$_keep" || return 0
@@ -436,10 +438,10 @@ pub const ENTRY: &str = r#"XPR_LOCALQ_PROGRAM=$1; shift; eval "$XPR_LOCALQ_PROGR
 /// The name the program runs under (`$0`, and the prefix of its messages).
 pub const PROGRAM_NAME: &str = "xpr-localq";
 
-/// [`PROGRAM`] as commands carry it: without comment lines and leading indentation, which
-/// keeps commands (and error messages showing them) shorter. The program has no here-documents
-/// or multi-line strings whose lines this could change... except the cancel helper's `sh -c`
-/// string, which has no comment lines and does not care about indentation.
+/// [`PROGRAM`] as commands carry it: without comment lines, blank lines and indentation,
+/// which keeps commands (and the error messages showing them) shorter. This is safe because
+/// the program has no here-documents and its only multi-line strings (`NL` and the cancel
+/// helper's `sh -c` text) hold no comment or blank lines and do not depend on indentation.
 pub fn wire_program() -> &'static str {
     static WIRE: OnceLock<String> = OnceLock::new();
     WIRE.get_or_init(|| {
