@@ -387,6 +387,8 @@ q_run() {
     first=
     IFS= read -r first < "$script" || :
     case $first in '#!'*) interp=${first#'#!'} ;; esac
+    # a script named like an option must not be read as one by its interpreter
+    case $script in /*) ;; *) script=./$script ;; esac
     start=$(now)
     put "$J/started" "$start"
     set -f
