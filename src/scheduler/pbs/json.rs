@@ -54,7 +54,11 @@ pub(crate) struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at line {} column {}", self.message, self.line, self.column)
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.message, self.line, self.column
+        )
     }
 }
 
@@ -133,7 +137,10 @@ impl Parser<'_> {
     fn bare_token(&mut self) -> &str {
         let start = self.pos;
         while let Some(b) = self.peek() {
-            if matches!(b, b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r' | b'"') {
+            if matches!(
+                b,
+                b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r' | b'"'
+            ) {
                 break;
             }
             self.pos += 1;
@@ -296,7 +303,8 @@ mod tests {
 
     #[test]
     fn invalid_escapes_mean_the_character() {
-        let v = parse(r#"{"MYVAR":"\'\"asads\"\'", "C":"ab\,c", "u":"\u00e9\ud83d\ude00"}"#).unwrap();
+        let v =
+            parse(r#"{"MYVAR":"\'\"asads\"\'", "C":"ab\,c", "u":"\u00e9\ud83d\ude00"}"#).unwrap();
         assert_eq!(v.get("MYVAR"), Some(&scalar("'\"asads\"'")));
         assert_eq!(v.get("C"), Some(&scalar("ab,c")));
         assert_eq!(v.get("u"), Some(&scalar("é😀")));
@@ -306,7 +314,10 @@ mod tests {
     fn trailing_commas_and_duplicates_are_accepted() {
         let v = parse("{\"a\":1,\"a\":2,}").unwrap();
         assert_eq!(v.get("a"), Some(&scalar("2")));
-        assert_eq!(parse("[1,2,]").unwrap(), Value::Array(vec![scalar("1"), scalar("2")]));
+        assert_eq!(
+            parse("[1,2,]").unwrap(),
+            Value::Array(vec![scalar("1"), scalar("2")])
+        );
     }
 
     #[test]

@@ -298,7 +298,11 @@ fn parse_qstat_json(text: &str) -> Result<Vec<QstatJob>, ParseError> {
         )
     })?;
     if !matches!(root, json::Value::Object(_)) {
-        return Err(parse_error(WHAT, "the reply is not a JSON object".into(), None));
+        return Err(parse_error(
+            WHAT,
+            "the reply is not a JSON object".into(),
+            None,
+        ));
     }
     // PBS Pro leaves the `Jobs` key out entirely when no job matched.
     let Some(jobs) = root.get("Jobs") else {
@@ -432,7 +436,11 @@ fn parse_qstat_reply(output: &CommandOutput, command: &str) -> Result<Vec<JobSta
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".to_owned(),
                 },
-                if problems.is_empty() { "no message" } else { problems[0] }
+                if problems.is_empty() {
+                    "no message"
+                } else {
+                    problems[0]
+                }
             ),
             None,
         ));
@@ -480,7 +488,11 @@ impl Scheduler for PbsScheduler {
                 format!(
                     "qsub failed ({}): {} (hint: the message is the scheduler's; check the \
                      header lines and the partition)",
-                    output.code.map_or("killed by a signal".to_owned(), |c| format!("exit code {c}")),
+                    output
+                        .code
+                        .map_or("killed by a signal".to_owned(), |c| format!(
+                            "exit code {c}"
+                        )),
                     first.unwrap_or("no message")
                 ),
                 None,
@@ -551,10 +563,19 @@ mod tests {
 
     #[test]
     fn job_ids() {
-        for ok in ["1", "1.pbs", "123[].srv", "123[4].a.b-c", "12-3.srv", "549159"] {
+        for ok in [
+            "1",
+            "1.pbs",
+            "123[].srv",
+            "123[4].a.b-c",
+            "12-3.srv",
+            "549159",
+        ] {
             assert!(is_job_id(ok), "{ok}");
         }
-        for bad in ["", "x1", "1.", "1.-a", "1 2", "1;rm", "1[a].s", "1[", "1.s/x", "-1"] {
+        for bad in [
+            "", "x1", "1.", "1.-a", "1 2", "1;rm", "1[a].s", "1[", "1.s/x", "-1",
+        ] {
             assert!(!is_job_id(bad), "{bad}");
         }
     }
@@ -575,16 +596,34 @@ mod tests {
         assert_eq!(final_state(Pro, Some(0), false), JobState::Succeeded);
         assert_eq!(final_state(Pro, Some(-29), false), JobState::Timeout);
         assert_eq!(final_state(Pro, Some(-27), false), JobState::OutOfMemory);
-        assert_eq!(final_state(Pro, Some(-11), false), JobState::Failed { exit_code: Some(-11) });
+        assert_eq!(
+            final_state(Pro, Some(-11), false),
+            JobState::Failed {
+                exit_code: Some(-11)
+            }
+        );
         assert_eq!(final_state(Torque, Some(-11), false), JobState::Timeout);
         assert_eq!(final_state(Torque, Some(-10), false), JobState::OutOfMemory);
         assert_eq!(final_state(Torque, Some(-10), true), JobState::Timeout);
         assert_eq!(final_state(Pro, Some(271), false), JobState::Cancelled);
         assert_eq!(final_state(Torque, Some(265), true), JobState::Timeout);
-        assert_eq!(final_state(Pro, Some(267), false), JobState::Failed { exit_code: Some(267) });
-        assert_eq!(final_state(Pro, Some(137), false), JobState::Failed { exit_code: Some(137) });
+        assert_eq!(
+            final_state(Pro, Some(267), false),
+            JobState::Failed {
+                exit_code: Some(267)
+            }
+        );
+        assert_eq!(
+            final_state(Pro, Some(137), false),
+            JobState::Failed {
+                exit_code: Some(137)
+            }
+        );
         assert_eq!(final_state(Pro, Some(143), true), JobState::Timeout);
-        assert_eq!(final_state(Pro, Some(1), true), JobState::Failed { exit_code: Some(1) });
+        assert_eq!(
+            final_state(Pro, Some(1), true),
+            JobState::Failed { exit_code: Some(1) }
+        );
         assert_eq!(final_state(Pro, Some(-20), false), JobState::NodeFail);
     }
 }

@@ -58,7 +58,10 @@ pub(super) fn parse(text: &str) -> Result<Vec<QstatJob>, ParseError> {
         let Some(key) = last_key.as_ref() else {
             return Err(parse_error(
                 WHAT,
-                format!("line {} continues a value but no attribute came before it", index + 1),
+                format!(
+                    "line {} continues a value but no attribute came before it",
+                    index + 1
+                ),
                 Some(line),
             ));
         };
@@ -102,7 +105,9 @@ fn attribute_line(line: &str) -> Option<(&str, &str)> {
     };
     let valid = !key.is_empty()
         && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     valid.then_some((key, value))
 }
 
@@ -112,8 +117,14 @@ mod tests {
 
     #[test]
     fn attribute_lines_need_exactly_four_spaces() {
-        assert_eq!(attribute_line("    job_state = R"), Some(("job_state", "R")));
-        assert_eq!(attribute_line("    Account_Name ="), Some(("Account_Name", "")));
+        assert_eq!(
+            attribute_line("    job_state = R"),
+            Some(("job_state", "R"))
+        );
+        assert_eq!(
+            attribute_line("    Account_Name ="),
+            Some(("Account_Name", ""))
+        );
         assert_eq!(
             attribute_line("    Resource_List.select = 1:ncpus=2"),
             Some(("Resource_List.select", "1:ncpus=2"))

@@ -86,7 +86,11 @@ pub(super) fn parse(text: &str) -> Result<Vec<QstatJob>, ParseError> {
                         None => format!("&{};", &*r),
                     },
                     Err(e) => {
-                        return Err(parse_error(WHAT, format!("bad character reference: {e}"), None));
+                        return Err(parse_error(
+                            WHAT,
+                            format!("bad character reference: {e}"),
+                            None,
+                        ));
                     }
                 };
                 if let Some(open) = stack.last_mut() {
@@ -95,7 +99,11 @@ pub(super) fn parse(text: &str) -> Result<Vec<QstatJob>, ParseError> {
             }
             Event::End(_) => {
                 let Some(open) = stack.pop() else {
-                    return Err(parse_error(WHAT, "closing tag without an opening one".into(), None));
+                    return Err(parse_error(
+                        WHAT,
+                        "closing tag without an opening one".into(),
+                        None,
+                    ));
                 };
                 match stack.len() {
                     // </Job>: the record is complete.
@@ -114,7 +122,8 @@ pub(super) fn parse(text: &str) -> Result<Vec<QstatJob>, ParseError> {
                     // Something other than a job directly under the root: not ours.
                     0 | 1 => attrs.clear(),
                     _ if !open.has_children => {
-                        let mut path: Vec<&str> = stack[2..].iter().map(|o| o.name.as_str()).collect();
+                        let mut path: Vec<&str> =
+                            stack[2..].iter().map(|o| o.name.as_str()).collect();
                         path.push(&open.name);
                         attrs.insert(path.join("."), open.text.trim().to_owned());
                     }
@@ -129,7 +138,10 @@ pub(super) fn parse(text: &str) -> Result<Vec<QstatJob>, ParseError> {
     if !stack.is_empty() {
         return Err(parse_error(
             WHAT,
-            format!("the document ends inside <{}>", stack.last().map(|o| o.name.as_str()).unwrap_or("")),
+            format!(
+                "the document ends inside <{}>",
+                stack.last().map(|o| o.name.as_str()).unwrap_or("")
+            ),
             None,
         ));
     }
