@@ -27,8 +27,8 @@
 //! The parser sniffs the reply: `<` is Torque XML, `{` is PBS Pro JSON, `Job Id:` is the text
 //! form. We deliberately do not ask PBS Pro for `-F json`: Torque rejects the option, and PBS
 //! Pro's JSON has a history of invalid output (bad escapes, bare `005` values, duplicate keys;
-//! see the notes in the private `json` module) and, in a recent OpenPBS, lists only the first of several ids
-//! (openpbs/openpbs issue #2672). The JSON reader is still here, lenient, for sites whose
+//! see the notes in the private `json` module) and, in a recent OpenPBS, lists only the first
+//! of several ids (openpbs/openpbs issue #2672). The JSON reader is still here, lenient, for sites whose
 //! `qstat` wrapper forces JSON and for the test simulators.
 //!
 //! So status and accounting are the same command: the "accounting" of PBS is the job history.
