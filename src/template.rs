@@ -14,7 +14,8 @@
 //!   `max_time` (`H:MM:SS`, hours unpadded), `partition`, `queue` (= `partition`), and the
 //!   older ExPyRe names `nnodes`, `tot_ncores`, `ncores_per_node`, `tot_ntasks`
 //!   (= `num_cores / ncores_per_task`), `ncores_per_task`, `ntasks_per_node`
-//!   (= `num_cores_per_node / ncores_per_task`), `max_time_HMS` (= `max_time`).
+//!   (= `num_cores_per_node / ncores_per_task`), `max_time_HMS` (= `max_time`), and xpr's
+//!   `max_time_minutes` (whole minutes, rounded up: LSF's `-W` takes `[H:]M`, not `H:MM:SS`).
 //! - An unknown key is an error that names the key, suggests the nearest known one and lists
 //!   them all.
 //! - Every rendered line is right-stripped (ExPyRe strips each header line).
@@ -64,7 +65,7 @@ pub struct HeaderVars {
 
 impl HeaderVars {
     /// Every key a template may use, current names first, then ExPyRe's older names.
-    pub const KEYS: [&'static str; 14] = [
+    pub const KEYS: [&'static str; 15] = [
         "num_nodes",
         "num_cores",
         "num_cores_per_node",
@@ -79,6 +80,7 @@ impl HeaderVars {
         "ncores_per_task",
         "ntasks_per_node",
         "max_time_HMS",
+        "max_time_minutes",
     ];
 
     /// The values for a job `id` placed as `alloc` says.
@@ -95,6 +97,10 @@ impl HeaderVars {
             None => TemplateValue::Missing {
                 hint: "the request has no time limit; give one (e.g. `--max-time 1h`)",
             },
+        };
+        let minutes = match alloc.max_time {
+            Some(seconds) => TemplateValue::Int(seconds.div_ceil(60)),
+            None => time.clone(),
         };
         let partition = TemplateValue::Str(alloc.scheduler_partition.clone());
         let values = vec![
@@ -115,6 +121,7 @@ impl HeaderVars {
                 TemplateValue::Int(cores_per_node / per_task),
             ),
             ("max_time_HMS", time),
+            ("max_time_minutes", minutes),
         ];
         debug_assert!(values.iter().map(|(k, _)| *k).eq(Self::KEYS));
         Self { values }

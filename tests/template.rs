@@ -41,6 +41,8 @@ fn every_key_renders_its_value() {
         ("{ncores_per_task}", "4"),
         ("{ntasks_per_node}", "4"),
         ("{max_time_HMS}", "49:00:10"),
+        // 176410 s = 2940.17 min, rounded up for LSF's -W.
+        ("{max_time_minutes}", "2941"),
     ];
     assert_eq!(cases.len(), HeaderVars::KEYS.len());
     for (template, want) in cases {

@@ -292,7 +292,7 @@ pub fn header_lines(
                 // default limit applies (see the module docs).
                 Err(TemplateErrorKind::NoValue { key, .. })
                     if matches!(origin, HeaderSource::SchedulerDefault { .. })
-                        && (key == "max_time" || key == "max_time_HMS") => {}
+                        && key.starts_with("max_time") => {}
                 Err(kind) => {
                     return Err(err(ScriptErrorKind::Template {
                         origin,

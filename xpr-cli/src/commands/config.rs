@@ -34,7 +34,10 @@ pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print_table(&["SYSTEM", "SCHEDULER", "HOST", "PARTITIONS (cores/node)"], &rows)?;
+    print_table(
+        &["SYSTEM", "SCHEDULER", "HOST", "PARTITIONS (cores/node)"],
+        &rows,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,8 +6,8 @@ use anyhow::Context;
 use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::resources::{Resources, find_nodes, parse_mem, parse_time};
-use xpr::scheduler::script::{ScriptSpec, header_lines};
 use xpr::scheduler::scheduler_for;
+use xpr::scheduler::script::{ScriptSpec, header_lines};
 
 use super::print_json;
 use crate::cli::NodesArgs;
@@ -25,7 +25,12 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
     if let Ok(extra) = std::env::var("EXPYRE_HEADER_EXTRA") {
         spec = spec.with_header_extra_env(extra);
     }
-    let header = header_lines(system, &alloc, scheduler_for(system.scheduler).as_ref(), &spec)?;
+    let header = header_lines(
+        system,
+        &alloc,
+        scheduler_for(system.scheduler).as_ref(),
+        &spec,
+    )?;
     if args.json {
         print_json(&json!({
             "partition": alloc.partition,
