@@ -457,6 +457,13 @@ fn find_by_name_mixed() {
     assert_eq!(held.len(), 5);
     assert!(held.iter().all(|s| s.state == JobState::Held));
     assert!(with_name(&statuses, "xprcap_no_such_job").is_empty());
+    // Jobs not asked about are left out, though qstat lists them.
+    let names: BTreeSet<&str> = statuses.iter().filter_map(|s| s.name.as_deref()).collect();
+    assert_eq!(names, BTreeSet::from(["xprcap_ok", "xprcap_array_held"]));
+    let raw = load("find-by-name/testbed-mixed")
+        .stdout_text()
+        .into_owned();
+    assert!(raw.contains("<JB_name>N_xprcap_held</JB_name>"));
 }
 
 // --- replies the adapter does not parse ----------------------------------------------------------

@@ -9,7 +9,7 @@
 //! | submit | `qsub -terse SCRIPT`, run in the job directory |
 //! | status | `sh -c 'exec qstat -xml -g d -u "$(id -un)"' sh` |
 //! | accounting | `sh -c 'u=$(id -un) \|\| exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0' sh JOB...` |
-//! | find by name | `sh -c 'u=...; qstat -xml -g d -u "$u" \|\| exit 1; echo "#xpr:qacct"; for n do qacct -o "$u" -j "$n"; done; exit 0' sh N_NAME...` |
+//! | find by name | `sh -c 'u=...; printf "#xpr:name %s\n" "$@"; echo "#xpr:qstat"; qstat -xml -g d -u "$u" \|\| exit 1; echo "#xpr:qacct"; for n do qacct -o "$u" -j "$n"; done; exit 0' sh N_NAME...` |
 //! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` |
 //!
 //! The `sh -c` scripts are constants ([`STATUS_SCRIPT`], [`ACCOUNTING_SCRIPT`],
@@ -88,11 +88,19 @@ pub const STATUS_SCRIPT: &str = r#"exec qstat -xml -g d -u "$(id -un)""#;
 pub const ACCOUNTING_SCRIPT: &str =
     r#"u=$(id -un) || exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0"#;
 
+/// The prefix of the lines in which [`FIND_BY_NAME_SCRIPT`] echoes the names it looks for.
+pub const NAME_MARKER: &str = "#xpr:name ";
+
+/// The line [`FIND_BY_NAME_SCRIPT`] prints before the `qstat` document.
+pub const QSTAT_MARKER: &str = "#xpr:qstat";
+
 /// The line [`FIND_BY_NAME_SCRIPT`] prints between the `qstat` document and the `qacct` records.
 pub const QACCT_MARKER: &str = "#xpr:qacct";
 
-/// The find-by-name script; its positional arguments are job names (`N_{id}`).
-pub const FIND_BY_NAME_SCRIPT: &str = r#"u=$(id -un) || exit 1; qstat -xml -g d -u "$u" || exit 1; echo '#xpr:qacct'; for n do qacct -o "$u" -j "$n"; done; exit 0"#;
+/// The find-by-name script; its positional arguments are job names (`N_{id}`). It echoes them
+/// first (one `#xpr:name` line each) so that the parser can keep only the jobs asked about
+/// from the full `qstat` listing; the names are valid job names, so one line each.
+pub const FIND_BY_NAME_SCRIPT: &str = r#"u=$(id -un) || exit 1; printf '#xpr:name %s\n' "$@"; echo '#xpr:qstat'; qstat -xml -g d -u "$u" || exit 1; echo '#xpr:qacct'; for n do qacct -o "$u" -j "$n"; done; exit 0"#;
 
 /// The Grid Engine adapter.
 #[derive(Clone, Copy, Debug, Default)]
@@ -269,14 +277,31 @@ impl Scheduler for SgeScheduler {
         const WHAT: &str = "find-by-name output";
         require_success(output, WHAT, "qstat/qacct")?;
         let stdout = output.stdout_text();
-        let marker = format!("\n{QACCT_MARKER}\n");
-        let (listing, accounting) = stdout.split_once(&marker).ok_or_else(|| {
+        let missing = |marker: &str| {
             parse_error(
                 WHAT,
-                format!("the `{QACCT_MARKER}` line between qstat and qacct is missing"),
+                format!("the `{marker}` line is missing (not the output of FIND_BY_NAME_SCRIPT?)"),
                 None,
             )
-        })?;
+        };
+        let (names, rest) = stdout
+            .split_once(&format!("{QSTAT_MARKER}\n"))
+            .ok_or_else(|| missing(QSTAT_MARKER))?;
+        let (listing, accounting) = rest
+            .split_once(&format!("\n{QACCT_MARKER}\n"))
+            .ok_or_else(|| missing(QACCT_MARKER))?;
+        let wanted: Vec<&str> = names
+            .lines()
+            .filter_map(|line| line.strip_prefix(NAME_MARKER))
+            .filter(|name| !name.is_empty())
+            .collect();
+        let asked = |status: &JobStatus| {
+            status.name.as_deref().is_some_and(|name| {
+                wanted
+                    .iter()
+                    .any(|w| w.strip_prefix(JOB_NAME_PREFIX) == Some(name))
+            })
+        };
         let rows = parse_qstat_xml(listing)?;
         let mut statuses = qstat::statuses_from_rows(&rows, task_name);
         let accounting_output = CommandOutput {
@@ -287,6 +312,7 @@ impl Scheduler for SgeScheduler {
         statuses.extend(accounting_statuses(&qacct::parse_qacct_output(
             &accounting_output,
         )?)?);
+        statuses.retain(asked);
         Ok(statuses)
     }
 

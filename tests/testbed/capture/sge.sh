@@ -24,7 +24,7 @@ deadline_s=${XPR_CAPTURE_DEADLINE:-120}
 # The adapter's scripts, verbatim (tests/sge_parsers.rs checks they match src/scheduler/sge).
 STATUS_SCRIPT='exec qstat -xml -g d -u "$(id -un)"'
 ACCOUNTING_SCRIPT='u=$(id -un) || exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0'
-FIND_BY_NAME_SCRIPT='u=$(id -un) || exit 1; qstat -xml -g d -u "$u" || exit 1; echo '"'"'#xpr:qacct'"'"'; for n do qacct -o "$u" -j "$n"; done; exit 0'
+FIND_BY_NAME_SCRIPT='u=$(id -un) || exit 1; printf '"'"'#xpr:name %s\n'"'"' "$@"; echo '"'"'#xpr:qstat'"'"'; qstat -xml -g d -u "$u" || exit 1; echo '"'"'#xpr:qacct'"'"'; for n do qacct -o "$u" -j "$n"; done; exit 0'
 
 # Runs argv on the SGE host, each word quoted for the remote shell; stdout/stderr pass through.
 remote() {
