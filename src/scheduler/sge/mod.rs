@@ -48,8 +48,22 @@
 //! prefix taken off (the task id xpr put there); names without it are returned verbatim.
 //! [`Scheduler::find_by_name`] takes task ids and asks for `N_{id}`: `qstat` for queued and
 //! running jobs, and `qacct -j N_{id}` (which matches job names as well as numbers) for
-//! finished ones. A name Grid Engine would refuse as a job name (empty, blanks, `/:@\*?[]`)
-//! cannot name a job and is left out.
+//! finished ones. The script first echoes the names it was given (`#xpr:name N_{id}` lines),
+//! so the parser keeps only the jobs asked about out of the full listing. A name Grid Engine
+//! would refuse as a job name (empty, blanks, `/:@\*?[]`) cannot name a job and is left out.
+//! Accounting keeps old records: one name may come back several times (a resubmission, or an
+//! older job with the same task id), once per job number.
+//!
+//! # Errors
+//!
+//! A status or find-by-name reply from a command that exited non-zero is an error, never an
+//! empty queue (that would make every job look finished). The accounting script always exits 0;
+//! its parser tells `qacct`'s "not found" lines from real failures on stderr.
+//!
+//! # Error state
+//!
+//! A job in `Eqw` reports `Failed { exit_code: None }` with a hint; [`SgeScheduler::detail`]
+//! (`qstat -j ID -xml`) gives its error reason ([`JobDetail::all_messages`]).
 
 pub mod ids;
 pub mod qacct;
