@@ -107,6 +107,7 @@ pub trait Transport: Send + Sync + fmt::Debug {
         Box::pin(async move {
             // The script is fixed text; the path travels as `$1`, quoted by CommandSpec.
             let cmd = CommandSpec::new("sh").args([
+                OsString::from("-c"),
                 OsString::from(
                     "part=\"$1.xpr-part.$$\" && cat > \"$part\" && mv -f -- \"$part\" \"$1\" \
                      || { rm -f -- \"$part\"; exit 1; }",
