@@ -114,7 +114,10 @@ async fn a_missing_program_is_a_typed_error() {
     assert_eq!(err.kind(), &TransportErrorKind::CommandNotStarted);
     assert_eq!(err.host(), "local");
     assert_eq!(err.command(), Some("xpr-no-such-program 'x y'"));
-    assert!(err.to_string().contains("xpr-no-such-program 'x y'"), "{err}");
+    assert!(
+        err.to_string().contains("xpr-no-such-program 'x y'"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +179,9 @@ async fn tar_streams_through_stdin_and_stdout() {
         .unwrap();
     let archive = archive.into_inner().unwrap();
 
-    let extract = CommandSpec::new("tar").args(["-x", "-f", "-"]).cwd(dir.path());
+    let extract = CommandSpec::new("tar")
+        .args(["-x", "-f", "-"])
+        .cwd(dir.path());
     let out = t
         .run_streaming(&extract, Some(&mut &archive[..]), None)
         .await
@@ -202,7 +207,10 @@ async fn tar_streams_through_stdin_and_stdout() {
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
-    assert!(names.contains(&"sub dir/file 1.txt".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"sub dir/file 1.txt".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]

@@ -94,7 +94,11 @@ fn kill_9(pid: u32) {
 }
 
 fn sh(script: &str, args: &[&str]) -> CommandSpec {
-    CommandSpec::new("sh").arg("-c").arg(script).arg("sh").args(args)
+    CommandSpec::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
 }
 
 #[tokio::test]
@@ -111,10 +115,7 @@ async fn runs_commands_on_every_host() {
     for (host, ip) in hosts {
         let t = connect(&tb, dir.path(), host).await;
         let out = t
-            .run(
-                &sh("id -un; echo \"$SSH_CONNECTION\"", &[]),
-                Retry::Safe,
-            )
+            .run(&sh("id -un; echo \"$SSH_CONNECTION\"", &[]), Retry::Safe)
             .await
             .unwrap();
         assert!(out.succeeded(), "{host}: {out:?}");
@@ -177,11 +178,14 @@ async fn hostile_arguments_env_and_cwd_arrive_unchanged() {
     let mkdir = CommandSpec::new("mkdir").arg("--").arg(&name);
     assert!(t.run(&mkdir, Retry::Safe).await.unwrap().succeeded());
     let value = OsString::from_vec(b"v 'a' \"b\" $(c)\n\x80".to_vec());
-    let cmd = sh("printf '%s' \"$XPR_V\"; printf '|%s' \"${XPR_U-unset}\"", &[])
-        .env("XPR_V", value.clone())
-        .env("XPR_U", "x")
-        .env_remove("XPR_U")
-        .cwd(&name);
+    let cmd = sh(
+        "printf '%s' \"$XPR_V\"; printf '|%s' \"${XPR_U-unset}\"",
+        &[],
+    )
+    .env("XPR_V", value.clone())
+    .env("XPR_U", "x")
+    .env_remove("XPR_U")
+    .cwd(&name);
     let out = t.run(&cmd, Retry::Safe).await.unwrap();
     let mut expected = value.as_bytes().to_vec();
     expected.extend_from_slice(b"|unset");
@@ -204,20 +208,34 @@ async fn exit_codes_signals_stdin_and_missing_programs() {
     let dir = control_dir();
     let t = connect(&tb, dir.path(), "xpr-local").await;
     let out = t
-        .run(&sh("cat; echo oops >&2; exit 3", &[]).stdin(vec![0u8, 0xff, b'\n']), Retry::Never)
+        .run(
+            &sh("cat; echo oops >&2; exit 3", &[]).stdin(vec![0u8, 0xff, b'\n']),
+            Retry::Never,
+        )
         .await
         .unwrap();
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, [0u8, 0xff, b'\n']);
     assert_eq!(out.stderr, b"oops\n");
     let out = t.run(&sh("kill -9 $$", &[]), Retry::Never).await.unwrap();
-    assert_eq!(out.code, None, "killed by a signal: no exit code, and not an error");
+    assert_eq!(
+        out.code, None,
+        "killed by a signal: no exit code, and not an error"
+    );
     let out = t
         .run(&CommandSpec::new("xpr-no-such-program"), Retry::Never)
         .await
         .unwrap();
-    assert_eq!(out.code, Some(127), "the remote shell's 'not found' is an exit code");
-    assert!(out.stderr_text().contains("not found"), "{}", out.stderr_text());
+    assert_eq!(
+        out.code,
+        Some(127),
+        "the remote shell's 'not found' is an exit code"
+    );
+    assert!(
+        out.stderr_text().contains("not found"),
+        "{}",
+        out.stderr_text()
+    );
     t.close().await.unwrap();
 }
 
@@ -272,7 +290,10 @@ async fn one_connection_beats_fresh_ssh_processes() {
         muxed.as_secs_f64() * 1000.0 / f64::from(N),
         fresh.as_secs_f64() * 1000.0 / f64::from(N),
     );
-    assert!(speedup > 3.0, "only {speedup:.1}x faster than fresh ssh processes");
+    assert!(
+        speedup > 3.0,
+        "only {speedup:.1}x faster than fresh ssh processes"
+    );
     t.close().await.unwrap();
 }
 
@@ -305,7 +326,10 @@ async fn a_killed_master_is_replaced_and_the_next_command_succeeds() {
         .output()
         .unwrap();
     assert!(exit.status.success());
-    assert_eq!(t.run(&echo(10), Retry::Never).await.unwrap().stdout, b"10\n");
+    assert_eq!(
+        t.run(&echo(10), Retry::Never).await.unwrap().stdout,
+        b"10\n"
+    );
     assert_ne!(t.control_path().await.unwrap(), path, "a new master");
 
     // During a command: Retry::Never gives ConnectionDropped, Retry::Safe runs it again.
@@ -337,7 +361,10 @@ async fn a_killed_master_is_replaced_and_the_next_command_succeeds() {
         }
     }
     let _ = plain_ssh(&tb, "xpr-local", &["rm", "-f", &marker]);
-    assert_eq!(t.run(&echo(11), Retry::Never).await.unwrap().stdout, b"11\n");
+    assert_eq!(
+        t.run(&echo(11), Retry::Never).await.unwrap().stdout,
+        b"11\n"
+    );
     t.close().await.unwrap();
 }
 
@@ -401,7 +428,10 @@ async fn tar_streams_through_a_remote_command() {
         .unwrap();
     let archive = archive.into_inner().unwrap();
 
-    let extract = sh("mkdir -p \"$1\" && cd \"$1\" && tar -x -f -", &[&remote_dir]);
+    let extract = sh(
+        "mkdir -p \"$1\" && cd \"$1\" && tar -x -f -",
+        &[&remote_dir],
+    );
     let out = t
         .run_streaming(&extract, Some(&mut &archive[..]), None)
         .await
@@ -447,8 +477,15 @@ async fn a_multi_word_remsh_cmd_is_honoured() {
         .unwrap()
         .with_control_dir(dir.path());
     assert_eq!(target.shell().program(), "/usr/bin/ssh");
-    let t = SshTransport::builder(target).retry(QUICK).connect().await.unwrap();
-    let out = t.run(&CommandSpec::new("echo").arg("ok"), Retry::Safe).await.unwrap();
+    let t = SshTransport::builder(target)
+        .retry(QUICK)
+        .connect()
+        .await
+        .unwrap();
+    let out = t
+        .run(&CommandSpec::new("echo").arg("ok"), Retry::Safe)
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"ok\n");
     t.close().await.unwrap();
 
@@ -511,7 +548,11 @@ async fn connection_failures_are_typed_and_say_what_to_do() {
     // A name that does not resolve.
     let e = connect_error(&tb.ssh_config(), d, "xpr-no-such-host.invalid").await;
     assert_eq!(e.kind(), &TransportErrorKind::NameNotResolved, "{e}");
-    assert!(e.to_string().starts_with("cannot resolve the host name of xpr-no-such-host.invalid"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("cannot resolve the host name of xpr-no-such-host.invalid"),
+        "{e}"
+    );
     assert!(e.to_string().contains("(hint: "), "{e}");
 
     // A key the server does not accept.
@@ -529,7 +570,10 @@ async fn connection_failures_are_typed_and_say_what_to_do() {
     let msg = e.to_string();
     assert!(msg.contains("xpr-badkey refused the login"), "{msg}");
     assert!(msg.contains("Permission denied (publickey"), "{msg}");
-    assert!(msg.contains("ssh-add") && msg.contains("xpr connect"), "{msg}");
+    assert!(
+        msg.contains("ssh-add") && msg.contains("xpr connect"),
+        "{msg}"
+    );
 
     // A host key that is not known.
     let empty = d.join("empty_known_hosts");
@@ -545,9 +589,15 @@ async fn connection_failures_are_typed_and_say_what_to_do() {
     let e = connect_error(&cfg, d, "xpr-newkey").await;
     assert_eq!(e.kind(), &TransportErrorKind::HostKeyUnknown, "{e}");
     let msg = e.to_string();
-    assert!(msg.starts_with("host key for xpr-newkey is not known"), "{msg}");
     assert!(
-        msg.contains(&format!("(hint: run `ssh -F {} xpr-newkey` once to accept it, or add it to known_hosts)", cfg.display())),
+        msg.starts_with("host key for xpr-newkey is not known"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "(hint: run `ssh -F {} xpr-newkey` once to accept it, or add it to known_hosts)",
+            cfg.display()
+        )),
         "{msg}"
     );
 
@@ -558,7 +608,11 @@ async fn connection_failures_are_typed_and_say_what_to_do() {
     let forged = d.join("forged_known_hosts");
     std::fs::write(
         &forged,
-        format!("[127.0.0.1]:{port} {} {}\n", parts.next().unwrap(), parts.next().unwrap()),
+        format!(
+            "[127.0.0.1]:{port} {} {}\n",
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        ),
     )
     .unwrap();
     let cfg = temp_config(
@@ -592,7 +646,10 @@ async fn a_master_opened_by_hand_is_found_and_left_open() {
     };
     let dir = control_dir();
     let target = target(&tb, dir.path(), "xpr-local");
-    assert!(matches!(user_master_status(&target), MasterStatus::NotRunning { .. }));
+    assert!(matches!(
+        user_master_status(&target),
+        MasterStatus::NotRunning { .. }
+    ));
     // What `xpr connect` does (prompts, if any, would go to the terminal).
     let path = open_user_master(&target).unwrap();
     assert_eq!(path, target.user_control_path());
@@ -607,7 +664,10 @@ async fn a_master_opened_by_hand_is_found_and_left_open() {
         .unwrap();
     assert!(t.uses_user_master().await);
     assert_eq!(t.control_path().await, Some(path.clone()));
-    let out = t.run(&CommandSpec::new("echo").arg("2fa"), Retry::Safe).await.unwrap();
+    let out = t
+        .run(&CommandSpec::new("echo").arg("2fa"), Retry::Safe)
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"2fa\n");
     t.close().await.unwrap();
     assert_eq!(
@@ -621,7 +681,10 @@ async fn a_master_opened_by_hand_is_found_and_left_open() {
 
     // What `xpr disconnect` does.
     assert!(close_user_master(&target).unwrap());
-    assert!(matches!(user_master_status(&target), MasterStatus::NotRunning { .. }));
+    assert!(matches!(
+        user_master_status(&target),
+        MasterStatus::NotRunning { .. }
+    ));
     assert!(!close_user_master(&target).unwrap());
 }
 

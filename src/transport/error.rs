@@ -47,8 +47,13 @@ pub enum TransportErrorKind {
 }
 
 /// A transport failure, with the host, the rendered command and a hint where the user can act.
+///
+/// Boxed inside, so `Result<_, TransportError>` stays one pointer wide.
 #[derive(Debug)]
-pub struct TransportError {
+pub struct TransportError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     host: String,
     command: Option<String>,
     kind: TransportErrorKind,
@@ -61,7 +66,7 @@ pub struct TransportError {
 impl TransportError {
     /// A new error of `kind` on `host`; add context with the `with_*` methods.
     pub fn new(host: impl Into<String>, kind: TransportErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             host: host.into(),
             command: None,
             kind,
@@ -69,12 +74,12 @@ impl TransportError {
             hint: None,
             ssh_command: None,
             source: None,
-        }
+        }))
     }
 
     /// Names the command that was running (its pasteable shell line).
     pub fn with_command(mut self, cmd: &CommandSpec) -> Self {
-        self.command = Some(cmd.to_string());
+        self.0.command = Some(cmd.to_string());
         self
     }
 
@@ -83,26 +88,26 @@ impl TransportError {
         let detail = detail.into();
         let detail = detail.trim();
         if !detail.is_empty() {
-            self.detail = Some(detail.to_owned());
+            self.0.detail = Some(detail.to_owned());
         }
         self
     }
 
     /// Replaces the default hint of the kind.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// Names the ssh command that reaches the host (`ssh -F cfg xpr-hostA`), for hints.
     pub fn with_ssh_command(mut self, ssh_command: impl Into<String>) -> Self {
-        self.ssh_command = Some(ssh_command.into());
+        self.0.ssh_command = Some(ssh_command.into());
         self
     }
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
@@ -126,35 +131,36 @@ impl TransportError {
 
     /// The host (`local` for this machine).
     pub fn host(&self) -> &str {
-        &self.host
+        &self.0.host
     }
 
     /// The command that was running, as a pasteable shell line, if any.
     pub fn command(&self) -> Option<&str> {
-        self.command.as_deref()
+        self.0.command.as_deref()
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &TransportErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// What the other side said, if anything.
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.0.detail.as_deref()
     }
 
     /// What the user can do, if anything.
     pub fn hint(&self) -> Option<String> {
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             return Some(hint.clone());
         }
-        let host = &self.host;
+        let host = &self.0.host;
         let ssh = self
+            .0
             .ssh_command
             .clone()
             .unwrap_or_else(|| format!("ssh {host}"));
-        let hint = match &self.kind {
+        let hint = match &self.0.kind {
             TransportErrorKind::NameNotResolved => format!(
                 "check the spelling of the system's host, or give `{host}` a HostName in ~/.ssh/config"
             ),
@@ -200,7 +206,7 @@ impl TransportError {
     /// connection): those are worth another attempt. Name, key and auth failures are not.
     pub fn is_transient(&self) -> bool {
         matches!(
-            self.kind,
+            self.0.kind,
             TransportErrorKind::HostUnreachable
                 | TransportErrorKind::ConnectionDropped
                 | TransportErrorKind::ConnectFailed
@@ -210,8 +216,8 @@ impl TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = &self.host;
-        match &self.kind {
+        let host = &self.0.host;
+        match &self.0.kind {
             TransportErrorKind::NameNotResolved => {
                 write!(f, "cannot resolve the host name of {host}")?
             }
@@ -239,10 +245,10 @@ impl fmt::Display for TransportError {
             }
             TransportErrorKind::InvalidRetryPolicy => write!(f, "invalid retry policy")?,
         }
-        if let Some(cmd) = &self.command {
+        if let Some(cmd) = &self.0.command {
             write!(f, " while running `{cmd}`")?;
         }
-        if let Some(detail) = &self.detail {
+        if let Some(detail) = &self.0.detail {
             write!(f, ": {detail}")?;
         }
         if let Some(hint) = self.hint() {
@@ -254,7 +260,8 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
