@@ -93,19 +93,25 @@ impl CommandSpec {
             line.extend_from_slice(b" && ");
         }
         if !self.env.is_empty() {
-            line.extend_from_slice(b"env");
+            // `env` reads options only before the first assignment (`env A=1 -u B` would run a
+            // program named `-u`), and only a variable's last change counts: so each variable
+            // once, its last change, the removals first.
+            let mut last: Vec<(&str, &EnvChange)> = Vec::new();
             for (key, change) in &self.env {
-                match change {
-                    EnvChange::Set(value) => {
-                        let mut word = OsString::from(format!("{key}="));
-                        word.push(value);
-                        line.push(b' ');
-                        line.extend(shell_quote(&word));
-                    }
-                    EnvChange::Unset => {
-                        line.extend_from_slice(b" -u ");
-                        line.extend(shell_quote(OsStr::new(key)));
-                    }
+                last.retain(|(k, _)| k != key);
+                last.push((key, change));
+            }
+            line.extend_from_slice(b"env");
+            for (key, _) in last.iter().filter(|(_, c)| **c == EnvChange::Unset) {
+                line.extend_from_slice(b" -u ");
+                line.extend(shell_quote(OsStr::new(key)));
+            }
+            for (key, change) in &last {
+                if let EnvChange::Set(value) = change {
+                    let mut word = OsString::from(format!("{key}="));
+                    word.push(value);
+                    line.push(b' ');
+                    line.extend(shell_quote(&word));
                 }
             }
             line.push(b' ');
@@ -206,7 +212,14 @@ mod tests {
             .env_remove("B");
         assert_eq!(
             cmd.to_string(),
-            "cd '/scratch/run 1' && env A=1 -u B sbatch 'job script.sh'"
+            "cd '/scratch/run 1' && env -u B A=1 sbatch 'job script.sh'"
         );
+        // Only the last change of a variable counts, as when applied in order.
+        let cmd = CommandSpec::new("p")
+            .env("A", "1")
+            .env_remove("A")
+            .env_remove("B")
+            .env("B", "2");
+        assert_eq!(cmd.to_string(), "env -u A B=2 p");
     }
 }
