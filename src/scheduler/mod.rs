@@ -178,6 +178,11 @@ pub trait Scheduler: Send + Sync {
 
     /// One command that lists the user's jobs whose names are among `names` (queued or in
     /// accounting), to find a submission that may have happened before a crash.
+    ///
+    /// Names here, and [`JobStatus::name`] in every parsed reply, are the `{id}` values of the
+    /// header templates (xpr's task ids): a scheduler whose default header decorates the name
+    /// (`N_{id}` for PBS and Grid Engine, whose names may not start with a digit) adds and
+    /// strips the decoration itself.
     fn find_by_name(&self, names: &[String]) -> CommandSpec;
 
     /// The jobs in a `find_by_name` reply, with their names set.
