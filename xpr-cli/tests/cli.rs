@@ -1,0 +1,169 @@
+//! The `xpr` binary driven as a user would: arguments, a temp home and working directory,
+//! checking stdout, stderr and the documented exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `xpr` with a temp `$HOME` and working directory, and no inherited EXPYRE_* settings.
+struct Xpr {
+    home: tempfile::TempDir,
+    cwd: PathBuf,
+}
+
+impl Xpr {
+    fn new() -> Xpr {
+        let home = tempfile::tempdir().unwrap();
+        let cwd = home.path().join("project");
+        std::fs::create_dir_all(&cwd).unwrap();
+        Xpr { home, cwd }
+    }
+
+    /// Writes `config` as `<cwd>/_expyre/config.json`.
+    fn with_project_config(self, config: &str) -> Xpr {
+        let dir = self.cwd.join("_expyre");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xpr"))
+            .args(args)
+            .current_dir(&self.cwd)
+            .env("HOME", self.home.path())
+            .env_remove("EXPYRE_ROOT")
+            .env_remove("EXPYRE_HEADER_EXTRA")
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/configs").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn systems_lists_the_builtin_local_system_with_no_config() {
+    let out = Xpr::new().run(&["systems"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("SYSTEM"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("local ") && l.contains("local")), "{text}");
+}
+
+#[test]
+fn systems_json_shows_configured_systems_in_config_order() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&["systems", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let systems: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = systems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "tin", "timed"]);
+    let tin = &systems[1];
+    assert_eq!(tin["scheduler"], "slurm");
+    assert_eq!(tin["partitions"][0]["name"], "node16_1,node16_2");
+    assert_eq!(tin["partitions"][0]["num_cores"], 16);
+}
+
+#[test]
+fn config_check_names_the_files_and_where_each_system_came_from() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let file = xpr.cwd.join("_expyre/config.json");
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("tin: from"), "{text}");
+    assert!(text.contains("local: from built in"), "{text}");
+}
+
+#[test]
+fn config_check_reports_an_invalid_config_with_file_path_and_exit_code_3() {
+    let xpr = Xpr::new().with_project_config(
+        r#"{"systems": {"archer2": {"host": "login.archer2", "scheduler": "slurm",
+            "partitions": {"standard": {"num_cores": 128, "max_tme": "48h"}}}}}"#,
+    );
+    let out = xpr.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("config.json"), "{err}");
+    assert!(err.contains("systems.archer2.partitions.standard"), "{err}");
+    assert!(err.contains("max_time"), "did-you-mean missing: {err}");
+}
+
+#[test]
+fn nodes_json_gives_partition_counts_and_rendered_header() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&["nodes", "tin", "--max-time", "1h", "--num-cores", "32", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["partition"], "node16_1,node16_2");
+    assert_eq!(v["num_nodes"], 2);
+    assert_eq!(v["num_cores"], 32);
+    assert_eq!(v["num_cores_per_node"], 16);
+    let header: Vec<&str> = v["header"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(header.contains(&"#SBATCH --time=1:00:00"), "{header:?}");
+}
+
+#[test]
+fn nodes_follows_partition_regexps_and_memory() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&[
+        "nodes", "tin", "--max-time", "1h", "--num-nodes", "1", "--max-mem-per-core", "17GB", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["partition"], "node_bigmem");
+    let out = xpr.run(&["nodes", "timed", "--max-time", "30m", "--num-nodes", "1", "--partitions", "deb.*", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["partition"], "debug");
+}
+
+#[test]
+fn an_impossible_request_exits_4_with_each_partition_and_why() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&["nodes", "tin", "--max-time", "1h", "--num-cores", "17"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    for partition in ["node16_1,node16_2", "node36", "node32", "node_bigmem", "node_bigmem_72"] {
+        assert!(err.contains(&format!("  {partition}: ")), "{partition} missing in: {err}");
+    }
+    assert!(err.contains("--no-exact-fit"), "{err}");
+    let out = xpr.run(&["nodes", "tin", "--max-time", "1h", "--num-cores", "17", "--no-exact-fit", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_system_is_named_with_a_suggestion() {
+    let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
+    let out = xpr.run(&["nodes", "tim", "--max-time", "1h", "--num-nodes", "1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("tim"), "{err}");
+    assert!(err.contains("timed") || err.contains("tin"), "{err}");
+}
+
+#[test]
+fn bad_units_and_usage_errors_name_the_flag() {
+    let xpr = Xpr::new();
+    let out = xpr.run(&["nodes", "local", "--max-time", "1h1s", "--num-cores", "1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--max-time"), "{}", stderr(&out));
+    let out = xpr.run(&["nodes", "local", "--max-time", "1h"]);
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+}
