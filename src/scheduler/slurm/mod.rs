@@ -91,8 +91,9 @@ pub const FIND_MARKER: &str = "--- sacct ---";
 pub const FIND_STARTTIME: &str = "2000-01-01T00:00:00";
 
 /// The find-by-name script, run as `sh -c FIND_SCRIPT sh NAMES SQUEUE_FORMAT SACCT_FORMAT
-/// MARKER STARTTIME`. A constant: every value arrives as a positional argument.
-const FIND_SCRIPT: &str = r#"user=$(id -un) || exit
+/// FIND_MARKER FIND_STARTTIME`. A constant: every value arrives as a positional argument.
+/// `tests/testbed/capture/slurm.sh` carries a copy (a test checks they agree).
+pub const FIND_SCRIPT: &str = r#"user=$(id -un) || exit
 squeue --noheader --states=all --user="$user" --name="$1" --format="$2" || exit
 printf '%s\n' "$4"
 exec sacct --noheader --parsable2 --user="$user" --starttime="$5" --name="$1" --format="$3""#;
