@@ -1,21 +1,23 @@
 //! When a failed operation is tried again: the caller's [`Retry`] flag (may this command run
 //! twice?) and the [`RetryPolicy`] (how many attempts, how far apart), read from `EXPYRE_RETRY`.
 //!
-//! Rules, applied by [`SshTransport`](super::SshTransport):
-//! - Connecting (or reconnecting) is attempted up to `attempts` times, `delay` apart, for
-//!   transient failures only (unreachable host, connection reset); a refused key, an unknown or
-//!   changed host key and an unresolvable name fail at once: waiting does not fix them.
-//! - A command whose session could not even be opened (the master was already gone) never ran:
-//!   the transport reconnects and sends it again, whatever the flag.
-//! - A command that was running when the connection dropped is sent again only with
-//!   [`Retry::Safe`], up to `attempts` runs in all, `delay` apart. With [`Retry::Never`]
-//!   (submissions, anything not idempotent) the caller gets
-//!   [`ConnectionDropped`](super::TransportErrorKind::ConnectionDropped) and decides.
-//! - Streaming runs are [`Retry::Never`]: their input has been consumed.
+//! The rules are documented on [`Retry`].
 
 use std::time::Duration;
 
 /// May the transport run a command again if the connection drops while it runs?
+///
+/// Rules, applied by [`SshTransport`](super::SshTransport):
+/// - Connecting (or reconnecting) is attempted up to `attempts` times, `delay` apart, for
+///   transient failures only (unreachable host, connection reset); a refused key, an unknown or
+///   changed host key and an unresolvable name fail at once: waiting does not fix them.
+/// - A command whose session could not even be opened (the master was already gone) never ran:
+///   the transport reconnects and sends it again, whatever the flag.
+/// - A command that was running when the connection dropped is sent again only with
+///   [`Retry::Safe`], up to `attempts` runs in all, `delay` apart. With [`Retry::Never`]
+///   (submissions, anything not idempotent) the caller gets
+///   [`ConnectionDropped`](super::TransportErrorKind::ConnectionDropped) and decides.
+/// - Streaming runs are [`Retry::Never`]: their input has been consumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
     /// Yes: running it twice is harmless (queries: `squeue`, `cat`, `ls`, `mkdir -p`).
