@@ -89,13 +89,24 @@ impl RetryPolicy {
 
     /// The policy from `EXPYRE_RETRY`, or the default (`3 5`) when it is unset or blank.
     pub fn from_env() -> Result<Self, InvalidRetryPolicy> {
-        match std::env::var(Self::ENV) {
-            Ok(v) if !v.trim().is_empty() => Self::parse(&v),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Self::default()),
-            Err(std::env::VarError::NotUnicode(v)) => Err(InvalidRetryPolicy {
-                value: v.to_string_lossy().into_owned(),
+        Self::from_env_value(std::env::var_os(Self::ENV))
+    }
+
+    /// [`from_env`](Self::from_env) for a given value of the variable.
+    fn from_env_value(value: Option<std::ffi::OsString>) -> Result<Self, InvalidRetryPolicy> {
+        let Some(value) = value else {
+            return Ok(Self::default());
+        };
+        let Some(text) = value.to_str() else {
+            return Err(InvalidRetryPolicy {
+                value: value.to_string_lossy().into_owned(),
                 reason: "not valid UTF-8".to_owned(),
-            }),
+            });
+        };
+        if text.trim().is_empty() {
+            Ok(Self::default())
+        } else {
+            Self::parse(text)
         }
     }
 }
@@ -120,6 +131,16 @@ mod tests {
                 delay: Duration::from_millis(500)
             }
         );
+    }
+
+    #[test]
+    fn unset_or_blank_means_the_default() {
+        assert_eq!(RetryPolicy::from_env_value(None), Ok(RetryPolicy::default()));
+        assert_eq!(
+            RetryPolicy::from_env_value(Some(" ".into())),
+            Ok(RetryPolicy::default())
+        );
+        assert!(RetryPolicy::from_env_value(Some("three".into())).is_err());
     }
 
     #[test]
