@@ -154,6 +154,23 @@ async fn one_connection_per_host_is_shared() {
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "close() leaves no socket or log behind"
     );
+    // close() is not final: the next command reconnects.
+    let out = b.run(&CommandSpec::new("true"), Retry::Safe).await.unwrap();
+    assert!(out.succeeded());
+    let path = b.control_path().await.unwrap();
+    let pid = master_pid(&tb, &path);
+    // Dropping the last handle ends the master this process started (best effort).
+    drop((a, b, shared));
+    assert!(!path.exists(), "the socket is removed on drop");
+    wait_for(
+        "the master to exit after the last handle was dropped",
+        Duration::from_secs(10),
+        || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+            // Gone, or a zombie waiting for init to reap it.
+            stat.map_or(true, |s| s.contains(") Z ")).then_some(())
+        },
+    );
 }
 
 #[tokio::test]

@@ -27,6 +27,49 @@
 //!
 //! The trait is object safe (methods return [`BoxFuture`]; no `async-trait` crate), so layers
 //! above hold an `Arc<dyn Transport>` and are tested against small fakes.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use xpr::command::{CommandOutput, CommandSpec};
+//! use xpr::transport::{BoxFuture, DynRead, DynWrite, Retry, Transport, TransportError};
+//!
+//! /// A fake for tests of the layers above: records command lines, answers with fixed output.
+//! #[derive(Debug, Default)]
+//! struct Recorder {
+//!     seen: Mutex<Vec<String>>,
+//!     reply: CommandOutput,
+//! }
+//!
+//! impl Transport for Recorder {
+//!     fn host(&self) -> &str {
+//!         "fake"
+//!     }
+//!     fn run<'a>(
+//!         &'a self,
+//!         cmd: &'a CommandSpec,
+//!         _retry: Retry,
+//!     ) -> BoxFuture<'a, Result<CommandOutput, TransportError>> {
+//!         self.seen.lock().unwrap().push(cmd.to_string());
+//!         let reply = self.reply.clone();
+//!         Box::pin(async move { Ok(reply) })
+//!     }
+//!     fn run_streaming<'a>(
+//!         &'a self,
+//!         cmd: &'a CommandSpec,
+//!         _stdin: Option<DynRead<'a>>,
+//!         _stdout: Option<DynWrite<'a>>,
+//!     ) -> BoxFuture<'a, Result<CommandOutput, TransportError>> {
+//!         self.run(cmd, Retry::Never)
+//!     }
+//! }
+//!
+//! let fake = Arc::new(Recorder { reply: CommandOutput::success("Submitted batch job 42\n"), ..Default::default() });
+//! let transport: Arc<dyn Transport> = fake.clone();
+//! let submit = CommandSpec::new("sbatch").arg("job 1.sh");
+//! let out = transport.run_blocking(&submit, Retry::Never).unwrap();
+//! assert_eq!(out.stdout_text(), "Submitted batch job 42\n");
+//! assert_eq!(fake.seen.lock().unwrap()[..], ["sbatch 'job 1.sh'"]);
+//! ```
 
 use std::ffi::OsString;
 use std::fmt;

@@ -1,21 +1,23 @@
 //! When a failed operation is tried again: the caller's [`Retry`] flag (may this command run
 //! twice?) and the [`RetryPolicy`] (how many attempts, how far apart), read from `EXPYRE_RETRY`.
 //!
-//! Rules, applied by [`SshTransport`](super::SshTransport):
-//! - Connecting (or reconnecting) is attempted up to `attempts` times, `delay` apart, for
-//!   transient failures only (unreachable host, connection reset); a refused key, an unknown or
-//!   changed host key and an unresolvable name fail at once: waiting does not fix them.
-//! - A command whose session could not even be opened (the master was already gone) never ran:
-//!   the transport reconnects and sends it again, whatever the flag.
-//! - A command that was running when the connection dropped is sent again only with
-//!   [`Retry::Safe`], up to `attempts` runs in all, `delay` apart. With [`Retry::Never`]
-//!   (submissions, anything not idempotent) the caller gets
-//!   [`ConnectionDropped`](super::TransportErrorKind::ConnectionDropped) and decides.
-//! - Streaming runs are [`Retry::Never`]: their input has been consumed.
+//! The rules are documented on [`Retry`].
 
 use std::time::Duration;
 
 /// May the transport run a command again if the connection drops while it runs?
+///
+/// Rules, applied by [`SshTransport`](super::SshTransport):
+/// - Connecting (or reconnecting) is attempted up to `attempts` times, `delay` apart, for
+///   transient failures only (unreachable host, connection reset); a refused key, an unknown or
+///   changed host key and an unresolvable name fail at once: waiting does not fix them.
+/// - A command whose session could not even be opened (the master was already gone) never ran:
+///   the transport reconnects and sends it again, whatever the flag.
+/// - A command that was running when the connection dropped is sent again only with
+///   [`Retry::Safe`], up to `attempts` runs in all, `delay` apart. With [`Retry::Never`]
+///   (submissions, anything not idempotent) the caller gets
+///   [`ConnectionDropped`](super::TransportErrorKind::ConnectionDropped) and decides.
+/// - Streaming runs are [`Retry::Never`]: their input has been consumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
     /// Yes: running it twice is harmless (queries: `squeue`, `cat`, `ls`, `mkdir -p`).
@@ -87,13 +89,24 @@ impl RetryPolicy {
 
     /// The policy from `EXPYRE_RETRY`, or the default (`3 5`) when it is unset or blank.
     pub fn from_env() -> Result<Self, InvalidRetryPolicy> {
-        match std::env::var(Self::ENV) {
-            Ok(v) if !v.trim().is_empty() => Self::parse(&v),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Self::default()),
-            Err(std::env::VarError::NotUnicode(v)) => Err(InvalidRetryPolicy {
-                value: v.to_string_lossy().into_owned(),
+        Self::from_env_value(std::env::var_os(Self::ENV))
+    }
+
+    /// [`from_env`](Self::from_env) for a given value of the variable.
+    fn from_env_value(value: Option<std::ffi::OsString>) -> Result<Self, InvalidRetryPolicy> {
+        let Some(value) = value else {
+            return Ok(Self::default());
+        };
+        let Some(text) = value.to_str() else {
+            return Err(InvalidRetryPolicy {
+                value: value.to_string_lossy().into_owned(),
                 reason: "not valid UTF-8".to_owned(),
-            }),
+            });
+        };
+        if text.trim().is_empty() {
+            Ok(Self::default())
+        } else {
+            Self::parse(text)
         }
     }
 }
@@ -118,6 +131,16 @@ mod tests {
                 delay: Duration::from_millis(500)
             }
         );
+    }
+
+    #[test]
+    fn unset_or_blank_means_the_default() {
+        assert_eq!(RetryPolicy::from_env_value(None), Ok(RetryPolicy::default()));
+        assert_eq!(
+            RetryPolicy::from_env_value(Some(" ".into())),
+            Ok(RetryPolicy::default())
+        );
+        assert!(RetryPolicy::from_env_value(Some("three".into())).is_err());
     }
 
     #[test]
