@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn unset_or_blank_means_the_default() {
-        assert_eq!(RetryPolicy::from_env_value(None), Ok(RetryPolicy::default()));
+        assert_eq!(
+            RetryPolicy::from_env_value(None),
+            Ok(RetryPolicy::default())
+        );
         assert_eq!(
             RetryPolicy::from_env_value(Some(" ".into())),
             Ok(RetryPolicy::default())

@@ -27,6 +27,18 @@ pub enum Command {
     Config(ConfigCommand),
     /// Find the partition and node counts for a request, and show the job header.
     Nodes(NodesArgs),
+    /// Open a long-lived SSH master connection to a system by hand (for clusters with
+    /// two-factor login); later xpr runs reuse it instead of connecting themselves.
+    Connect(SystemArg),
+    /// Close the master connection opened with `xpr connect`.
+    Disconnect(SystemArg),
+}
+
+/// A system name alone.
+#[derive(Debug, Args)]
+pub struct SystemArg {
+    /// The system, as named in config.json.
+    pub system: String,
 }
 
 /// `--json` alone.

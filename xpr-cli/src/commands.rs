@@ -1,6 +1,7 @@
 //! One function per subcommand: call the library, print the result.
 
 mod config;
+mod connect;
 mod nodes;
 
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Systems(flags) => config::systems(flags.json),
         Command::Config(ConfigCommand::Check(flags)) => config::check(flags.json),
         Command::Nodes(nodes) => nodes::nodes(&nodes),
+        Command::Connect(arg) => connect::connect(&arg.system),
+        Command::Disconnect(arg) => connect::disconnect(&arg.system),
     }
 }
 

@@ -47,7 +47,9 @@ fn stderr(out: &Output) -> String {
 }
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/configs").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/configs")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -57,7 +59,11 @@ fn systems_lists_the_builtin_local_system_with_no_config() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("SYSTEM"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("local ") && l.contains("local")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("local ") && l.contains("local")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -108,14 +114,27 @@ fn config_check_reports_an_invalid_config_with_file_path_and_exit_code_3() {
 #[test]
 fn nodes_json_gives_partition_counts_and_rendered_header() {
     let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
-    let out = xpr.run(&["nodes", "tin", "--max-time", "1h", "--num-cores", "32", "--json"]);
+    let out = xpr.run(&[
+        "nodes",
+        "tin",
+        "--max-time",
+        "1h",
+        "--num-cores",
+        "32",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["partition"], "node16_1,node16_2");
     assert_eq!(v["num_nodes"], 2);
     assert_eq!(v["num_cores"], 32);
     assert_eq!(v["num_cores_per_node"], 16);
-    let header: Vec<&str> = v["header"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let header: Vec<&str> = v["header"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
     assert!(header.contains(&"#SBATCH --time=1:00:00"), "{header:?}");
 }
 
@@ -123,12 +142,30 @@ fn nodes_json_gives_partition_counts_and_rendered_header() {
 fn nodes_follows_partition_regexps_and_memory() {
     let xpr = Xpr::new().with_project_config(&fixture("node_finder_example.json"));
     let out = xpr.run(&[
-        "nodes", "tin", "--max-time", "1h", "--num-nodes", "1", "--max-mem-per-core", "17GB", "--json",
+        "nodes",
+        "tin",
+        "--max-time",
+        "1h",
+        "--num-nodes",
+        "1",
+        "--max-mem-per-core",
+        "17GB",
+        "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["partition"], "node_bigmem");
-    let out = xpr.run(&["nodes", "timed", "--max-time", "30m", "--num-nodes", "1", "--partitions", "deb.*", "--json"]);
+    let out = xpr.run(&[
+        "nodes",
+        "timed",
+        "--max-time",
+        "30m",
+        "--num-nodes",
+        "1",
+        "--partitions",
+        "deb.*",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["partition"], "debug");
 }
@@ -140,11 +177,29 @@ fn an_impossible_request_exits_4_with_each_partition_and_why() {
     assert_eq!(out.status.code(), Some(4));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
-    for partition in ["node16_1,node16_2", "node36", "node32", "node_bigmem", "node_bigmem_72"] {
-        assert!(err.contains(&format!("  {partition}: ")), "{partition} missing in: {err}");
+    for partition in [
+        "node16_1,node16_2",
+        "node36",
+        "node32",
+        "node_bigmem",
+        "node_bigmem_72",
+    ] {
+        assert!(
+            err.contains(&format!("  {partition}: ")),
+            "{partition} missing in: {err}"
+        );
     }
     assert!(err.contains("--no-exact-fit"), "{err}");
-    let out = xpr.run(&["nodes", "tin", "--max-time", "1h", "--num-cores", "17", "--no-exact-fit", "--json"]);
+    let out = xpr.run(&[
+        "nodes",
+        "tin",
+        "--max-time",
+        "1h",
+        "--num-cores",
+        "17",
+        "--no-exact-fit",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
