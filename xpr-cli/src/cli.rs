@@ -32,6 +32,74 @@ pub enum Command {
     Connect(SystemArg),
     /// Close the master connection opened with `xpr connect`.
     Disconnect(SystemArg),
+    /// List tasks in the jobs DB.
+    Ls(LsArgs),
+    /// Check the jobs DB can be written, waiting for live writers, and fold its write-ahead log
+    /// back into the file (never replaces the file under other processes).
+    #[command(name = "db_unlock", alias = "db-unlock")]
+    DbUnlock(DbArgs),
+}
+
+/// Where the jobs DB is.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The jobs DB file (default: `jobs.db` in the stage root of the config).
+    #[arg(long, value_name = "FILE")]
+    pub dbfile: Option<std::path::PathBuf>,
+}
+
+/// ExPyRe's task filters.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Task id regexps (each matches a whole id), comma-separated.
+    #[arg(
+        short = 'i',
+        long = "id",
+        value_name = "RE[,RE...]",
+        value_delimiter = ','
+    )]
+    pub ids: Vec<String>,
+    /// Task name regexps, comma-separated.
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "RE[,RE...]",
+        value_delimiter = ','
+    )]
+    pub names: Vec<String>,
+    /// Statuses or groups (`ongoing`, `can_produce_results`), comma-separated.
+    #[arg(
+        short = 's',
+        long = "status",
+        value_name = "S[,S...]",
+        value_delimiter = ','
+    )]
+    pub statuses: Vec<String>,
+    /// System regexps, comma-separated.
+    #[arg(
+        short = 'S',
+        long = "system",
+        value_name = "RE[,RE...]",
+        value_delimiter = ','
+    )]
+    pub systems: Vec<String>,
+}
+
+/// `xpr ls ...`
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Which tasks.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Long form: also run dirs, node and reason.
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Print JSON records.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the jobs DB is.
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// A system name alone.

@@ -2,6 +2,7 @@
 
 mod config;
 mod connect;
+mod db;
 mod nodes;
 
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Nodes(nodes) => nodes::nodes(&nodes),
         Command::Connect(arg) => connect::connect(&arg.system),
         Command::Disconnect(arg) => connect::disconnect(&arg.system),
+        Command::Ls(args) => db::ls(&args),
+        Command::DbUnlock(args) => db::db_unlock(&args),
     }
 }
 

@@ -222,3 +222,93 @@ fn bad_units_and_usage_errors_name_the_flag() {
     let out = xpr.run(&["nodes", "local", "--max-time", "1h"]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
+
+fn db_with_tasks(dir: &Path) -> PathBuf {
+    use xpr::db::{Db, NewTask, TaskStatus, TaskUpdate};
+    use xpr::ids::{SystemName, TaskId};
+    let path = dir.join("jobs.db");
+    let mut db = Db::open(&path).unwrap();
+    for (id, name, system) in [
+        ("a1", "relax", "archer2"),
+        ("a2", "relax", "local"),
+        ("a3", "md", "archer2"),
+    ] {
+        db.create(&NewTask {
+            id: TaskId::new(id),
+            name: name.into(),
+            system: SystemName::new(system),
+            identity: id.into(),
+            spec: "{}".into(),
+            remote_dir: Some(format!("run_expyre/x/run_{id}")),
+            local_dir: None,
+        })
+        .unwrap();
+    }
+    let failed = TaskUpdate {
+        exit_code: Some(3),
+        reason: Some("exit code 3".into()),
+        ..TaskUpdate::default()
+    };
+    db.transition(&TaskId::new("a3"), &[], TaskStatus::Failed, &failed)
+        .unwrap();
+    db.close().unwrap();
+    path
+}
+
+#[test]
+fn ls_filters_like_expyre_and_prints_json_or_a_table() {
+    let xpr = Xpr::new();
+    let db = db_with_tasks(xpr.home.path());
+    let db = db.to_str().unwrap();
+    let out = xpr.run(&["ls", "--dbfile", db, "-s", "failed", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 1);
+    assert_eq!(tasks[0]["id"], "a3");
+    assert_eq!(tasks[0]["exit_code"], 3);
+
+    let out = xpr.run(&[
+        "ls", "--dbfile", db, "-n", "relax", "-S", "arch.*", "--json",
+    ]);
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 1);
+    assert_eq!(tasks[0]["id"], "a1");
+
+    let out = xpr.run(&["ls", "--dbfile", db, "-s", "ongoing", "-l"]);
+    let text = stdout(&out);
+    assert!(
+        text.lines().next().unwrap().contains("REMOTE DIR"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "header + two ongoing tasks: {text}"
+    );
+    assert!(text.contains("run_expyre/x/run_a2"), "{text}");
+}
+
+#[test]
+fn ls_rejects_an_unknown_status_naming_the_accepted_ones() {
+    let xpr = Xpr::new();
+    let db = db_with_tasks(xpr.home.path());
+    let out = xpr.run(&["ls", "--dbfile", db.to_str().unwrap(), "-s", "runing"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"runing\"") && err.contains("ongoing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn db_unlock_leaves_the_tasks_in_place() {
+    let xpr = Xpr::new();
+    let db = db_with_tasks(xpr.home.path());
+    let db = db.to_str().unwrap();
+    let out = xpr.run(&["db_unlock", "--dbfile", db]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = xpr.run(&["ls", "--dbfile", db, "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 3);
+}
