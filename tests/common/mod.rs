@@ -33,7 +33,9 @@ impl Testbed {
             .map(str::trim)
             .any(|c| c == component || c == "all")
         {
-            eprintln!("SKIPPED: test bed component `{component}` is switched off by XPR_TESTBED_OFF={off}");
+            eprintln!(
+                "SKIPPED: test bed component `{component}` is switched off by XPR_TESTBED_OFF={off}"
+            );
             return None;
         }
         let path = Self::env_file();
@@ -47,7 +49,9 @@ impl Testbed {
         let mut vars = HashMap::new();
         for line in text.lines() {
             let line = line.trim();
-            let Some(rest) = line.strip_prefix("export ") else { continue };
+            let Some(rest) = line.strip_prefix("export ") else {
+                continue;
+            };
             for assignment in rest.split_whitespace() {
                 if assignment.starts_with('#') {
                     break;
@@ -62,9 +66,12 @@ impl Testbed {
 
     /// A variable of the env file; panics naming it when absent.
     pub fn var(&self, key: &str) -> &str {
-        self.vars
-            .get(key)
-            .unwrap_or_else(|| panic!("test bed env file {} has no {key}", Self::env_file().display()))
+        self.vars.get(key).unwrap_or_else(|| {
+            panic!(
+                "test bed env file {} has no {key}",
+                Self::env_file().display()
+            )
+        })
     }
 
     /// The generated `ssh_config` (hosts `xpr-local`, `xpr-hostA`, `xpr-hostB`).

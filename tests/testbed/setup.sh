@@ -297,12 +297,15 @@ start_sge() {
   [ -n "$canon" ] && [ "$canon" != "$HOST" ] && echo "$HOST $canon" > "$common/host_aliases"
   chown -R sgeadmin:sgeadmin "$common"
 
+  local fresh=0
   if ! running "$(sge_qmaster_pidfile "$cell")" sge_qmaster; then
     sge "$cell" "$ns" /usr/sbin/sge_qmaster
     state_set "STARTED_SGE_$cell" 1
+    fresh=1
   fi
   wait_for 60 "sge_qmaster of cell $cell" sge "$cell" "$ns" qconf -sh
-  configure_sge "$cell" "$ns"
+  # the config db outlives the test bed: (re)apply ours on every start, and whenever it changed
+  if write_sge_files "$cell" || [ "$fresh" = 1 ]; then configure_sge "$cell" "$ns"; fi
   sge_execd_pid "$cell" >/dev/null || sge "$cell" "$ns" /usr/sbin/sge_execd
   wait_for 60 "sge execd of cell $cell reporting" sge_queue_up "$cell" "$ns"
   log "sge cell $cell up${ns:+ in netns $ns} (all.q, $XPR_SGE_SLOTS slots, pe smp)"
@@ -334,19 +337,13 @@ create_sge_cell() {
   log "sge cell $cell created (spool $spool)"
 }
 
-# Idempotent: every object is added if missing, or modified to match.
-configure_sge() {
-  local cell=$1 ns=$2 d=$SGE_DIR/$1
-  local q=(sge "$cell" "$ns" qconf)
-  # (grep without -q: with pipefail, an early-exiting grep can SIGPIPE qconf and flip the result)
-  "${q[@]}" -sh | grep -x "$HOST" >/dev/null || "${q[@]}" -ah "$HOST" >/dev/null 2>&1
-  "${q[@]}" -ss 2>/dev/null | grep -x "$HOST" >/dev/null || "${q[@]}" -as "$HOST" >/dev/null 2>&1
+# The cell's objects as qconf files under $SGE_DIR/CELL; succeeds iff one of them changed.
+write_sge_files() {
+  local d=$SGE_DIR/$1 changed=1
   printf 'hostname %s\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' \
-    "$HOST" > "$d/exechost.txt"
-  "${q[@]}" -se "$HOST" >/dev/null 2>&1 || "${q[@]}" -Ae "$d/exechost.txt" >/dev/null 2>&1
-  printf 'group_name @allhosts\nhostlist %s\n' "$HOST" > "$d/allhosts.txt"
-  sge_add_or_modify "$cell" "$ns" hgrp @allhosts "$d/allhosts.txt"
-  cat > "$d/smp.txt" <<'EOF'
+    "$HOST" | install_file "$d/exechost.txt" && changed=0
+  printf 'group_name @allhosts\nhostlist %s\n' "$HOST" | install_file "$d/allhosts.txt" && changed=0
+  install_file "$d/smp.txt" <<'EOF' && changed=0
 pe_name            smp
 slots              999
 user_lists         NONE
@@ -360,8 +357,20 @@ urgency_slots      min
 accounting_summary FALSE
 qsort_args         NONE
 EOF
+  sge_queue_conf | install_file "$d/all.q.txt" && changed=0
+  return $changed
+}
+
+# Apply the files of write_sge_files; every object is added if missing, or modified to match.
+configure_sge() {
+  local cell=$1 ns=$2 d=$SGE_DIR/$1
+  local q=(sge "$cell" "$ns" qconf)
+  # (grep without -q: with pipefail, an early-exiting grep can SIGPIPE qconf and flip the result)
+  "${q[@]}" -sh | grep -x "$HOST" >/dev/null || "${q[@]}" -ah "$HOST" >/dev/null 2>&1
+  "${q[@]}" -ss 2>/dev/null | grep -x "$HOST" >/dev/null || "${q[@]}" -as "$HOST" >/dev/null 2>&1
+  "${q[@]}" -se "$HOST" >/dev/null 2>&1 || "${q[@]}" -Ae "$d/exechost.txt" >/dev/null 2>&1
+  sge_add_or_modify "$cell" "$ns" hgrp @allhosts "$d/allhosts.txt"
   sge_add_or_modify "$cell" "$ns" p smp "$d/smp.txt"
-  sge_queue_conf > "$d/all.q.txt"
   sge_add_or_modify "$cell" "$ns" q all.q "$d/all.q.txt"
   # scheduler: run every second instead of every 15 s, so that tests are quick
   "${q[@]}" -ssconf | sed -e 's/^schedule_interval .*/schedule_interval                 0:0:1/' \
@@ -373,6 +382,7 @@ EOF
   mkdir -p "$d/conf"
   "${q[@]}" -sconf global | sed 's/flush_time=[0-9:]*/flush_time=00:00:01/' > "$d/conf/global"
   (cd "$d/conf" && "${q[@]}" -Mconf global >/dev/null 2>&1)
+  log "sge cell $cell configured"
 }
 
 sge_add_or_modify() { # CELL NS KIND NAME FILE: qconf -A<kind> or -M<kind> from FILE
