@@ -140,3 +140,15 @@ install_file() {
   if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then rm -f "$tmp"; return 1; fi
   mv -f "$tmp" "$dest"
 }
+
+# testbed_running: setup.sh finished at $XPR_BASE and its local sshd is up.
+testbed_running() {
+  [ -s "$XPR_BASE/env.sh" ] && [ "$(state_get SETUP_DONE)" = 1 ] && running "$SSH_DIR/xpr-local/sshd.pid" sshd
+}
+
+# other_owner: prints the XPR_BASE of another test bed holding this machine's ports and namespaces.
+other_owner() {
+  local owner
+  owner=$(cat "$OWNER_FILE" 2>/dev/null) || return 1
+  [ -n "$owner" ] && [ "$owner" != "$XPR_BASE" ] && [ -e "$owner/state.env" ] && echo "$owner"
+}

@@ -46,9 +46,9 @@ main() {
 
 # One test bed per machine: ports and namespace names are global.
 claim_machine() {
-  if [ -s "$OWNER_FILE" ] && [ "$(cat "$OWNER_FILE")" != "$XPR_BASE" ] \
-     && [ -e "$(cat "$OWNER_FILE")/state.env" ]; then
-    die "a test bed with XPR_BASE=$(cat "$OWNER_FILE") is running (hint: XPR_BASE=$(cat "$OWNER_FILE") $(dirname "$0")/teardown.sh)"
+  local owner
+  if owner=$(other_owner); then
+    die "the test bed at $owner holds this machine's ports and namespaces (hint: XPR_BASE=$owner $(dirname "$0")/teardown.sh)"
   fi
   mkdir -p "$XPR_BASE"
   chmod 755 "$XPR_BASE"

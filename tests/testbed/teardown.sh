@@ -10,6 +10,10 @@ set -uo pipefail
 
 main() {
   require_root
+  local owner
+  if owner=$(other_owner); then
+    die "the running test bed is at $owner, not $XPR_BASE: leaving it alone (hint: XPR_BASE=$owner $0)"
+  fi
   # Grid Engine cells that may run, whatever XPR_SGE_MODE says now.
   XPR_WITH_SGE=1 XPR_SGE_MODE=both
   cancel_jobs
