@@ -19,6 +19,7 @@ main() {
   case $XPR_SGE_MODE in root | netns | both) ;; *) die "XPR_SGE_MODE=$XPR_SGE_MODE: expected root, netns or both" ;; esac
   claim_machine
   if [ "$XPR_INSTALL" = 1 ]; then install_packages; fi
+  ensure_hostname_resolves
   ensure_user
   setup_client_keys
   if [ "$XPR_WITH_NETNS" = 1 ]; then create_netns; fi
@@ -90,6 +91,14 @@ EOF
   [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || { tail -30 "$XPR_BASE/apt.log" >&2; die "apt-get failed (log: $XPR_BASE/apt.log)"; }
   log "packages installed"
+}
+
+# Grid Engine needs this host's name to resolve; Debian's installer maps it to 127.0.1.1, but a
+# bare container or CI image may not map it at all.
+ensure_hostname_resolves() {
+  getent ahostsv4 "$HOST" >/dev/null && return 0
+  echo "127.0.1.1 $HOST # xpr-testbed" >> /etc/hosts
+  log "added '127.0.1.1 $HOST' to /etc/hosts"
 }
 
 ensure_user() {

@@ -102,6 +102,8 @@ restore_etc() {
     [ -n "$backup" ] && [ -e "$backup" ] && mv "$backup" /etc/slurm/slurm.conf
   fi
   rm -f "$SGE_ROOT/$SGE_LOCAL_CELL/common/host_aliases"
+  grep -v ' # xpr-testbed$' /etc/hosts > /etc/hosts.xpr-tmp && cat /etc/hosts.xpr-tmp > /etc/hosts
+  rm -f /etc/hosts.xpr-tmp
   [ -s "$OWNER_FILE" ] && [ "$(cat "$OWNER_FILE")" = "$XPR_BASE" ] && rm -f "$OWNER_FILE"
   true
 }
