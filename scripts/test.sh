@@ -13,6 +13,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TB=$ROOT/tests/testbed
+# shellcheck source=tests/testbed/lib.sh
 . "$TB/lib.sh"
 cd "$ROOT"
 

@@ -10,6 +10,7 @@
 # A capture script gets: the variables of env.sh (XPR_SSH_CONFIG, XPR_SLURM_SSH_HOSTS, ...),
 # XPR_TESTBED_ENV (that file) and XPR_REPO (the repository root). It writes under fixtures/.
 set -uo pipefail
+# shellcheck source=tests/testbed/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XPR_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export XPR_REPO

@@ -1,5 +1,6 @@
 # lib.sh - settings and helpers shared by setup.sh, teardown.sh, smoke.sh, capture-fixtures.sh.
 # Sourced, never run. Everything here is a definition: sourcing it starts and changes nothing.
+# shellcheck disable=SC2034  # the settings below are used by the scripts sourcing this file
 #
 # Settings (environment, with defaults). Ports and namespace names are machine-global, so only
 # one test bed runs per machine whatever XPR_BASE says.
@@ -29,7 +30,6 @@ OWNER_FILE=/run/xpr-testbed.base         # which XPR_BASE owns the machine-globa
 
 HOST=$(hostname)
 SSH_DIR=$XPR_BASE/ssh
-NS_DIR=$XPR_BASE/netns
 SLURM_DIR=$XPR_BASE/slurm
 MARIADB_DIR=$XPR_BASE/mariadb
 SGE_DIR=$XPR_BASE/sge

@@ -12,6 +12,7 @@
 # second run takes about a second. Writes $XPR_BASE/env.sh (endpoints for tests) and
 # $XPR_BASE/ssh/ssh_config. Undo with teardown.sh. Settings: see lib.sh.
 set -euo pipefail
+# shellcheck source=tests/testbed/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 main() {

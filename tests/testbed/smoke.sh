@@ -5,6 +5,7 @@
 # changing setup.sh; `cargo test --test testbed` is the quick health check. Prints
 # "N passed, N failed" and exits non-zero on a failure. Takes ~20 s. Cleans up after itself.
 set -uo pipefail
+# shellcheck source=tests/testbed/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=/dev/null
 . "${XPR_TESTBED_ENV:-$XPR_BASE/env.sh}" || die "no test bed env file (hint: start it with setup.sh)"

@@ -6,6 +6,7 @@
 #   XPR_PURGE_SGE=1    also delete the SGE cell xpr-hostB (config db, spool); cell `default`
 #                      belongs to the Debian package and is kept
 set -uo pipefail
+# shellcheck source=tests/testbed/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 main() {
@@ -29,9 +30,9 @@ cancel_jobs() {
   # Jobs die with their daemons only partly: cancel them so no job outlives the test bed.
   if [ -e "$SLURM_DIR/slurm.conf" ] && running "$SLURM_DIR/slurmctld.pid" slurmctld; then
     local ids i
-    ids=$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %A 2>/dev/null | sort -u)
-    if [ -n "$ids" ]; then
-      SLURM_CONF=$SLURM_DIR/slurm.conf scancel $ids 2>/dev/null
+    mapfile -t ids < <(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %A 2>/dev/null | sort -u)
+    if [ ${#ids[@]} -gt 0 ]; then
+      SLURM_CONF=$SLURM_DIR/slurm.conf scancel "${ids[@]}" 2>/dev/null
       for ((i = 0; i < 100; i++)); do
         [ -z "$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %A 2>/dev/null)" ] && break
         sleep 0.1
@@ -57,8 +58,14 @@ cancel_jobs() {
 
 # Every daemon gets SIGTERM at once (sge_qmaster alone takes ~5 s to stop).
 stop_daemons() {
-  local pids=() f cell ns
-  for f in "$SSH_DIR"/*/sshd.pid; do [ -e "$f" ] && pids+=("sshd:$(pid_of "$f")"); done
+  local pids=() f child cell ns
+  for f in "$SSH_DIR"/*/sshd.pid; do
+    [ -e "$f" ] || continue
+    pids+=("sshd:$(pid_of "$f")")
+    # open sessions (ControlMasters of running tests) are children of the listener and would
+    # outlive it - in a namespace, keeping it alive
+    for child in $(ps -o pid= --ppid "$(pid_of "$f")" 2>/dev/null); do pids+=("sshd:$child"); done
+  done
   while read -r cell ns; do
     # cell `default` may be a site's own Grid Engine: stop only daemons setup.sh started
     [ "$(state_get "STARTED_SGE_$cell")" = 1 ] || continue
