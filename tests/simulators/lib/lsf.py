@@ -108,7 +108,7 @@ def bsub(args):
     }
     with spool:
         spool.save(job)
-    simcore.start_runner(spool_path, seq)
+    simcore.start_runner(spool, seq)
     where = f"queue <{queue}>" if "q" in opts else f"default queue <{queue}>"
     print(f"Job <{seq}> is submitted to {where}.")
     return 0

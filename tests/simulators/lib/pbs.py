@@ -141,7 +141,7 @@ def qsub(args):
     }
     with spool:
         spool.save(job)
-    simcore.start_runner(spool_path, seq)
+    simcore.start_runner(spool, seq)
     print(job_id)
     return 0
 

@@ -183,17 +183,19 @@ def hostname():
     return socket.gethostname().split(".")[0]
 
 
-def start_runner(spool_path, seq):
+def start_runner(spool, seq):
     """Starts the job's runner detached: own session, no inherited stdio, so the submitting
-    command (and an SSH session around it) returns at once."""
-    subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "run", spool_path, str(seq)],
+    command (and an SSH session around it) returns at once. Its pid goes into the record
+    (`runner_pid`) so that a test can wait for it to be gone."""
+    runner = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "run", spool.path, str(seq)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
     )
+    spool.update(seq, lambda j: j.update(runner_pid=runner.pid))
 
 
 # ---------------------------------------------------------------------------------------------
