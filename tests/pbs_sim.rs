@@ -210,3 +210,41 @@ fn unknown_ids_are_absent_and_empty_lists_do_nothing() {
     assert_eq!(out.stdout_text(), "");
     assert_eq!(bed.scheduler.cancel(&[]), CommandSpec::new("true"));
 }
+
+#[test]
+fn adapter_path_over_ssh_on_test_bed_host_b() {
+    let (Some(tb), Some(_)) = (
+        common::Testbed::require("ssh"),
+        common::Testbed::require("netns"),
+    ) else {
+        return;
+    };
+    // The simulator goes first on PATH of xpr's commands only: hostB's own `qsub` (Grid
+    // Engine) stays what every other command there finds.
+    let home = std::path::PathBuf::from(tb.var("XPR_USER_HOME"));
+    let bed = SimBed::over_ssh(
+        SchedulerKind::Pbs,
+        "xpr-hostB",
+        &tb.ssh_config(),
+        sim_support::TESTBED_SSH_PATH,
+        &home.join(".xpr-sim"),
+    );
+    let (job, dir) = bed.submit(
+        "task_ssh",
+        &alloc(Some(600)),
+        &[],
+        &["echo \"$PBS_JOBID\" > id.txt"],
+    );
+    let done = bed.wait_final(&job);
+    assert_eq!(
+        (done.state, done.name.as_deref()),
+        (JobState::Succeeded, Some("task_ssh"))
+    );
+    // The test bed's home is this machine's /home/xprtest.
+    let id = fs::read_to_string(dir.join("id.txt")).unwrap();
+    assert_eq!(id.trim(), job.as_str());
+    let out = bed.run(bed.scheduler.find_by_name(&["task_ssh".to_owned()]));
+    let found = bed.scheduler.parse_find_by_name(&out).unwrap();
+    assert_eq!(found.len(), 1, "{out:?}");
+    assert_eq!(found[0].id, job);
+}

@@ -3,11 +3,11 @@
 //! README there).
 //!
 //! [`SimBed`] runs the adapter's own commands ([`Scheduler`] through `scheduler_for`) for real
-//! with [`LocalTransport`], each with `PATH` led by the simulator's `bin/` and `XPR_SIM_SPOOL`
+//! with [`LocalTransport`] (or over SSH on a test bed host: [`SimBed::over_ssh`]), each with `PATH` led by the simulator's `bin/` and `XPR_SIM_SPOOL`
 //! set to a temporary spool: the same thing, per command, that makes the simulators first on
 //! `PATH` over SSH (see [`sim_env`] and [`install_remote`]). Dropping a `SimBed` removes its
-//! spool, which makes every job runner of the simulator kill its job and exit; the drop waits
-//! (bounded) until those runners are gone.
+//! spool, which makes every job runner of the simulator kill its job and exit; for a local bed
+//! the drop waits (bounded) until those runners are gone.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -21,9 +21,12 @@ use xpr::ids::{SchedulerJobId, SystemName};
 use xpr::resources::NodeAllocation;
 use xpr::scheduler::script::{ScriptSpec, build_script};
 use xpr::scheduler::{JobState, JobStatus, Scheduler, SchedulerKind, scheduler_for};
-use xpr::transport::{LocalTransport, Retry, Transport};
+use xpr::transport::{LocalTransport, RemoteShell, Retry, SshTarget, SshTransport, Transport};
 
 use crate::common::wait_for;
+
+/// `PATH` of a non-interactive ssh session on the test bed hosts (sshd's default for users).
+pub const TESTBED_SSH_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/games";
 
 /// How long a test waits for a simulated job to reach a state.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -119,55 +122,108 @@ pub fn alloc(max_time: Option<u64>) -> NodeAllocation {
     }
 }
 
-/// A simulated PBS or LSF server on this machine, a work folder, and the adapter for it.
+/// A simulated PBS or LSF server reached through a transport (this machine, or a test bed
+/// host over SSH), a work folder, and the adapter for it.
 pub struct SimBed {
     /// The adapter under test.
     pub scheduler: Box<dyn Scheduler>,
     /// Which scheduler.
     pub kind: SchedulerKind,
-    spool: Option<TempDir>,
-    work: TempDir,
+    transport: Box<dyn Transport>,
+    bin: PathBuf,
+    base_path: String,
+    spool: PathBuf,
+    work: PathBuf,
+    /// The local spool and work folders (none for a remote bed, whose folders are removed
+    /// through the transport).
+    local: Option<(TempDir, TempDir)>,
     extra_env: Vec<(&'static str, &'static str)>,
     runtime: tokio::runtime::Runtime,
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 impl SimBed {
-    /// A fresh simulator spool for `kind`, with `extra_env` on every command.
+    /// A fresh simulator spool for `kind` on this machine, with `extra_env` on every command.
     pub fn new(kind: SchedulerKind, extra_env: &[(&'static str, &'static str)]) -> Self {
+        let (spool, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         Self {
             scheduler: scheduler_for(kind),
             kind,
-            spool: Some(tempfile::tempdir().unwrap()),
-            work: tempfile::tempdir().unwrap(),
+            transport: Box::new(LocalTransport::new()),
+            bin: bin_dir(&simulators_dir(), kind),
+            base_path: std::env::var("PATH").unwrap_or_default(),
+            spool: spool.path().to_owned(),
+            work: work.path().to_owned(),
+            local: Some((spool, work)),
             extra_env: extra_env.to_vec(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
+            runtime: runtime(),
+        }
+    }
+
+    /// A bed on `host` over SSH (test bed `ssh_config`): the simulators are installed there
+    /// with [`install_remote`], `PATH` is `<installed>/<kind>/bin:<base_path>`, and the spool and
+    /// work folders are fresh folders under `remote_base` (absolute), removed on drop.
+    pub fn over_ssh(
+        kind: SchedulerKind,
+        host: &str,
+        ssh_config: &Path,
+        base_path: &str,
+        remote_base: &Path,
+    ) -> Self {
+        let installed = install_remote(host, ssh_config);
+        let runtime = runtime();
+        let target = SshTarget::with_shell(host, RemoteShell::ssh().with_config_file(ssh_config))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let transport = runtime
+            .block_on(SshTransport::builder(target).connect())
+            .unwrap_or_else(|e| panic!("cannot connect to {host}: {e}"));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let unique = format!("{kind}-{}-{nanos}", std::process::id());
+        let root = remote_base.join(format!("xpr-sim-test-{unique}"));
+        Self {
+            scheduler: scheduler_for(kind),
+            kind,
+            transport: Box::new(transport),
+            bin: bin_dir(&installed, kind),
+            base_path: base_path.to_owned(),
+            spool: root.join("spool"),
+            work: root.join("work"),
+            local: None,
+            extra_env: Vec::new(),
+            runtime,
         }
     }
 
     /// The work folder (job directories go under it).
     pub fn work(&self) -> &Path {
-        self.work.path()
+        &self.work
     }
 
     /// The simulator's spool folder.
     pub fn spool(&self) -> &Path {
-        self.spool.as_ref().expect("spool lives until drop").path()
+        &self.spool
     }
 
-    /// Runs an adapter command through [`LocalTransport`] with the simulator first on PATH.
+    /// Runs an adapter command through the transport with the simulator first on PATH.
     pub fn run(&self, spec: CommandSpec) -> CommandOutput {
         let spec = sim_env(
             spec,
-            &bin_dir(&simulators_dir(), self.kind),
-            &std::env::var("PATH").unwrap_or_default(),
-            Some(self.spool()),
+            &self.bin,
+            &self.base_path,
+            Some(&self.spool),
             &self.extra_env,
         );
         self.runtime
-            .block_on(LocalTransport::new().run(&spec, Retry::Never))
+            .block_on(self.transport.run(&spec, Retry::Never))
             .unwrap_or_else(|e| panic!("running {spec}: {e}"))
     }
 
@@ -182,14 +238,20 @@ impl SimBed {
         body: &[&str],
     ) -> (SchedulerJobId, PathBuf) {
         let job_dir = self.work().join(id);
-        std::fs::create_dir_all(&job_dir).unwrap();
         let spec = ScriptSpec::new(id, job_dir.to_str().unwrap())
             .with_extra_header(extra_header.iter().copied())
             .with_body(body.iter().copied());
         let script = build_script(&system(self.kind), alloc, self.scheduler.as_ref(), &spec)
             .unwrap_or_else(|e| panic!("{e}"));
         let name = format!("job.script.{}", self.kind);
-        std::fs::write(job_dir.join(&name), script).unwrap();
+        // Written through the transport, so that the same code serves a remote bed.
+        let write = CommandSpec::new("sh")
+            .args(["-c", r#"mkdir -p "$1" && cat > "$1/$2""#, "sh"])
+            .arg(job_dir.as_os_str())
+            .arg(&name)
+            .stdin(script);
+        let out = self.run(write);
+        assert!(out.succeeded(), "writing the script: {out:?}");
         let out = self.run(self.scheduler.submit(job_dir.to_str().unwrap(), &name));
         let job = self
             .scheduler
@@ -238,9 +300,9 @@ impl SimBed {
         self.accounting(job)
     }
 
-    /// Pids of the simulator's job runners, from its spool's job records.
+    /// Pids of the simulator's job runners, from its (local) spool's job records.
     fn runner_pids(&self) -> Vec<u32> {
-        let Ok(entries) = std::fs::read_dir(self.spool().join("jobs")) else {
+        let Ok(entries) = std::fs::read_dir(self.spool.join("jobs")) else {
             return Vec::new();
         };
         entries
@@ -272,12 +334,27 @@ fn alive(pid: u32) -> bool {
 
 impl Drop for SimBed {
     fn drop(&mut self) {
-        let runners = self.runner_pids();
         // Removing the spool is the simulators' stop signal: each runner kills its job and exits.
-        drop(self.spool.take());
-        let start = std::time::Instant::now();
-        while runners.iter().any(|p| alive(*p)) && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(50));
+        match self.local.take() {
+            Some((spool, work)) => {
+                let runners = self.runner_pids();
+                drop(spool);
+                let start = std::time::Instant::now();
+                while runners.iter().any(|p| alive(*p)) && start.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                drop(work);
+            }
+            None => {
+                let root = self.spool.parent().expect("remote spool has a parent");
+                let rm = CommandSpec::new("rm")
+                    .args(["-rf", "--"])
+                    .arg(self.spool.as_os_str())
+                    .arg(root.as_os_str());
+                let _ = self.runtime.block_on(self.transport.run(&rm, Retry::Safe));
+                let _ = self.runtime.block_on(self.transport.close());
+            }
         }
     }
 }
