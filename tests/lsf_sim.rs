@@ -171,7 +171,7 @@ fn jobs_run_concurrently() {
     fs::create_dir(&meet).unwrap();
     let wait = |mine: &str, other: &str| {
         format!(
-            "touch {m}/{mine}; for i in $(seq 200); do [ -e {m}/{other} ] && exit 0; sleep 0.05; done; exit 1",
+            "touch {m}/{mine}; for i in $(seq 400); do [ -e {m}/{other} ] && exit 0; sleep 0.05; done; exit 1",
             m = meet.display()
         )
     };
