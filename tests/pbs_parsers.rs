@@ -92,14 +92,16 @@ fn torque_xml_states() {
 
 #[test]
 fn wrapped_job_name_comes_back_whole() {
+    // The job is named `N_{id}`; the status carries the task id alone.
     let jobs = status_of(&fixture("qstat-x-f/pbspro-wrapped-name.txt"));
-    let name = format!(
-        "N_{}",
-        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-    );
-    assert_eq!(jobs[0].name.as_deref(), Some(name.as_str()));
+    let name = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    assert_eq!(jobs[0].name.as_deref(), Some(name));
     assert_eq!(jobs[0].state, JobState::Running);
     let parsed = parse_qstat(&fixture("qstat-x-f/pbspro-wrapped-name.txt")).unwrap();
+    assert_eq!(
+        parsed[0].get("Job_Name"),
+        Some(format!("N_{name}").as_str())
+    );
     let vars = parsed[0].get("Variable_List").unwrap();
     assert!(
         vars.contains("PBS_O_WORKDIR=/home/alice/run_expyre,"),
@@ -289,7 +291,8 @@ fn command_lines() {
     assert_eq!(pbs.cancel(&two).to_string(), "qdel 12.srv '13[].srv'");
     assert_eq!(pbs.hold(&two).to_string(), "qhold 12.srv '13[].srv'");
     assert_eq!(pbs.release(&two).to_string(), "qrls 12.srv '13[].srv'");
-    let find = pbs.find_by_name(&["N_a b".to_owned(), "N_c'd".to_owned()]);
+    // Task ids in, `N_{id}` job names to qselect.
+    let find = pbs.find_by_name(&["a b".to_owned(), "c'd".to_owned()]);
     assert_eq!(find.program, "sh");
     assert_eq!(find.args[0], "-c");
     assert_eq!(find.args[2..], ["sh", "N_a b", "N_c'd"]);
@@ -344,24 +347,24 @@ fn run_find(qselect: &str, names: &[&str]) -> CommandOutput {
 fn find_by_name_script_behaviour() {
     // PBS Pro: `qselect -x -N NAME` works; array ids are not globbed; names stay one word.
     let pro = "#!/bin/sh\n[ \"$1\" = -x ] || exit 9\ncase \"$3\" in 'N_a b') echo '7[].s';; N_c) echo 8.s;; esac\n";
-    let out = run_find(pro, &["N_a b", "N_c", "N_none"]);
+    let out = run_find(pro, &["a b", "c", "none"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr_text());
     assert_eq!(out.stdout_text(), "qstat -x -f 7[].s 8.s\n");
 
     // Torque: no `-x`, the plain form answers.
     let torque = "#!/bin/sh\n[ \"$1\" = -x ] && { echo 'qselect: invalid option -- x' >&2; exit 2; }\necho 9.t\n";
-    let out = run_find(torque, &["N_x"]);
+    let out = run_find(torque, &["x"]);
     assert_eq!(out.stdout_text(), "qstat -x -f 9.t\n");
 
     // Nothing matches: no qstat at all (which would list every job).
-    let out = run_find("#!/bin/sh\nexit 0\n", &["N_x"]);
+    let out = run_find("#!/bin/sh\nexit 0\n", &["x"]);
     assert_eq!((out.code, out.stdout_text().as_ref()), (Some(0), ""));
     assert!(PbsScheduler.parse_find_by_name(&out).unwrap().is_empty());
 
     // The server is down: the command fails, so "not found" is never assumed.
     let out = run_find(
         "#!/bin/sh\necho 'cannot connect to server' >&2\nexit 3\n",
-        &["N_x"],
+        &["x"],
     );
     assert_ne!(out.code, Some(0));
     assert!(PbsScheduler.parse_find_by_name(&out).is_err());

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | submit | `qsub SCRIPT` (in the job dir) |
 //! | status, accounting | `qstat -x -f ID...` |
-//! | find by name | `sh -c FIND_SCRIPT sh NAME...`: `qselect [-x] -N NAME` per name, then `qstat -x -f` on the ids found |
+//! | find by name | `sh -c FIND_SCRIPT sh N_NAME...`: `qselect [-x] -N N_NAME` per name, then `qstat -x -f` on the ids found |
 //! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` |
 //!
 //! An empty id or name list gives the command `true` (no output): `qstat -x -f` with no ids
@@ -62,6 +62,14 @@
 //! death, or a status of 128 and up, whose `resources_used.walltime` reached
 //! `Resource_List.walltime` is a timeout whatever the code.
 //!
+//! # Names
+//!
+//! Torque wants a job name that starts with a letter, so the default header names a job
+//! `N_{id}` (as upstream ExPyRe). Every [`JobStatus::name`] this adapter returns has that
+//! prefix taken off (the task id xpr put there); names without it are returned verbatim.
+//! [`Scheduler::find_by_name`] takes task ids and asks `qselect -N` for `N_{id}`; `qselect`
+//! matches names exactly, so every job it lists is one that was asked about.
+//!
 //! # Job ids
 //!
 //! `123.server`, `123` (no server suffix, some Torque sites), array jobs `123[].server`, subjobs
@@ -82,8 +90,8 @@ use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PbsScheduler;
 
-/// The default header lines, as upstream ExPyRe writes them. The `N_` prefix is there because
-/// Torque wants a job name that starts with a letter.
+/// The default header lines, as upstream ExPyRe writes them. The `N_` prefix
+/// ([`JOB_NAME_PREFIX`]) is there because Torque wants a job name that starts with a letter.
 pub const DEFAULT_HEADER: &[&str] = &[
     "#PBS -N N_{id}",
     "#PBS -q {partition}",
@@ -94,8 +102,16 @@ pub const DEFAULT_HEADER: &[&str] = &[
     "#PBS -r n",
 ];
 
-/// The shell program behind [`Scheduler::find_by_name`]; the names are its positional
-/// arguments, so nothing is ever spliced into the program text.
+/// The prefix the default header puts before the task id in a job name.
+pub const JOB_NAME_PREFIX: &str = "N_";
+
+/// The task id in a job name: `N_abc` -> `abc`; other names unchanged.
+pub fn task_name(job_name: &str) -> &str {
+    job_name.strip_prefix(JOB_NAME_PREFIX).unwrap_or(job_name)
+}
+
+/// The shell program behind [`Scheduler::find_by_name`]; the job names (`N_{id}`) are its
+/// positional arguments, so nothing is ever spliced into the program text.
 ///
 /// - `qselect -x` (PBS Pro) also selects finished jobs; Torque's `qselect` has no `-x`, fails,
 ///   and the plain form runs (Torque keeps completed jobs selectable while it keeps them).
@@ -188,7 +204,8 @@ impl QstatJob {
         matches!((used, limit), (Some(u), Some(l)) if l > 0 && u >= l)
     }
 
-    /// The job's state in xpr's model (see the module docs for the tables).
+    /// The job's state in xpr's model (see the module docs for the tables), its name with
+    /// the `N_` prefix taken off (see "Names" in the module docs).
     pub fn status(&self) -> Result<JobStatus, ParseError> {
         let Some(raw_state) = self.get("job_state").map(str::trim) else {
             return Err(parse_error(
@@ -221,7 +238,7 @@ impl QstatJob {
             .map(str::to_owned);
         Ok(JobStatus {
             id: self.id.clone(),
-            name: self.get("Job_Name").map(str::to_owned),
+            name: self.get("Job_Name").map(|n| task_name(n).to_owned()),
             state,
             raw_state: raw_state.to_owned(),
             exit_code,
@@ -529,6 +546,7 @@ impl Scheduler for PbsScheduler {
         parse_qstat_reply(output, "qstat -x -f")
     }
 
+    /// Asks for `N_{name}` per task id (see "Names" in the module docs).
     fn find_by_name(&self, names: &[String]) -> CommandSpec {
         if names.is_empty() {
             return nothing_to_do();
@@ -537,7 +555,7 @@ impl Scheduler for PbsScheduler {
             .arg("-c")
             .arg(FIND_BY_NAME_SCRIPT)
             .arg("sh")
-            .args(names)
+            .args(names.iter().map(|n| format!("{JOB_NAME_PREFIX}{n}")))
     }
 
     fn parse_find_by_name(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {

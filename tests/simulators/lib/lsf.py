@@ -1,0 +1,282 @@
+"""The LSF SIMULATOR's commands (a test double of IBM Spectrum LSF for xpr, not LSF): bsub,
+bjobs, bkill, bstop, bresume. Usage: `lsf.py COMMAND ARGS...` (the bin/ wrappers do this).
+
+What each prints follows LSF 10.1: `bsub < script` reads `#BSUB` lines from the script on its
+standard input and replies `Job <N> is submitted to [default ]queue <Q>.`; `bjobs -json -o
+"FIELDS"` prints `{"COMMAND":"bjobs","JOBS":n,"RECORDS":[...]}` with upper-case keys and
+string values, an unknown id as a record with `ERROR`, a `-J` name matching nothing as
+"Job <NAME> is not found" on stderr (exit 255). A job killed at its run limit (`-W`) is EXIT
+with `TERM_RUNLIMIT` and exit code 140 (SIGUSR2, then SIGKILL); `bkill` gives `TERM_OWNER`
+(SIGINT, SIGTERM, SIGKILL). See ../README.md for what is not simulated.
+"""
+
+import json
+import os
+import pwd
+import re
+import shlex
+import sys
+import time
+
+import simcore
+from simcore import SimError, Spool
+
+DEFAULT_QUEUE = "normal"
+# Seconds in one minute of `-W`: LSF's run limit has whole minutes, too long for tests.
+MINUTE = float(os.environ.get("XPR_SIM_LSF_MINUTE", "60"))
+FAILED = 255  # what LSF commands exit with when any job could not be handled
+
+BSUB_WITH_VALUE = {"J", "q", "W", "n", "o", "oo", "e", "eo", "cwd", "R", "M", "P", "G", "u",
+                   "app", "sla", "E", "Ep", "We", "L"}
+BSUB_FLAGS = {"H", "x", "B", "N"}
+REASONS = {
+    "walltime": "TERM_RUNLIMIT: job killed after reaching LSF run time limit",
+    "cancel": "TERM_OWNER: job killed by owner",
+}
+PEND_REASONS = {
+    "queued": "New job is waiting for scheduling;",
+    "held": "The job was suspended by the user while pending;",
+}
+
+
+def user():
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def run_limit(text):
+    """`-W [hour:]minute[/host]` -> seconds (scaled by XPR_SIM_LSF_MINUTE)."""
+    m = re.fullmatch(r"(?:(\d+):)?(\d+)(?:/\S+)?", text)
+    if not m:
+        raise SimError(f"{text}: Bad RUNLIMIT specification. Job not submitted.", FAILED)
+    minutes = int(m.group(1) or 0) * 60 + int(m.group(2))
+    return minutes * MINUTE
+
+
+def bsub(args):
+    opts, command = simcore.parse_options(args, BSUB_WITH_VALUE, BSUB_FLAGS, "bsub", ("R",))
+    if command:
+        raise SimError("bsub: the simulator takes the job as a script on stdin (bsub < script)",
+                       FAILED)
+    text = sys.stdin.read()
+    if not text.strip():
+        raise SimError("bsub: no job script on standard input. Job not submitted.", FAILED)
+    directives, _ = simcore.parse_options(simcore.read_directives(text, "#BSUB"),
+                                          BSUB_WITH_VALUE, BSUB_FLAGS, "bsub", ("R",))
+    opts = {**directives, **opts}  # the command line wins
+    name = opts.get("J", "")
+    if "[" in name:
+        raise SimError("bsub: job arrays are not supported by the simulator", FAILED)
+    walltime = run_limit(opts["W"]) if "W" in opts else None
+    slots = int(opts.get("n", "1"))
+
+    spool_path = simcore.spool_dir("lsf")
+    spool = Spool(spool_path)
+    with spool:
+        seq = spool.next_seq()
+    copy = os.path.join(spool_path, "jobs", f"{seq}.script")
+    with open(copy, "w") as f:
+        f.write(text)
+    submit_dir = os.getcwd()
+    cwd = os.path.join(submit_dir, os.path.expanduser(opts["cwd"])) if "cwd" in opts else submit_dir
+
+    def output(key):
+        path = opts.get(key + key[0]) or opts.get(key)  # -oo / -eo overwrite, -o / -e append
+        if path is None:
+            return None
+        path = path.replace("%J", str(seq)).replace("%I", "0")
+        return os.path.join(cwd, os.path.expanduser(path))
+
+    stdout_path, stderr_path = output("o"), output("e")
+    # The script runs with its #! interpreter (LSF honours it), else /bin/sh.
+    first = text.splitlines()[0] if text else ""
+    interpreter = shlex.split(first[2:]) if first.startswith("#!") else ["/bin/sh"]
+    # LSF copies the submission environment into the job and adds its own variables.
+    env = dict(os.environ)
+    host = simcore.hostname()
+    queue = opts.get("q", DEFAULT_QUEUE)
+    env.update(LSB_JOBID=str(seq), LSB_JOBNAME=name or "", LSB_QUEUE=queue, LS_SUBCWD=submit_dir,
+               LSB_HOSTS=" ".join([host] * slots), LSB_MCPU_HOSTS=f"{host} {slots}",
+               LSB_DJOB_NUMPROC=str(slots), LSB_JOBINDEX="0")
+    now = time.time()
+    job = {
+        "seq": seq, "name": name or text.strip().splitlines()[-1][:60], "owner": user(),
+        "queue": queue, "state": "held" if opts.get("H") else "queued", "submit_time": now,
+        "walltime": walltime, "slots": slots, "argv": [interpreter[0]] + interpreter + [copy],
+        "cwd": cwd, "submit_dir": submit_dir, "env": env, "stdout_path": stdout_path,
+        "stderr_path": stderr_path, "append_output": "oo" not in opts and "eo" not in opts,
+        "cancel_signals": [2, 15, 9], "limit_signals": [12, 9],
+    }
+    with spool:
+        spool.save(job)
+    simcore.start_runner(spool, seq)
+    where = f"queue <{queue}>" if "q" in opts else f"default queue <{queue}>"
+    print(f"Job <{seq}> is submitted to {where}.")
+    return 0
+
+
+def lsf_time(t):
+    return time.strftime("%b %e %H:%M", time.localtime(t))
+
+
+def stat(job):
+    state = job["state"]
+    if state == "queued":
+        return "PEND"
+    if state == "held":
+        return "PSUSP"
+    if state == "running":
+        return "USUSP" if job.get("suspend") else "RUN"
+    result = job.get("result")
+    return "DONE" if result == {"code": 0} and not job.get("killed_for") else "EXIT"
+
+
+def field(job, name):
+    """One `bjobs -o` field's value (empty when it has none)."""
+    result = job.get("result") or {}
+    host = job.get("exec_host")
+    if name == "jobid":
+        return str(job["seq"])
+    if name == "stat":
+        return stat(job)
+    if name == "exit_code":
+        if "signal" in result:
+            return str(128 + result["signal"])
+        return str(result["code"]) if result.get("code") else ""
+    if name == "exit_reason":
+        return REASONS.get(job.get("killed_for"), "") if job["state"] == "finished" else ""
+    if name == "exec_host":
+        return "" if not host else host if job["slots"] == 1 else f"{job['slots']}*{host}"
+    if name == "pend_reason":
+        return PEND_REASONS.get(job["state"], "")
+    if name == "finish_time":
+        if job.get("end_time"):
+            return lsf_time(job["end_time"])
+        if job.get("start_time") and job["walltime"] is not None:
+            return lsf_time(job["start_time"] + job["walltime"]) + " L"  # predicted: run limit
+        return ""
+    if name == "run_time":
+        start = job.get("start_time")
+        return f"{int((job.get('end_time') or time.time()) - start)} second(s)" if start else ""
+    simple = {
+        "job_name": job["name"], "user": job["owner"], "queue": job["queue"],
+        "from_host": simcore.hostname(), "submit_time": lsf_time(job["submit_time"]),
+        "start_time": lsf_time(job["start_time"]) if job.get("start_time") else "",
+        "sub_cwd": job["submit_dir"], "exec_cwd": job["cwd"] if host else "",
+        "slots": str(job["slots"]), "output_file": job["stdout_path"] or "",
+        "error_file": job["stderr_path"] or "", "jobindex": "0",
+    }
+    if name not in simple:
+        raise SimError(f"bjobs: field name <{name}> is not supported by the simulator", FAILED)
+    return simple[name]
+
+
+def bjobs(args):
+    opts, ids = simcore.parse_options(args, {"o", "J", "u", "q"},
+                                      {"a", "json", "noheader", "w", "d", "r", "p", "s"}, "bjobs")
+    if not opts.get("json") or "o" not in opts:
+        raise SimError("bjobs: the simulator prints only -json -o \"FIELDS\" output", FAILED)
+    # `-o "jobid stat:8 delimiter='|'"`: widths and the delimiter mean nothing in JSON.
+    fields = [w.split(":")[0].lower() for w in opts["o"].split() if not w.startswith("delimiter=")]
+    spool = Spool(simcore.spool_dir("lsf"))
+    records, code = [], 0
+    if ids:
+        for job_id in ids:
+            job = spool.load(int(job_id)) if job_id.isdigit() else None
+            if job is None:
+                records.append({"JOBID": job_id, "ERROR": f"Job <{job_id}> is not found"})
+                code = FAILED
+            else:
+                records.append({f.upper(): field(job, f) for f in fields})
+    else:
+        for job in spool.all_jobs():
+            if job["state"] == "finished" and not opts.get("a") and not opts.get("d"):
+                continue
+            if "J" in opts and job["name"] != opts["J"]:
+                continue
+            if "q" in opts and job["queue"] != opts["q"]:
+                continue
+            records.append({f.upper(): field(job, f) for f in fields})
+        if not records:
+            what = f"Job <{opts['J']}> is not found" if "J" in opts else "No unfinished job found"
+            print(what, file=sys.stderr)
+            return FAILED
+    document = {"COMMAND": "bjobs", "JOBS": len(records), "RECORDS": records}
+    print(json.dumps(document, indent=2, separators=(",", ":")))
+    return code
+
+
+def change_jobs(ids, verb, action):
+    """Runs action(job) -> error text or None on each job under the lock, replying like LSF."""
+    if not ids:
+        # Real bkill/bstop/bresume without ids act on the user's last job; never wanted here.
+        raise SimError("the simulator needs job ids (LSF would act on your most recent job)", FAILED)
+    spool = Spool(simcore.spool_dir("lsf"))
+    code = 0
+    for job_id in ids:
+        with spool:
+            job = spool.load(int(job_id)) if job_id.isdigit() else None
+            problem = "No matching job found" if job is None else action(job)
+            if problem:
+                print(f"Job <{job_id}>: {problem}", file=sys.stderr)
+                code = FAILED
+                continue
+            spool.save(job)
+            print(f"Job <{job_id}> is being {verb}")
+    return code
+
+
+def bkill(args):
+    _, ids = simcore.parse_options(args, {"s"}, {"r"}, "bkill")
+
+    def kill(job):
+        if job["state"] == "finished":
+            return "Job has already finished"
+        if job["state"] == "running":
+            job["kill"] = True  # the runner sends SIGINT, SIGTERM, SIGKILL
+        else:
+            job.update(state="finished", end_time=time.time(), killed_for="cancel")
+        return None
+
+    return change_jobs(ids, "terminated", kill)
+
+
+def bstop(args):
+    _, ids = simcore.parse_options(args, set(), set(), "bstop")
+
+    def stop(job):
+        if job["state"] == "finished":
+            return "Job has already finished"
+        if job["state"] == "held" or job.get("suspend"):
+            return "Job has already been suspended"
+        if job["state"] == "running":
+            job["suspend"] = True  # the runner sends SIGSTOP: USUSP
+        else:
+            job["state"] = "held"  # PSUSP
+        return None
+
+    return change_jobs(ids, "stopped", stop)
+
+
+def bresume(args):
+    _, ids = simcore.parse_options(args, set(), set(), "bresume")
+
+    def resume(job):
+        if job["state"] == "held":
+            job["state"] = "queued"
+        elif job["state"] == "running" and job.get("suspend"):
+            job["suspend"] = False  # the runner sends SIGCONT
+        else:
+            return "Job is not suspended"
+        return None
+
+    return change_jobs(ids, "resumed", resume)
+
+
+COMMANDS = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bstop": bstop, "bresume": bresume}
+
+if __name__ == "__main__":
+    try:
+        sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
+    except SimError as e:
+        print(e, file=sys.stderr)
+        sys.exit(e.code)

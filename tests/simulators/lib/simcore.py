@@ -1,0 +1,315 @@
+"""The shared core of xpr's PBS and LSF SIMULATORS (test doubles, not PBS or LSF).
+
+What lives here: the spool (one directory of JSON job records, guarded by one lock file), the
+batch directive reader, and the job runner: one detached process per job that waits while the
+job is queued or held, runs the script, enforces the wall time, carries out kill / suspend
+requests, and records how the job ended. The command front ends (`pbs.py`, `lsf.py`) only read
+and edit job records and print them the way the real commands do.
+
+Job record (spool/jobs/N.json), written only under the spool lock and by atomic rename:
+    state        queued | held | running | finished
+    kill         set by a cancel command: the runner signals the job (cancel_signals)
+    suspend      set/cleared by LSF bstop/bresume of a running job; the runner SIGSTOPs/SIGCONTs
+    result       {"code": N} or {"signal": N} once the script ended; absent if it never ran
+    killed_for   "cancel" | "walltime" | None: why the simulator ended the job
+Everything else (name, argv, paths, env, limits) is fixed at submission.
+
+The runner also stops when the spool directory disappears (a test removing its temp spool):
+it kills the job's process group and exits, so cleaning up a test is removing its spool.
+"""
+
+import fcntl
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+POLL = 0.05  # seconds between the runner's looks at its record
+GRACE = float(os.environ.get("XPR_SIM_KILL_DELAY", "2"))  # real PBS/LSF wait 10 s
+
+
+class SimError(Exception):
+    """A user-facing error: the front end prints it to stderr and exits with `code`."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def spool_dir(kind):
+    """$XPR_SIM_SPOOL, else ~/.xpr-sim/<kind>; created on first use, marked with its kind."""
+    path = os.environ.get("XPR_SIM_SPOOL") or os.path.expanduser(f"~/.xpr-sim/{kind}")
+    os.makedirs(os.path.join(path, "jobs"), exist_ok=True)
+    marker = os.path.join(path, "kind")
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(kind + "\n")
+    with open(marker) as f:
+        found = f.read().strip()
+    if found != kind:
+        raise SimError(f"simulator spool {path} belongs to the {found} simulator, not {kind}")
+    return path
+
+
+class Spool:
+    """One simulated server's state: a lock file, a job counter and one JSON file per job."""
+
+    def __init__(self, path):
+        self.path = path
+        self._lock_fd = None
+
+    def __enter__(self):
+        self._lock_fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self._lock_fd)
+        self._lock_fd = None
+
+    def _job_file(self, seq):
+        return os.path.join(self.path, "jobs", f"{seq}.json")
+
+    def next_seq(self):
+        """The next job number (call under the lock)."""
+        counter = os.path.join(self.path, "next_id")
+        try:
+            with open(counter) as f:
+                seq = int(f.read().strip() or "1")
+        except FileNotFoundError:
+            seq = 1
+        _write_atomic(counter, f"{seq + 1}\n")
+        return seq
+
+    def load(self, seq):
+        """A job record, or None when there is no such job (or the spool is gone)."""
+        try:
+            with open(self._job_file(seq)) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def save(self, job):
+        _write_atomic(self._job_file(job["seq"]), json.dumps(job, indent=1))
+
+    def all_jobs(self):
+        """Every job, oldest first."""
+        names = os.listdir(os.path.join(self.path, "jobs"))
+        seqs = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+        return [j for j in (self.load(s) for s in seqs) if j is not None]
+
+    def update(self, seq, change):
+        """Applies change(job) to a record under the lock; returns the record (None if absent)."""
+        with self:
+            job = self.load(seq)
+            if job is not None:
+                change(job)
+                self.save(job)
+            return job
+
+
+def _write_atomic(path, text):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def read_directives(script_text, prefix):
+    """The argument words of the `PREFIX ...` lines at the top of a script. Like PBS and LSF,
+    reading stops at the first line that is neither blank nor a comment."""
+    words = []
+    for line in script_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(prefix):
+            rest = stripped[len(prefix):]
+            if rest[:1] in (" ", "\t"):
+                # A `#` after the options starts a comment (`#PBS -q debug  # fast queue`).
+                words.extend(shlex.split(rest, comments=True))
+            continue
+        if stripped == "" or stripped.startswith("#"):
+            continue
+        break
+    return words
+
+
+def parse_options(words, with_value, flags, command, repeated=()):
+    """Parses getopt-style words into {option: value or True}; the rest are operands.
+    `with_value` and `flags` hold option names without the dash (LSF's are several letters);
+    the options in `repeated` may come more than once and have a list of values."""
+    opts, operands, i = {}, [], 0
+
+    def put(name, value):
+        if name in repeated:
+            opts.setdefault(name, []).append(value)
+        else:
+            opts[name] = value
+
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            operands.extend(words[i + 1:])
+            break
+        if not word.startswith("-") or word == "-":
+            operands.append(word)
+            i += 1
+            continue
+        name = word[1:]
+        if name in flags:
+            opts[name] = True
+        elif name in with_value:
+            if i + 1 >= len(words):
+                raise SimError(f"{command}: option -{name} needs a value", 2)
+            put(name, words[i + 1])
+            i += 1
+        elif name[:1] in with_value and len(name) > 1:
+            put(name[:1], name[1:])  # `-Nname`, as getopt allows
+        else:
+            raise SimError(f"{command}: invalid option -- '{name}' (not supported by the simulator)", 2)
+        i += 1
+    return opts, operands
+
+
+def hms(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def hostname():
+    return socket.gethostname().split(".")[0]
+
+
+def start_runner(spool, seq):
+    """Starts the job's runner detached: own session, no inherited stdio, so the submitting
+    command (and an SSH session around it) returns at once. Its pid goes into the record
+    (`runner_pid`) so that a test can wait for it to be gone."""
+    runner = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "run", spool.path, str(seq)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    spool.update(seq, lambda j: j.update(runner_pid=runner.pid))
+
+
+# ---------------------------------------------------------------------------------------------
+# The runner (one process per job)
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _open_output(path, append):
+    if path is None:
+        return subprocess.DEVNULL
+    return open(path, "ab" if append else "wb")
+
+
+def run(spool_path, seq):
+    spool = Spool(spool_path)
+    start_delay = float(os.environ.get("XPR_SIM_START_DELAY", "0.1"))
+    # Wait while queued or held; a job deleted meanwhile is already finished.
+    ready_at = time.monotonic() + start_delay
+    while True:
+        if not os.path.isdir(spool_path):
+            return
+        job = spool.load(seq)
+        if job is None or job["state"] == "finished":
+            return
+        if job["state"] == "queued" and time.monotonic() >= ready_at:
+            with spool:
+                job = spool.load(seq)
+                if job is not None and job["state"] == "queued":
+                    job["state"] = "running"
+                    job["start_time"] = time.time()
+                    job["exec_host"] = hostname()
+                    spool.save(job)
+                    break
+        time.sleep(POLL)
+
+    stdout = _open_output(job["stdout_path"], job.get("append_output", True))
+    if job["stderr_path"] is None or job["stderr_path"] == job["stdout_path"]:
+        stderr = subprocess.STDOUT if job["stdout_path"] else subprocess.DEVNULL
+    else:
+        stderr = _open_output(job["stderr_path"], job.get("append_output", True))
+    try:
+        proc = subprocess.Popen(
+            job["argv"][1:],
+            executable=job["argv"][0],
+            cwd=job["cwd"],
+            env=job["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    except OSError as e:
+        # The job could not start (bad shell, missing directory): it fails like a script
+        # exiting 1, with the reason in its stderr file when there is one.
+        if job["stderr_path"]:
+            with open(job["stderr_path"], "a") as f:
+                f.write(f"simulator: cannot start job: {e}\n")
+        spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(),
+                                             result={"code": 1}))
+        return
+    spool.update(seq, lambda j: j.update(pid=proc.pid))
+
+    killing = None  # (signals still to send, when the next one is due)
+    killed_for = None
+    suspended = False
+    while True:
+        try:
+            returncode = proc.wait(timeout=POLL)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if not os.path.isdir(spool_path):
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+        job = spool.load(seq) or job
+        if job.get("suspend") != suspended:
+            suspended = bool(job.get("suspend"))
+            _signal_group(proc.pid, signal.SIGSTOP if suspended else signal.SIGCONT)
+        if killing is None:
+            elapsed = time.time() - job["start_time"]
+            if job.get("kill"):
+                killed_for, signals = "cancel", job["cancel_signals"]
+            elif job.get("walltime") is not None and elapsed >= job["walltime"]:
+                killed_for, signals = "walltime", job["limit_signals"]
+                note = job.get("limit_note")
+                if note and job["stderr_path"]:
+                    with open(job["stderr_path"], "a") as f:
+                        f.write(note.format(used=int(elapsed), limit=job["walltime"]) + "\n")
+            else:
+                continue
+            if suspended:
+                _signal_group(proc.pid, signal.SIGCONT)
+            killing = (list(signals), time.monotonic())
+        pending, due = killing
+        if pending and time.monotonic() >= due:
+            _signal_group(proc.pid, pending.pop(0))
+            killing = (pending, time.monotonic() + GRACE)
+
+    # Like a MoM / sbatchd ending a job: nothing of its session survives it.
+    _signal_group(proc.pid, signal.SIGKILL)
+    result = {"code": returncode} if returncode >= 0 else {"signal": -returncode}
+    spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(), result=result,
+                                         killed_for=killed_for, suspend=False))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "run":
+        run(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit("usage: simcore.py run SPOOL SEQ (started by the simulators' submit commands)")
