@@ -198,6 +198,20 @@ pub trait Scheduler: Send + Sync {
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec;
 }
 
+/// A command that does nothing and prints nothing: what a query or action on an empty id list
+/// becomes, because most schedulers' commands act on *all* the user's jobs when given no id.
+pub(crate) fn nothing_to_do() -> CommandSpec {
+    CommandSpec::new("true")
+}
+
+/// `program ID...`, or [`nothing_to_do`] for no ids.
+pub(crate) fn ids_command(program: &str, ids: &[SchedulerJobId]) -> CommandSpec {
+    if ids.is_empty() {
+        return nothing_to_do();
+    }
+    CommandSpec::new(program).args(ids.iter().map(SchedulerJobId::as_str))
+}
+
 /// The adapter for `kind`.
 pub fn scheduler_for(kind: SchedulerKind) -> Box<dyn Scheduler> {
     match kind {

@@ -59,7 +59,9 @@ pub use time::{LsfTime, parse_lsf_time};
 
 use crate::command::{CommandOutput, CommandSpec};
 use crate::ids::SchedulerJobId;
-use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
+use crate::scheduler::{
+    JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
+};
 
 /// The LSF adapter.
 #[derive(Clone, Copy, Debug, Default)]
@@ -375,17 +377,6 @@ fn parse_bjobs_reply(output: &CommandOutput) -> Result<Vec<JobStatus>, ParseErro
         jobs.push(record.status()?);
     }
     Ok(jobs)
-}
-
-fn nothing_to_do() -> CommandSpec {
-    CommandSpec::new("true")
-}
-
-fn ids_command(program: &str, ids: &[SchedulerJobId]) -> CommandSpec {
-    if ids.is_empty() {
-        return nothing_to_do();
-    }
-    CommandSpec::new(program).args(ids.iter().map(SchedulerJobId::as_str))
 }
 
 impl Scheduler for LsfScheduler {

@@ -84,7 +84,9 @@ use std::collections::BTreeMap;
 
 use crate::command::{CommandOutput, CommandSpec};
 use crate::ids::SchedulerJobId;
-use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
+use crate::scheduler::{
+    JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
+};
 
 /// The PBS adapter (PBS Pro, OpenPBS and Torque).
 #[derive(Clone, Copy, Debug, Default)]
@@ -466,18 +468,6 @@ fn parse_qstat_reply(output: &CommandOutput, command: &str) -> Result<Vec<JobSta
         .iter()
         .map(QstatJob::status)
         .collect()
-}
-
-/// A command whose output is empty, for an empty id list.
-fn nothing_to_do() -> CommandSpec {
-    CommandSpec::new("true")
-}
-
-fn ids_command(program: &str, ids: &[SchedulerJobId]) -> CommandSpec {
-    if ids.is_empty() {
-        return nothing_to_do();
-    }
-    CommandSpec::new(program).args(ids.iter().map(SchedulerJobId::as_str))
 }
 
 impl Scheduler for PbsScheduler {
