@@ -1,0 +1,433 @@
+//! The Slurm adapter: `sbatch`, `squeue`, `sacct`, `scancel`, `scontrol hold|release` as
+//! [`CommandSpec`]s, and parsers of their replies. Pure: nothing here runs a process.
+//!
+//! # Commands (`{ids}` is the ids joined by `,`)
+//!
+//! | operation | command |
+//! |---|---|
+//! | submit | `sbatch --parsable SCRIPT`, run in the job directory |
+//! | status | `squeue --noheader --states=all --jobs={ids} --format=%i\|%T\|%r\|%N\|%j` |
+//! | accounting | `sacct --noheader --parsable2 --jobs={ids} --format=JobID,State,ExitCode,NodeList,JobName` |
+//! | find by name | `sh -c FIND_SCRIPT sh {names} SQUEUE_FORMAT SACCT_FORMAT FIND_MARKER FIND_STARTTIME`: squeue then sacct, both by `--name` and `--user=$(id -un)` |
+//! | cancel | `scancel ID...` |
+//! | hold / release | `scontrol hold ID...` / `scontrol release ID...` |
+//!
+//! An empty id or name list gives the no-op `true` (an empty `--jobs=` would list every job).
+//!
+//! # Why these forms
+//!
+//! - Machine-readable, one line per job, one command for many jobs. The job name, the only
+//!   value a user chooses, is the last column, so a `|` inside it cannot shift the others.
+//! - `squeue --states=all`: without it, squeue hides jobs that ended in the last `MinJobAge`
+//!   seconds. squeue exits 1 with `slurm_load_jobs error: Invalid job id specified` when the
+//!   only id asked for has been purged; [`parse_status`](Scheduler::parse_status) reads that
+//!   as "no jobs listed", any other failure is an error.
+//! - `sacct` without `--allocations` (`-X`): Slurm sometimes records an OOM kill only on a step
+//!   (`123.batch OUT_OF_MEMORY`) while the job row says `FAILED`, or even `COMPLETED 0:0`
+//!   when the script carried on after a step was killed; the steps are read so that such a job
+//!   is reported as out of memory. Without `--duplicates` sacct lists a requeued job once,
+//!   with its last run; if a reply lists an id twice anyway, the last record wins.
+//!   `--jobs` without `--starttime` searches all of history (sacct's documented default).
+//! - find by name runs both: squeue knows a just-submitted job before slurmdbd does (the
+//!   controller sends records to the database asynchronously, and not at all while it is
+//!   down), and sacct still knows jobs the controller has purged. sacct alone would miss the
+//!   first, squeue alone the second. sacct needs `--starttime` here (without `--jobs` it
+//!   defaults to today); [`FIND_STARTTIME`] reaches back far enough for any job xpr could
+//!   have lost. Both filter by the calling user so another user's job of the same name is
+//!   never adopted. A job in both lists is taken from sacct once sacct has its final state,
+//!   else from squeue (fresher while it runs). The script is a constant; names and formats are
+//!   positional arguments, never pasted into it.
+//!
+//! The cluster name of a multi-cluster reply (`123;cluster`, `... on cluster X`) is dropped:
+//! the system's environment (e.g. `SLURM_CLUSTERS`) must point later commands at that cluster.
+//!
+//! # Records
+//!
+//! [`parse_table`] reads any delimited squeue/sacct table into [`SlurmRecord`]s given a
+//! [`TableLayout`]; the trait's parsers use the adapter's own layouts ([`squeue_layout`],
+//! [`sacct_layout`]), and tests use other layouts for real outputs captured with other
+//! formats. [`parse_sacct_json`] and [`parse_scontrol_show_job`] read the other two formats
+//! Slurm has for the same facts.
+
+mod json;
+mod scontrol;
+mod state;
+mod table;
+
+pub use json::parse_sacct_json;
+pub use scontrol::parse_scontrol_show_job;
+pub use state::{ExitCode, base_state, map_state, reason_is_held, reported_exit};
+pub use table::{
+    Field, SlurmRecord, TableLayout, first_node, is_valid_job_id, parse_table, split_job_id,
+};
+
+use crate::command::{CommandOutput, CommandSpec};
+use crate::ids::SchedulerJobId;
+use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
+use table::parse_error;
+
+/// The header lines xpr adds unless a system sets `no_default_header` (as ExPyRe does).
+pub const DEFAULT_HEADER: &[&str] = &[
+    "#SBATCH --job-name={id}",
+    "#SBATCH --partition={partition}",
+    "#SBATCH --time={max_time}",
+    "#SBATCH --output=job.{id}.stdout",
+    "#SBATCH --error=job.{id}.stderr",
+];
+
+/// The `squeue --format` of status and find-by-name: id, long state, reason, node list, name
+/// (last, see the module docs).
+pub const SQUEUE_FORMAT: &str = "%i|%T|%r|%N|%j";
+
+/// The `sacct --format` of accounting and find-by-name: id (with steps), state, exit code,
+/// node list, name (last).
+pub const SACCT_FORMAT: &str = "JobID,State,ExitCode,NodeList,JobName";
+
+/// The line the find-by-name command prints between squeue's rows and sacct's; its presence
+/// proves squeue succeeded.
+pub const FIND_MARKER: &str = "--- sacct ---";
+
+/// How far back find-by-name asks sacct to look.
+pub const FIND_STARTTIME: &str = "2000-01-01T00:00:00";
+
+/// The find-by-name script, run as `sh -c FIND_SCRIPT sh NAMES SQUEUE_FORMAT SACCT_FORMAT
+/// FIND_MARKER FIND_STARTTIME`. A constant: every value arrives as a positional argument.
+/// `tests/testbed/capture/slurm.sh` carries a copy (a test checks they agree).
+pub const FIND_SCRIPT: &str = r#"user=$(id -un) || exit
+squeue --noheader --states=all --user="$user" --name="$1" --format="$2" || exit
+printf '%s\n' "$4"
+exec sacct --noheader --parsable2 --user="$user" --starttime="$5" --name="$1" --format="$3""#;
+
+/// The layout of [`SQUEUE_FORMAT`].
+pub fn squeue_layout() -> TableLayout {
+    TableLayout::new(
+        "|",
+        [
+            Field::JobId,
+            Field::State,
+            Field::Reason,
+            Field::NodeList,
+            Field::Name,
+        ],
+    )
+}
+
+/// The layout of [`SACCT_FORMAT`] under `--parsable2`.
+pub fn sacct_layout() -> TableLayout {
+    TableLayout::new(
+        "|",
+        [
+            Field::JobId,
+            Field::State,
+            Field::ExitCode,
+            Field::NodeList,
+            Field::Name,
+        ],
+    )
+}
+
+/// The status of one table row; the row must have an id and a state.
+fn record_status(record: SlurmRecord, what: &'static str) -> Result<JobStatus, ParseError> {
+    let (Some(id), Some(raw)) = (record.id, record.state) else {
+        return Err(parse_error(
+            what,
+            "a row lacks the job id or state column",
+            None,
+        ));
+    };
+    let state = map_state(&raw, record.reason.as_deref(), record.exit);
+    Ok(JobStatus {
+        id,
+        name: record.name,
+        raw_state: base_state(&raw).to_owned(),
+        exit_code: reported_exit(&state, record.exit),
+        state,
+        node: record.node,
+        reason: record.reason,
+    })
+}
+
+/// One status per job from sacct rows (jobs and their steps, in sacct's order: a job row,
+/// then its steps). A job listed again replaces the earlier record and its steps (the last
+/// run of a requeued job wins); an `OUT_OF_MEMORY` step makes a `FAILED` or `COMPLETED` job
+/// [`JobState::OutOfMemory`]. Step rows of a job without a job row are ignored.
+pub fn merge_accounting(
+    records: Vec<SlurmRecord>,
+    what: &'static str,
+) -> Result<Vec<JobStatus>, ParseError> {
+    let mut jobs: Vec<(SlurmRecord, bool)> = Vec::new();
+    for record in records {
+        let Some(id) = record.id.clone() else {
+            return Err(parse_error(what, "a row lacks the job id column", None));
+        };
+        let known = jobs.iter().position(|(r, _)| r.id.as_ref() == Some(&id));
+        match (&record.step, known) {
+            (None, Some(i)) => jobs[i] = (record, false),
+            (None, None) => jobs.push((record, false)),
+            (Some(_), Some(i)) => {
+                if record.state.as_deref().is_some_and(state::is_oom_state) {
+                    jobs[i].1 = true;
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+    jobs.into_iter()
+        .map(|(record, step_oom)| {
+            let mut status = record_status(record, what)?;
+            if step_oom && matches!(status.state, JobState::Succeeded | JobState::Failed { .. }) {
+                status.state = JobState::OutOfMemory;
+            }
+            Ok(status)
+        })
+        .collect()
+}
+
+/// An error for a command that did not exit 0, showing its stderr.
+fn exit_error(output: &CommandOutput, what: &'static str, program: &str) -> ParseError {
+    let how = match output.code {
+        Some(code) => format!("{program} exited with code {code}"),
+        None => format!("{program} was killed by a signal"),
+    };
+    let stderr = output.stderr_text();
+    let stderr = stderr.trim();
+    parse_error(what, how, (!stderr.is_empty()).then_some(stderr))
+}
+
+/// Ids joined by `,`, as `--jobs=` takes them.
+fn id_list(ids: &[SchedulerJobId]) -> String {
+    ids.iter()
+        .map(SchedulerJobId::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The job id of one sbatch reply line, if the line is one: `123`, `123;cluster`,
+/// `Submitted batch job 123`, `Submitted batch job 123 on cluster X`, `sbatch: Submitted ...`.
+/// `Some(Err(text))` when the line has the shape of a reply but not a valid id.
+fn submit_line(line: &str) -> Option<Result<SchedulerJobId, String>> {
+    let line = line.trim();
+    let line = line.strip_prefix("sbatch: ").unwrap_or(line);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let id = if let Some(rest) = line.strip_prefix("Submitted batch job") {
+        let mut words = rest.split_whitespace();
+        let id = words.next().unwrap_or("");
+        let tail: Vec<&str> = words.collect();
+        let tail_ok =
+            tail.is_empty() || (tail.len() == 3 && tail[0] == "on" && tail[1] == "cluster");
+        if !digits(id) || !tail_ok {
+            return Some(Err(line.to_owned()));
+        }
+        id
+    } else {
+        let id = line.split_once(';').map_or(line, |(id, _cluster)| id);
+        if !digits(id) {
+            return None;
+        }
+        id
+    };
+    Some(Ok(SchedulerJobId::new(id)))
+}
+
+/// The Slurm adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlurmScheduler;
+
+impl Scheduler for SlurmScheduler {
+    fn kind(&self) -> SchedulerKind {
+        SchedulerKind::Slurm
+    }
+
+    fn default_header(&self) -> &'static [&'static str] {
+        DEFAULT_HEADER
+    }
+
+    fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {
+        CommandSpec::new("sbatch")
+            .arg("--parsable")
+            .arg(script)
+            .cwd(job_dir)
+    }
+
+    /// Takes the one line holding a job id; other lines (site banners, warnings) are skipped.
+    /// Fails when sbatch did not exit 0, when no line or more than one line holds an id, or
+    /// when a `Submitted batch job` line holds no valid id.
+    fn parse_submit(&self, output: &CommandOutput) -> Result<SchedulerJobId, ParseError> {
+        const WHAT: &str = "sbatch reply";
+        if !output.succeeded() {
+            return Err(exit_error(output, WHAT, "sbatch"));
+        }
+        let stdout = output.stdout_text();
+        let mut found = Vec::new();
+        for line in stdout.lines() {
+            match submit_line(line) {
+                Some(Ok(id)) => found.push(id),
+                Some(Err(text)) => {
+                    return Err(parse_error(WHAT, "not a valid Slurm job id", Some(&text)));
+                }
+                None => {}
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(parse_error(WHAT, "no job id found", Some(stdout.trim()))),
+            n => Err(parse_error(
+                WHAT,
+                format!("{n} lines look like job ids, expected one"),
+                Some(stdout.trim()),
+            )),
+        }
+    }
+
+    fn status(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        if ids.is_empty() {
+            return CommandSpec::new("true");
+        }
+        CommandSpec::new("squeue").args([
+            "--noheader".to_owned(),
+            "--states=all".to_owned(),
+            format!("--jobs={}", id_list(ids)),
+            format!("--format={SQUEUE_FORMAT}"),
+        ])
+    }
+
+    fn parse_status(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        const WHAT: &str = "squeue output";
+        // squeue fails this way when the only id it was given is no longer known (purged
+        // after MinJobAge); with several ids it lists the known ones and exits 0.
+        let purged =
+            output.code == Some(1) && output.stderr_text().contains("Invalid job id specified");
+        if !output.succeeded() && !purged {
+            return Err(exit_error(output, WHAT, "squeue"));
+        }
+        parse_table(&output.stdout_text(), &squeue_layout(), WHAT)?
+            .into_iter()
+            .map(|r| record_status(r, WHAT))
+            .collect()
+    }
+
+    fn accounting(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        if ids.is_empty() {
+            return CommandSpec::new("true");
+        }
+        CommandSpec::new("sacct").args([
+            "--noheader".to_owned(),
+            "--parsable2".to_owned(),
+            format!("--jobs={}", id_list(ids)),
+            format!("--format={SACCT_FORMAT}"),
+        ])
+    }
+
+    fn parse_accounting(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        const WHAT: &str = "sacct output";
+        if !output.succeeded() {
+            return Err(exit_error(output, WHAT, "sacct"));
+        }
+        let records = parse_table(&output.stdout_text(), &sacct_layout(), WHAT)?;
+        merge_accounting(records, WHAT)
+    }
+
+    fn find_by_name(&self, names: &[String]) -> CommandSpec {
+        if names.is_empty() {
+            return CommandSpec::new("printf").args(["%s\\n", FIND_MARKER]);
+        }
+        CommandSpec::new("sh").args([
+            "-c",
+            FIND_SCRIPT,
+            "sh",
+            &names.join(","),
+            SQUEUE_FORMAT,
+            SACCT_FORMAT,
+            FIND_MARKER,
+            FIND_STARTTIME,
+        ])
+    }
+
+    /// Names may match more widely than asked (Slurm splits `--name` at commas): callers
+    /// compare [`JobStatus::name`] with the names they look for.
+    fn parse_find_by_name(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        const WHAT: &str = "find-by-name output";
+        if !output.succeeded() {
+            return Err(exit_error(output, WHAT, "squeue/sacct"));
+        }
+        let stdout = output.stdout_text();
+        let (live, accounted) = split_at_marker(&stdout).ok_or_else(|| {
+            parse_error(
+                WHAT,
+                format!("no {FIND_MARKER:?} line: squeue did not finish"),
+                Some(stdout.trim()),
+            )
+        })?;
+        let live: Vec<JobStatus> = parse_table(live, &squeue_layout(), WHAT)?
+            .into_iter()
+            .map(|r| record_status(r, WHAT))
+            .collect::<Result<_, _>>()?;
+        let accounted = merge_accounting(parse_table(accounted, &sacct_layout(), WHAT)?, WHAT)?;
+        let mut merged = live;
+        for status in accounted {
+            match merged.iter_mut().find(|s| s.id == status.id) {
+                Some(seen) if status.state.is_final() => *seen = status,
+                Some(_) => {}
+                None => merged.push(status),
+            }
+        }
+        Ok(merged)
+    }
+
+    fn cancel(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        id_command(["scancel"], ids)
+    }
+
+    fn hold(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        id_command(["scontrol", "hold"], ids)
+    }
+
+    fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        id_command(["scontrol", "release"], ids)
+    }
+}
+
+/// `PROGRAM ARGS... ID...`, or `true` for no ids.
+fn id_command<const N: usize>(words: [&str; N], ids: &[SchedulerJobId]) -> CommandSpec {
+    if ids.is_empty() {
+        return CommandSpec::new("true");
+    }
+    CommandSpec::new(words[0])
+        .args(&words[1..])
+        .args(ids.iter().map(SchedulerJobId::as_str))
+}
+
+/// Splits find-by-name output at the marker line: (squeue part, sacct part).
+fn split_at_marker(stdout: &str) -> Option<(&str, &str)> {
+    let mut offset = 0;
+    for line in stdout.split_inclusive('\n') {
+        if line.trim_end_matches(['\n', '\r']) == FIND_MARKER {
+            return Some((&stdout[..offset], &stdout[offset + line.len()..]));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_match_layouts() {
+        let squeue_fields = SQUEUE_FORMAT.split('|').count();
+        assert_eq!(squeue_fields, squeue_layout().fields().len());
+        let sacct = TableLayout::from_sacct_header(&SACCT_FORMAT.replace(',', "|"), "|");
+        assert_eq!(sacct, sacct_layout());
+    }
+
+    #[test]
+    fn marker_split() {
+        assert_eq!(
+            split_at_marker("a\n--- sacct ---\nb\n"),
+            Some(("a\n", "b\n"))
+        );
+        assert_eq!(split_at_marker("--- sacct ---"), Some(("", "")));
+        assert_eq!(split_at_marker("a\n"), None);
+    }
+}

@@ -1,0 +1,870 @@
+//! The Slurm adapter's commands and parsers, against real outputs: the project's own fixtures
+//! in `fixtures/slurm/` (captured on the test bed by `tests/testbed/capture/slurm.sh`, copied
+//! from public repositories, or hand-written in the shape of real replies; see
+//! `fixtures/slurm/SOURCES.md`), and the public reference fixtures when that folder exists.
+//!
+//! Fixture files: `fixtures/slurm/<command>/<case>.txt` is the command's stdout;
+//! `<case>.stderr` its stderr and `<case>.exit` its exit code, when present (absent: empty
+//! stderr, exit 0). A case whose name starts with `reject-` must fail to parse.
+
+use std::path::{Path, PathBuf};
+
+use xpr::command::CommandOutput;
+use xpr::ids::SchedulerJobId;
+use xpr::scheduler::slurm::{
+    Field, SlurmScheduler, TableLayout, is_valid_job_id, map_state, merge_accounting,
+    parse_sacct_json, parse_scontrol_show_job, parse_table,
+};
+use xpr::scheduler::{JobState, JobStatus, Scheduler};
+
+const S: SlurmScheduler = SlurmScheduler;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/slurm")
+}
+
+/// The output stored as `fixtures/slurm/<case>.{txt,stderr,exit}`.
+fn load(case: &str) -> CommandOutput {
+    let base = fixtures_dir().join(case);
+    let read = |ext: &str| std::fs::read(base.with_extension(ext));
+    let stdout = read("txt").unwrap_or_else(|e| panic!("fixture {case}.txt: {e}"));
+    let stderr = read("stderr").unwrap_or_default();
+    let code = match std::fs::read_to_string(base.with_extension("exit")) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("fixture {case}.exit: {e}")),
+        Err(_) => 0,
+    };
+    CommandOutput {
+        code: Some(code),
+        stdout,
+        stderr,
+    }
+}
+
+fn by_id<'a>(statuses: &'a [JobStatus], id: &str) -> &'a JobStatus {
+    statuses
+        .iter()
+        .find(|s| s.id.as_str() == id)
+        .unwrap_or_else(|| panic!("no job {id} in {statuses:#?}"))
+}
+
+fn ids(list: &[&str]) -> Vec<SchedulerJobId> {
+    list.iter().map(|s| SchedulerJobId::new(*s)).collect()
+}
+
+/// Parses a fixture with the parser its command directory names.
+fn parse_fixture(command: &str, output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
+    let result = match command {
+        "sbatch" => S.parse_submit(output).map(|id| {
+            vec![JobStatus {
+                id,
+                name: None,
+                state: JobState::Queued,
+                raw_state: String::new(),
+                exit_code: None,
+                node: None,
+                reason: None,
+            }]
+        }),
+        "squeue" => S.parse_status(output),
+        "sacct" => S.parse_accounting(output),
+        "find_by_name" => S.parse_find_by_name(output),
+        other => panic!("fixture directory {other} has no parser"),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+// ------------------------------------------------------------------ every fixture file
+
+#[test]
+fn every_fixture_parses_or_is_rejected() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for command in ["sbatch", "squeue", "sacct", "find_by_name"] {
+        let dir = fixtures_dir().join(command);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for file in files {
+            let case = file.file_stem().unwrap().to_str().unwrap().to_owned();
+            let output = load(&format!("{command}/{case}"));
+            let result = parse_fixture(command, &output);
+            checked += 1;
+            match (case.starts_with("reject-"), result) {
+                (false, Err(e)) => failures.push(format!("{command}/{case}: {e}")),
+                (true, Ok(s)) => failures.push(format!("{command}/{case}: accepted {s:?}")),
+                (false, Ok(statuses)) => {
+                    for s in statuses {
+                        let bad_name = s
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.contains(char::is_control));
+                        if !is_valid_job_id(s.id.as_str()) || bad_name {
+                            failures.push(format!("{command}/{case}: invalid record {s:?}"));
+                        }
+                    }
+                }
+                (true, Err(_)) => {}
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} fixture files found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ------------------------------------------------------------------ commands
+
+#[test]
+fn command_lines() {
+    assert_eq!(
+        S.submit("/scratch/run 1", "job.script.slurm").to_string(),
+        "cd '/scratch/run 1' && sbatch --parsable job.script.slurm"
+    );
+    let two = ids(&["12", "13_4"]);
+    assert_eq!(
+        S.status(&two).to_string(),
+        "squeue --noheader --states=all --jobs=12,13_4 '--format=%i|%T|%r|%N|%j'"
+    );
+    assert_eq!(
+        S.accounting(&two).to_string(),
+        "sacct --noheader --parsable2 --jobs=12,13_4 --format=JobID,State,ExitCode,NodeList,JobName"
+    );
+    assert_eq!(S.cancel(&two).to_string(), "scancel 12 13_4");
+    assert_eq!(S.hold(&two).to_string(), "scontrol hold 12 13_4");
+    assert_eq!(S.release(&two).to_string(), "scontrol release 12 13_4");
+    let find = S.find_by_name(&["a b".to_owned(), "c;$(x)".to_owned()]);
+    assert_eq!(find.program, "sh");
+    assert_eq!(find.args[0], "-c");
+    // The script is a constant; the names travel as one positional argument.
+    assert!(!find.args[1].to_str().unwrap().contains("a b"));
+    assert_eq!(find.args[3], "a b,c;$(x)");
+}
+
+#[test]
+fn empty_lists_never_query_everything() {
+    for cmd in [
+        S.status(&[]),
+        S.accounting(&[]),
+        S.cancel(&[]),
+        S.hold(&[]),
+        S.release(&[]),
+    ] {
+        assert_eq!(cmd.to_string(), "true");
+    }
+    assert!(
+        S.parse_status(&CommandOutput::success(""))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        S.parse_accounting(&CommandOutput::success(""))
+            .unwrap()
+            .is_empty()
+    );
+    // find_by_name of nothing prints just the marker, which parses as no jobs.
+    let find = S.find_by_name(&[]);
+    assert_eq!(find.program, "printf");
+    let marker = find.args[1].to_str().unwrap();
+    assert!(
+        S.parse_find_by_name(&CommandOutput::success(format!("{marker}\n")))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn default_header_is_expyres() {
+    assert_eq!(
+        S.default_header(),
+        [
+            "#SBATCH --job-name={id}",
+            "#SBATCH --partition={partition}",
+            "#SBATCH --time={max_time}",
+            "#SBATCH --output=job.{id}.stdout",
+            "#SBATCH --error=job.{id}.stderr",
+        ]
+    );
+}
+
+// ------------------------------------------------------------------ sbatch
+
+#[test]
+fn sbatch_on_cluster() {
+    assert_eq!(
+        S.parse_submit(&load("sbatch/hand-submitted-on-cluster"))
+            .unwrap()
+            .as_str(),
+        "123"
+    );
+    let public = load("sbatch/public-on-cluster__nextflow");
+    assert_eq!(S.parse_submit(&public).unwrap().as_str(), "630114");
+}
+
+#[test]
+fn sbatch_parsable_with_cluster() {
+    assert_eq!(
+        S.parse_submit(&load("sbatch/hand-parsable-cluster"))
+            .unwrap()
+            .as_str(),
+        "123"
+    );
+    let public = load("sbatch/public-parsable-cluster__dask-jobqueue");
+    assert_eq!(S.parse_submit(&public).unwrap().as_str(), "654321");
+}
+
+#[test]
+fn sbatch_warnings_and_banners_are_skipped() {
+    assert_eq!(
+        S.parse_submit(&load("sbatch/hand-parsable-warning"))
+            .unwrap()
+            .as_str(),
+        "4242"
+    );
+    assert_eq!(
+        S.parse_submit(&load("sbatch/hand-banner-then-reply"))
+            .unwrap()
+            .as_str(),
+        "5610208"
+    );
+}
+
+#[test]
+fn sbatch_rejections_show_the_text() {
+    let e = S
+        .parse_submit(&load("sbatch/reject-hand-not-an-id"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Submitted batch job 12a"), "{e}");
+    let e = S
+        .parse_submit(&load("sbatch/reject-hand-error-exit1"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("exited with code 1") && e.contains("Invalid partition name"),
+        "{e}"
+    );
+    let e = S
+        .parse_submit(&load("sbatch/reject-hand-two-ids"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 lines"), "{e}");
+    assert!(S.parse_submit(&CommandOutput::success("")).is_err());
+}
+
+// ------------------------------------------------------------------ squeue
+
+#[test]
+fn squeue_purged_single_id_is_no_jobs() {
+    let out = load("squeue/hand-purged-single-id");
+    assert_eq!(out.code, Some(1));
+    assert!(S.parse_status(&out).unwrap().is_empty());
+}
+
+#[test]
+fn squeue_other_failures_are_errors() {
+    let e = S
+        .parse_status(&load("squeue/reject-hand-controller-down"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Unable to contact slurm controller"), "{e}");
+}
+
+#[test]
+fn squeue_array_ids_and_null_nodes() {
+    let s = S.parse_status(&load("squeue/hand-arrays")).unwrap();
+    assert_eq!(s.len(), 4);
+    let range = by_id(&s, "2_[0-4]");
+    assert_eq!(
+        (range.state.clone(), range.node.clone()),
+        (JobState::Queued, None)
+    );
+    assert_eq!(range.reason.as_deref(), Some("JobArrayTaskLimit"));
+    let throttled = by_id(&s, "20956421_[2-4%25]");
+    assert_eq!(
+        (throttled.state.clone(), throttled.node.clone()),
+        (JobState::Queued, None)
+    );
+    let running = by_id(&s, "20956421_0");
+    assert_eq!(running.state, JobState::Running);
+    assert_eq!(running.node.as_deref(), Some("nid00099"));
+    assert_eq!(
+        by_id(&s, "20956421_1").state,
+        JobState::Running,
+        "COMPLETING is still running"
+    );
+}
+
+#[test]
+fn squeue_held_and_other_states() {
+    let s = S.parse_status(&load("squeue/hand-mixed-states")).unwrap();
+    assert_eq!(by_id(&s, "101").state, JobState::Queued);
+    assert_eq!(by_id(&s, "102").state, JobState::Held);
+    assert_eq!(by_id(&s, "103").state, JobState::Held);
+    assert_eq!(by_id(&s, "104").name.as_deref(), Some("name|with|pipes"));
+    assert_eq!(
+        by_id(&s, "104").reason,
+        None,
+        "Slurm's `None` reason is no reason"
+    );
+    assert_eq!(by_id(&s, "105").state, JobState::Succeeded);
+    assert_eq!(by_id(&s, "106").state, JobState::Running);
+    assert_eq!(by_id(&s, "107").state, JobState::Cancelled);
+    assert_eq!(by_id(&s, "108").state, JobState::Queued);
+}
+
+#[test]
+fn squeue_untrusted_values_are_rejected() {
+    let e = S
+        .parse_status(&load("squeue/reject-hand-control-char"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("control character"),
+        "{e}"
+    );
+    let e = S
+        .parse_status(&load("squeue/reject-hand-bad-id"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a Slurm job id"), "{e}");
+}
+
+// ------------------------------------------------------------------ sacct
+
+#[test]
+fn sacct_cancelled_by_uid() {
+    let s = S
+        .parse_accounting(&load("sacct/hand-cancelled-by-uid"))
+        .unwrap();
+    assert_eq!(s.len(), 2, "steps are folded into their job");
+    for id in ["301", "302"] {
+        assert_eq!(by_id(&s, id).state, JobState::Cancelled);
+        assert_eq!(by_id(&s, id).raw_state, "CANCELLED");
+    }
+    assert_eq!(by_id(&s, "301").node, None);
+    assert_eq!(by_id(&s, "302").exit_code, Some(143));
+}
+
+#[test]
+fn sacct_requeued_then_final_last_wins() {
+    let s = S
+        .parse_accounting(&load("sacct/hand-requeued-twice"))
+        .unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].state, JobState::Timeout);
+    assert_eq!(s[0].node.as_deref(), Some("node2"));
+}
+
+#[test]
+fn sacct_out_of_memory_variants() {
+    let s = S
+        .parse_accounting(&load("sacct/hand-out-of-memory"))
+        .unwrap();
+    assert_eq!(s.len(), 4);
+    for id in ["501", "502", "503", "504"] {
+        assert_eq!(by_id(&s, id).state, JobState::OutOfMemory, "job {id}");
+    }
+    assert_eq!(
+        by_id(&s, "502").exit_code,
+        Some(0),
+        "OUT_OF_MEMORY with exit code 0"
+    );
+    assert_eq!(by_id(&s, "504").exit_code, Some(1));
+}
+
+#[test]
+fn sacct_every_final_state() {
+    let s = S
+        .parse_accounting(&load("sacct/hand-final-states"))
+        .unwrap();
+    let state = |id: &str| by_id(&s, id).state.clone();
+    assert_eq!(state("601"), JobState::Succeeded);
+    assert_eq!(state("602"), JobState::Failed { exit_code: Some(3) });
+    assert_eq!(
+        state("603"),
+        JobState::Failed {
+            exit_code: Some(137)
+        }
+    );
+    assert_eq!(state("604"), JobState::Timeout);
+    assert_eq!(state("605"), JobState::NodeFail);
+    assert_eq!(by_id(&s, "605").node.as_deref(), Some("node3"));
+    assert_eq!(state("606"), JobState::Preempted);
+    assert_eq!(state("607"), JobState::NodeFail);
+    assert_eq!(state("608"), JobState::Timeout);
+    assert_eq!(state("609"), JobState::Cancelled);
+    assert_eq!(state("610"), JobState::Queued);
+    assert_eq!(
+        by_id(&s, "610").exit_code,
+        None,
+        "no exit code before the end"
+    );
+    assert_eq!(state("611"), JobState::Running);
+    assert_eq!(state("612"), JobState::Held);
+    assert_eq!(state("613"), JobState::Held);
+    assert_eq!(by_id(&s, "614").name.as_deref(), Some("name|with|pipes"));
+    assert_eq!(state("615_3"), JobState::Succeeded);
+    assert_eq!(state("615_[4-9%2]"), JobState::Queued);
+    assert!(
+        s.iter()
+            .all(|st| st.state.is_final() == st.exit_code.is_some())
+    );
+}
+
+#[test]
+fn sacct_malformed_rows_are_errors() {
+    let e = S
+        .parse_accounting(&load("sacct/reject-hand-missing-column"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected 5 fields, found 4"), "{e}");
+    let e = S
+        .parse_accounting(&load("sacct/reject-hand-bad-exit"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"zero\""), "{e}");
+}
+
+// ------------------------------------------------------------------ find by name
+
+#[test]
+fn find_by_name_merges_squeue_and_sacct() {
+    let s = S
+        .parse_find_by_name(&load("find_by_name/hand-squeue-and-sacct"))
+        .unwrap();
+    assert_eq!(s.len(), 3);
+    assert_eq!(by_id(&s, "801").state, JobState::Running);
+    // Final in sacct: sacct's record (with its exit code) wins over squeue's.
+    assert_eq!(by_id(&s, "802").exit_code, Some(0));
+    // Only in accounting (purged from the controller).
+    assert_eq!(
+        by_id(&s, "790").state,
+        JobState::Failed { exit_code: Some(2) }
+    );
+    assert!(s.iter().all(|st| st.name.is_some()));
+    assert!(
+        S.parse_find_by_name(&load("find_by_name/hand-none"))
+            .unwrap()
+            .is_empty()
+    );
+    let e = S
+        .parse_find_by_name(&load("find_by_name/reject-hand-no-marker"))
+        .unwrap_err();
+    assert!(e.to_string().contains("squeue did not finish"), "{e}");
+}
+
+// ------------------------------------------------------------------ public reference fixtures
+
+/// The public fixtures folder, or `None` (with a message) when it is not there.
+fn public_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("XPR_PUBLIC_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/public-fixtures")
+        })
+        .join("slurm");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("public fixtures not found at {}; skipping", dir.display());
+        None
+    }
+}
+
+fn public(name: &str) -> Option<String> {
+    let path = public_dir()?.join(name);
+    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// Every public Slurm fixture and what reads it; a new file must be added here.
+const PUBLIC: &[(&str, &str)] = &[
+    (
+        "sacct-json-requeued__batcheuphoria.json",
+        "parse_sacct_json",
+    ),
+    ("sacct-json__batcheuphoria.json", "parse_sacct_json"),
+    (
+        "sacct-n-P-JobIDRaw-State-ExitCode__toil.txt",
+        "parse_table + merge_accounting",
+    ),
+    (
+        "sacct-p-node-fail__aiida.txt",
+        "parse_table (header, no id column)",
+    ),
+    (
+        "sacct-p-out-of-memory__aiida.txt",
+        "parse_table (header, no id column)",
+    ),
+    (
+        "sacct-parsable2-array-list__submitit.txt",
+        "parse_table + merge_accounting",
+    ),
+    (
+        "sacct-parsable2-array-ranges__submitit.txt",
+        "parse_table + merge_accounting",
+    ),
+    (
+        "sacct-parsable2-noheader__firecrest.txt",
+        "parse_table + merge_accounting",
+    ),
+    ("sbatch-replies__multi.txt", "parse_submit"),
+    ("scontrol-show-job-all__toil.txt", "parse_scontrol_show_job"),
+    (
+        "scontrol-show-job-completed__toil.txt",
+        "parse_scontrol_show_job",
+    ),
+    (
+        "scontrol-show-job-pending__toil.txt",
+        "parse_scontrol_show_job",
+    ),
+    (
+        "scontrol-show-job-running__toil.txt",
+        "parse_scontrol_show_job",
+    ),
+    (
+        "scontrol-show-job__batcheuphoria.txt",
+        "parse_scontrol_show_job",
+    ),
+    (
+        "scontrol-show-o-job__firecrest.txt",
+        "parse_scontrol_show_job",
+    ),
+    // Skipped: a partition listing, not a job reply; the adapter does not read partitions
+    // (they come from the config).
+    ("sinfo-partitions__toil.txt", "skipped"),
+    ("squeue-Format-pipe__firecrest.txt", "parse_table"),
+    ("squeue-custom-pipe__pysqa.txt", "parse_table"),
+    ("squeue-o-caret-delimited__aiida.txt", "parse_table"),
+];
+
+#[test]
+fn public_every_file_has_a_parser() {
+    let Some(dir) = public_dir() else { return };
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    found.sort();
+    let listed: Vec<String> = PUBLIC.iter().map(|(f, _)| (*f).to_owned()).collect();
+    assert_eq!(
+        found, listed,
+        "public Slurm fixtures changed: update PUBLIC and add a test"
+    );
+}
+
+fn sacct_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
+    merge_accounting(
+        parse_table(text, layout, "sacct output").unwrap(),
+        "sacct output",
+    )
+    .unwrap()
+}
+
+#[test]
+fn public_sacct_toil() {
+    let Some(text) = public("sacct-n-P-JobIDRaw-State-ExitCode__toil.txt") else {
+        return;
+    };
+    let layout = TableLayout::new("|", [Field::JobId, Field::State, Field::ExitCode]);
+    let s = sacct_statuses(&text, &layout);
+    assert_eq!(s.len(), 9);
+    assert_eq!(
+        by_id(&s, "609663").state,
+        JobState::Failed {
+            exit_code: Some(130)
+        }
+    );
+    assert_eq!(by_id(&s, "754725").state, JobState::Timeout);
+    // The job row says FAILED 0:9; its step `CANCELLED by 54386` does not change that.
+    assert_eq!(
+        by_id(&s, "765096").state,
+        JobState::Failed {
+            exit_code: Some(137)
+        }
+    );
+    assert_eq!(
+        by_id(&s, "767925").state,
+        JobState::Failed { exit_code: Some(2) }
+    );
+    assert_eq!(
+        by_id(&s, "785023").state,
+        JobState::Failed {
+            exit_code: Some(127)
+        }
+    );
+    assert_eq!(
+        by_id(&s, "789456").state,
+        JobState::Failed { exit_code: Some(1) }
+    );
+    assert_eq!(by_id(&s, "789724").state, JobState::Running);
+    assert_eq!(by_id(&s, "789868").state, JobState::Queued);
+    assert_eq!(by_id(&s, "789869").state, JobState::Succeeded);
+}
+
+#[test]
+fn public_sacct_aiida_state_only() {
+    for (file, expected) in [
+        ("sacct-p-node-fail__aiida.txt", JobState::NodeFail),
+        ("sacct-p-out-of-memory__aiida.txt", JobState::OutOfMemory),
+    ] {
+        let Some(text) = public(file) else { return };
+        let (header, rows) = text.split_once('\n').unwrap();
+        let layout = TableLayout::from_sacct_header(header, "|");
+        let records = parse_table(rows, &layout, "sacct output").unwrap();
+        assert_eq!(records.len(), 1, "{file}");
+        let raw = records[0].state.as_deref().unwrap();
+        assert_eq!(map_state(raw, None, None), expected, "{file}");
+    }
+}
+
+#[test]
+fn public_sacct_submitit_arrays() {
+    let Some(text) = public("sacct-parsable2-array-ranges__submitit.txt") else {
+        return;
+    };
+    let (header, rows) = text.split_once('\n').unwrap();
+    let s = sacct_statuses(rows, &TableLayout::from_sacct_header(header, "|"));
+    assert_eq!(s.len(), 3);
+    assert_eq!(by_id(&s, "5610980").state, JobState::Running);
+    assert_eq!(by_id(&s, "20956421_0").state, JobState::Running);
+    assert_eq!(by_id(&s, "20956421_[2-4%25]").state, JobState::Queued);
+
+    let Some(text) = public("sacct-parsable2-array-list__submitit.txt") else {
+        return;
+    };
+    let (header, rows) = text.split_once('\n').unwrap();
+    let s = sacct_statuses(rows, &TableLayout::from_sacct_header(header, "|"));
+    assert_eq!(by_id(&s, "12_0").state, JobState::Running);
+    // `X` is not a Slurm state code (the sample is hand-made): kept verbatim, not final.
+    assert_eq!(
+        by_id(&s, "12_[2,4-12]").state,
+        JobState::Unknown { raw: "X".into() }
+    );
+}
+
+#[test]
+fn public_sacct_firecrest() {
+    let Some(text) = public("sacct-parsable2-noheader__firecrest.txt") else {
+        return;
+    };
+    let columns = "JobID,AllocNodes,Cluster,ExitCode,Group,Account,JobName,NodeList,Partition,Priority,\
+                   State,Reason,ElapsedRaw,Submit,Start,End,Suspended,TimelimitRaw,User,WorkDir";
+    let layout = TableLayout::from_sacct_header(&columns.replace(',', "|"), "|");
+    let s = sacct_statuses(&text, &layout);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].state, JobState::Succeeded);
+    assert_eq!(s[0].exit_code, Some(0));
+    assert_eq!(s[0].name.as_deref(), Some("SbatchTest"));
+    assert_eq!(s[0].node.as_deref(), Some("localhost"));
+}
+
+#[test]
+fn public_sacct_json() {
+    let Some(text) = public("sacct-json__batcheuphoria.json") else {
+        return;
+    };
+    let s = parse_sacct_json(&text).unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].id.as_str(), "267854");
+    assert_eq!(s[0].state, JobState::Succeeded);
+    assert_eq!(s[0].name.as_deref(), Some("r230620"));
+    assert_eq!(s[0].node.as_deref(), Some("compute013"));
+
+    let Some(text) = public("sacct-json-requeued__batcheuphoria.json") else {
+        return;
+    };
+    let s = parse_sacct_json(&text).unwrap();
+    assert_eq!(s.len(), 1, "one job id listed twice is one job");
+    assert_eq!(
+        s[0].state,
+        JobState::Timeout,
+        "the last record (after REQUEUED) wins"
+    );
+    assert_eq!(s[0].node.as_deref(), Some("compute015"));
+}
+
+#[test]
+fn public_sbatch_replies() {
+    let Some(text) = public("sbatch-replies__multi.txt") else {
+        return;
+    };
+    let mut accepted = Vec::new();
+    let mut rejected = 0;
+    for block in text.split("\n\n") {
+        let output = if block.starts_with("sbatch: error:") {
+            CommandOutput {
+                code: Some(1),
+                stdout: Vec::new(),
+                stderr: block.as_bytes().to_vec(),
+            }
+        } else {
+            CommandOutput::success(block)
+        };
+        match S.parse_submit(&output) {
+            Ok(id) => accepted.push(id.as_str().to_owned()),
+            Err(e) => {
+                assert_eq!(output.code, Some(1), "{block:?} rejected: {e}");
+                assert!(e.to_string().contains("Batch job submission failed"), "{e}");
+                rejected += 1;
+            }
+        }
+    }
+    assert_eq!(
+        accepted,
+        ["10", "30", "630114", "654321", "654321", "5610208", "1"]
+    );
+    assert_eq!(rejected, 2);
+}
+
+#[test]
+fn public_scontrol() {
+    let Some(text) = public("scontrol-show-job-completed__toil.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    assert_eq!(
+        (s[0].id.as_str(), s[0].state.clone()),
+        ("787204", JobState::Succeeded)
+    );
+    assert_eq!(s[0].node.as_deref(), Some("wn-hb-01"));
+    assert_eq!(s[0].exit_code, Some(0));
+
+    let Some(text) = public("scontrol-show-job-running__toil.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    assert_eq!(
+        (s[0].id.as_str(), s[0].state.clone()),
+        ("789724", JobState::Running)
+    );
+    assert_eq!(s[0].exit_code, None);
+
+    let Some(text) = public("scontrol-show-job-pending__toil.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    assert_eq!(
+        (s[0].id.as_str(), s[0].state.clone()),
+        ("789728", JobState::Queued)
+    );
+    assert_eq!(s[0].node, None);
+    assert_eq!(
+        s[0].reason.as_deref(),
+        Some("ReqNodeNotAvail,_UnavailableNodes:wn-db-05")
+    );
+
+    let Some(text) = public("scontrol-show-job-all__toil.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    let listed: Vec<&str> = s.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(listed, ["787204", "789724", "789728"]);
+
+    let Some(text) = public("scontrol-show-job__batcheuphoria.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    assert_eq!(
+        (s[0].id.as_str(), s[0].state.clone()),
+        ("267858", JobState::Running)
+    );
+    assert_eq!(s[0].name.as_deref(), Some("r230620"));
+
+    let Some(text) = public("scontrol-show-o-job__firecrest.txt") else {
+        return;
+    };
+    let s = parse_scontrol_show_job(&text).unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].id.as_str(), s[0].state.clone()),
+        ("1", JobState::Running)
+    );
+    assert_eq!(s[0].node.as_deref(), Some("nid006573"));
+}
+
+fn squeue_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
+    parse_table(text, layout, "squeue output")
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let raw = r.state.unwrap();
+            JobStatus {
+                id: r.id.unwrap(),
+                name: r.name,
+                state: map_state(&raw, r.reason.as_deref(), None),
+                raw_state: raw,
+                exit_code: None,
+                node: r.node,
+                reason: r.reason,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn public_squeue_aiida_caret() {
+    let Some(text) = public("squeue-o-caret-delimited__aiida.txt") else {
+        return;
+    };
+    // %i %t %r %B %u %D %C %R %P %l %M %S %j %V
+    use Field::*;
+    let layout = TableLayout::new(
+        "^^^",
+        [
+            JobId, State, Reason, NodeList, Ignored, Ignored, Ignored, Ignored, Ignored, Ignored,
+            Ignored, Ignored, Name, Ignored,
+        ],
+    );
+    let s = squeue_statuses(&text, &layout);
+    assert_eq!(s.len(), 8);
+    let count = |state: JobState| s.iter().filter(|j| j.state == state).count();
+    assert_eq!(count(JobState::Queued), 3);
+    assert_eq!(count(JobState::Held), 1);
+    assert_eq!(count(JobState::Running), 4);
+    assert_eq!(by_id(&s, "863313").state, JobState::Held);
+    assert_eq!(by_id(&s, "862538").node.as_deref(), Some("rosa10"));
+    assert_eq!(by_id(&s, "862540").node, None, "n/a batch host");
+    assert_eq!(by_id(&s, "863100").name.as_deref(), Some("eq_solve_e4.slm"));
+}
+
+#[test]
+fn public_squeue_firecrest_format() {
+    let Some(text) = public("squeue-Format-pipe__firecrest.txt") else {
+        return;
+    };
+    use Field::*;
+    // JobID NumNodes Cluster (empty) GroupName Account Name NodeList Partition PriorityLong
+    // State Reason TimeUsed SubmitTime StartTime EndTime (empty) TimeLimit UserName WorkDir
+    let layout = TableLayout::new(
+        "|",
+        [
+            JobId, Ignored, Ignored, Ignored, Ignored, Ignored, Name, NodeList, Ignored, Ignored,
+            State, Reason, Ignored, Ignored, Ignored, Ignored, Ignored, Ignored, Ignored, Ignored,
+        ],
+    );
+    let s = squeue_statuses(&text, &layout);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].state, JobState::Running);
+    assert_eq!(s[0].name.as_deref(), Some("SbatchTestXYZ"));
+    assert_eq!(s[0].node.as_deref(), Some("localhost"));
+    assert_eq!(s[0].reason, None);
+}
+
+#[test]
+fn public_squeue_pysqa() {
+    let Some(text) = public("squeue-custom-pipe__pysqa.txt") else {
+        return;
+    };
+    // %A|%u|%t|%.15j|%Z
+    use Field::*;
+    let layout = TableLayout::new("|", [JobId, Ignored, State, Name, Ignored]);
+    let s = squeue_statuses(&text, &layout);
+    assert_eq!(s.len(), 5);
+    assert!(s.iter().all(|j| j.state == JobState::Running));
+    assert_eq!(by_id(&s, "5322013").name.as_deref(), Some("pi_19576482"));
+}
