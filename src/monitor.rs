@@ -261,13 +261,14 @@ impl Session {
     }
 
     /// When the job of `id` was first seen in neither queue nor accounting (now, if never).
+    /// The marker holds epoch milliseconds.
     fn unaccounted_since(&self, id: &TaskId) -> Result<Instant, SessionError> {
         let dir = self.local_run_dir(id);
         let path = dir.join(UNACCOUNTED_FILE);
         let now_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs();
+            .as_millis() as u64;
         let since = fs::read_to_string(&path)
             .ok()
             .and_then(|t| t.trim().parse::<u64>().ok());
@@ -280,7 +281,7 @@ impl Session {
                 now_epoch
             }
         };
-        let age = Duration::from_secs(now_epoch.saturating_sub(since));
+        let age = Duration::from_millis(now_epoch.saturating_sub(since));
         Ok(Instant::now().checked_sub(age).unwrap_or_else(Instant::now))
     }
 

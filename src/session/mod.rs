@@ -86,7 +86,7 @@ pub const SCRIPT_FILE: &str = "xpr_job.sh";
 pub const DB_FILE: &str = "jobs.db";
 /// The remote lock file's name in each remote base.
 pub const SUBMIT_LOCK_FILE: &str = ".xpr-submit.lock";
-/// Marker file in a local run dir: since when (epoch seconds) the job is in neither the queue
+/// Marker file in a local run dir: since when (epoch milliseconds) the job is in neither the queue
 /// nor accounting.
 pub(crate) const UNACCOUNTED_FILE: &str = ".xpr-unaccounted-since";
 

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(parsed.records[0].1.stdout, b"12\n");
         assert_eq!(parsed.records[1].1.stderr, b"no\nxy");
         assert_eq!(parsed.records[1].1.code, Some(1));
-        reply.truncate(20);
+        reply.truncate(22);
         let cut = parse_batch_reply(&reply);
         assert_eq!(cut.records.len(), 1);
         assert!(!cut.complete && cut.error.is_some());
