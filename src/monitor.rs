@@ -45,9 +45,7 @@ use crate::db::{TaskRecord, TaskStatus, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
 use crate::session::protocol::{COLLECT_PROGRAM, tail_text};
-use crate::session::{
-    Session, SessionError, UNACCOUNTED_FILE, chunk_by_len, run_dir_names,
-};
+use crate::session::{Session, SessionError, UNACCOUNTED_FILE, chunk_by_len, run_dir_names};
 use crate::stage::{extract_tar, safe_relative_path};
 use crate::task::{EXIT_FILE, STDERR_FILE};
 use crate::transport::{Retry, Transport};
@@ -167,12 +165,13 @@ impl Session {
         for chunk in chunk_by_len(&job_ids, |j| j.as_str().len()) {
             let cmd = scheduler.status(chunk);
             let out = transport.run(&cmd, Retry::Safe).await?;
-            let parsed = scheduler
-                .parse_status(&out)
-                .map_err(|source| SessionError::Scheduler {
-                    system: system.name.clone(),
-                    source,
-                })?;
+            let parsed =
+                scheduler
+                    .parse_status(&out)
+                    .map_err(|source| SessionError::Scheduler {
+                        system: system.name.clone(),
+                        source,
+                    })?;
             status.extend(parsed.into_iter().map(|s| (s.id.clone(), s)));
         }
 
@@ -354,7 +353,8 @@ impl Session {
         let extract_into = scratch.clone();
         let tar_file = tar_path.clone();
         let extracted = tokio::task::spawn_blocking(move || {
-            let input = fs::File::open(&tar_file).map_err(SessionError::io("reading", &tar_file))?;
+            let input =
+                fs::File::open(&tar_file).map_err(SessionError::io("reading", &tar_file))?;
             extract_tar(std::io::BufReader::new(input), &extract_into).map_err(|source| {
                 SessionError::Stage {
                     task: "-".to_owned(),
@@ -411,7 +411,9 @@ impl Session {
                         TaskStatus::Succeeded,
                         TaskUpdate {
                             exit_code: Some(0),
-                            sched_state: Some(job.as_ref().map_or("succeeded".to_owned(), job_word)),
+                            sched_state: Some(
+                                job.as_ref().map_or("succeeded".to_owned(), job_word),
+                            ),
                             ..TaskUpdate::default()
                         },
                     )
@@ -642,8 +644,7 @@ fn missing_outputs(dir: &Path, outputs: &[String]) -> Vec<String> {
                 return true;
             };
             if pattern.contains(['*', '?', '[']) {
-                let full = PathBuf::from(glob::Pattern::escape(&dir.to_string_lossy()))
-                    .join(&rel);
+                let full = PathBuf::from(glob::Pattern::escape(&dir.to_string_lossy())).join(&rel);
                 !glob::glob(&full.to_string_lossy())
                     .map(|mut m| m.any(|p| p.is_ok()))
                     .unwrap_or(false)

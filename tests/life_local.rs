@@ -52,7 +52,10 @@ async fn input_to_output_on_the_builtin_local_system() {
     let results = session.results(&id).unwrap();
     assert_eq!(results.exit_code, Some(0));
     assert_eq!(results.stdout_tail, "done");
-    assert_eq!(std::fs::read(results.local_dir.join("out.bin")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(results.local_dir.join("out.bin")).unwrap(),
+        data
+    );
     // The user's input is untouched by clean; the run dirs are gone.
     session.clean(&[id.clone()]).await.unwrap();
     assert!(!results.local_dir.exists());
@@ -62,7 +65,11 @@ async fn input_to_output_on_the_builtin_local_system() {
     assert!(!remote.exists(), "{} still there", remote.display());
 }
 
-async fn run_to_end(session: &Session, spec: TaskSpec, resources: xpr::resources::Resources) -> xpr::session::TaskResults {
+async fn run_to_end(
+    session: &Session,
+    spec: TaskSpec,
+    resources: xpr::resources::Resources,
+) -> xpr::session::TaskResults {
     let started = session
         .start(StartRequest::new(spec, "loc", resources))
         .await
@@ -77,7 +84,10 @@ async fn failure_kinds_are_told_apart() {
     let bed = local_bed();
     let session = bed.session(Duration::from_secs(60));
 
-    let bad_exit = TaskSpec::argv("bad", ["sh", "-c", "echo partial; echo 'it broke' >&2; exit 3"]);
+    let bad_exit = TaskSpec::argv(
+        "bad",
+        ["sh", "-c", "echo partial; echo 'it broke' >&2; exit 3"],
+    );
     let r = run_to_end(&session, bad_exit, one_core()).await;
     assert_eq!(r.status, TaskStatus::Failed);
     assert_eq!(r.exit_code, Some(3));
@@ -92,7 +102,10 @@ async fn failure_kinds_are_told_apart() {
     assert_eq!(r.exit_code, Some(0));
     assert_eq!(r.sched_state.as_deref(), Some("missing_outputs"));
     let reason = r.reason.unwrap();
-    assert!(reason.contains("never.txt") && reason.contains("gl*b.dat"), "{reason}");
+    assert!(
+        reason.contains("never.txt") && reason.contains("gl*b.dat"),
+        "{reason}"
+    );
     assert!(!reason.contains("other.txt"), "{reason}");
 
     let slow = TaskSpec::argv("slow", ["sleep", "60"]);
@@ -106,7 +119,11 @@ async fn a_cancelled_task_fails_as_cancelled() {
     let bed = local_bed();
     let session = bed.session(Duration::from_secs(60));
     let started = session
-        .start(StartRequest::new(TaskSpec::argv("long", ["sleep", "300"]), "loc", one_core()))
+        .start(StartRequest::new(
+            TaskSpec::argv("long", ["sleep", "300"]),
+            "loc",
+            one_core(),
+        ))
         .await
         .unwrap();
     let id = started.record.id;
@@ -117,10 +134,18 @@ async fn a_cancelled_task_fails_as_cancelled() {
         session.poll_system("loc").await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(session.cancel(&[id.clone()]).await.unwrap(), vec![id.clone()]);
+    assert_eq!(
+        session.cancel(&[id.clone()]).await.unwrap(),
+        vec![id.clone()]
+    );
     let done = session.wait(&[id.clone()], DEADLINE).await.unwrap();
     assert_eq!(done[0].status, TaskStatus::Failed);
-    assert_eq!(done[0].sched_state.as_deref(), Some("cancelled"), "{:?}", done[0]);
+    assert_eq!(
+        done[0].sched_state.as_deref(),
+        Some("cancelled"),
+        "{:?}",
+        done[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +153,11 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
     let bed = local_bed();
     let session = bed.session(Duration::from_secs(3));
     let started = session
-        .start(StartRequest::new(TaskSpec::argv("ghost", ["sleep", "300"]), "loc", one_core()))
+        .start(StartRequest::new(
+            TaskSpec::argv("ghost", ["sleep", "300"]),
+            "loc",
+            one_core(),
+        ))
         .await
         .unwrap();
     let id = started.record.id;
@@ -175,7 +204,10 @@ async fn an_identical_task_is_reused_until_processed() {
     assert!(!first.reused);
     assert!(second.reused);
     assert_eq!(first.record.id, second.record.id);
-    session.wait(&[first.record.id.clone()], DEADLINE).await.unwrap();
+    session
+        .wait(&[first.record.id.clone()], DEADLINE)
+        .await
+        .unwrap();
     // Finished and not processed: still reused, nothing submitted.
     let third = session.start(request()).await.unwrap();
     assert!(third.reused);
@@ -184,13 +216,19 @@ async fn an_identical_task_is_reused_until_processed() {
     let fourth = session.start(request()).await.unwrap();
     assert!(!fourth.reused);
     assert_ne!(fourth.record.id, first.record.id);
-    let done = session.wait(&[fourth.record.id.clone()], DEADLINE).await.unwrap();
+    let done = session
+        .wait(&[fourth.record.id.clone()], DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(done[0].status, TaskStatus::Succeeded);
     // A changed input is a different task.
     write(&work, "in.txt", b"changed\n");
     let fifth = session.start(request()).await.unwrap();
     assert!(!fifth.reused);
-    session.wait(&[fifth.record.id.clone()], DEADLINE).await.unwrap();
+    session
+        .wait(&[fifth.record.id.clone()], DEADLINE)
+        .await
+        .unwrap();
     let all = session.list(&TaskFilter::default()).unwrap();
     assert_eq!(all.len(), 3);
     let history = session.get(&fifth.record.id).unwrap();
@@ -202,7 +240,12 @@ async fn hostile_names_neither_break_nor_inject() {
     let bed = local_bed();
     let work = bed.work_dir();
     let canary = bed.root.path().join("pwned");
-    let evil = format!("x'; touch {} #$(touch {})`touch {}`", canary.display(), canary.display(), canary.display());
+    let evil = format!(
+        "x'; touch {} #$(touch {})`touch {}`",
+        canary.display(),
+        canary.display(),
+        canary.display()
+    );
     let input_name = format!("dir ..x/we'ird \"q\" $(x)\n{evil}.txt");
     let content = b"line 1\nline 'two' $(not run)\n";
     write(&work, &input_name, content);
@@ -241,10 +284,12 @@ async fn hostile_names_neither_break_nor_inject() {
     assert!(err.to_string().contains(".."), "{err}");
     let mut out_escape = TaskSpec::argv("escape", ["true"]);
     out_escape.outputs = vec!["../x".into()];
-    assert!(session
-        .start(StartRequest::new(out_escape, "loc", one_core()))
-        .await
-        .is_err());
+    assert!(
+        session
+            .start(StartRequest::new(out_escape, "loc", one_core()))
+            .await
+            .is_err()
+    );
 }
 
 async fn session_start(bed: &Bed, spec: TaskSpec) -> (Session, xpr::ids::TaskId) {

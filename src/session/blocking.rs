@@ -27,7 +27,10 @@ impl BlockingSession {
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(SessionError::io("starting an async runtime", std::path::Path::new("-")))?;
+            .map_err(SessionError::io(
+                "starting an async runtime",
+                std::path::Path::new("-"),
+            ))?;
         Ok(Self {
             session: Session::open_with(config, options)?,
             runtime,

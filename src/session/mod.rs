@@ -370,7 +370,10 @@ impl Session {
     }
 
     /// Opens a session with `options`.
-    pub fn open_with(config: LoadedConfig, options: SessionOptions) -> Result<Session, SessionError> {
+    pub fn open_with(
+        config: LoadedConfig,
+        options: SessionOptions,
+    ) -> Result<Session, SessionError> {
         let root = config.stage_root.clone();
         fs::create_dir_all(&root).map_err(SessionError::io("creating stage root", &root))?;
         let db = Db::open(root.join(DB_FILE))?;
@@ -420,7 +423,11 @@ impl Session {
                 format!("{}/{rel}", home.trim_end_matches('/'))
             }
             Some(dir) => dir,
-            None => self.stage_root().join("remote").to_string_lossy().into_owned(),
+            None => self
+                .stage_root()
+                .join("remote")
+                .to_string_lossy()
+                .into_owned(),
         }
     }
 

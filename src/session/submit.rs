@@ -119,14 +119,19 @@ impl Session {
         }
         let base = match &request.base_dir {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir()
-                .map_err(SessionError::io("reading the current directory", Path::new(".")))?,
+            None => std::env::current_dir().map_err(SessionError::io(
+                "reading the current directory",
+                Path::new("."),
+            ))?,
         };
         let base = if base.is_absolute() {
             base
         } else {
             std::env::current_dir()
-                .map_err(SessionError::io("reading the current directory", Path::new(".")))?
+                .map_err(SessionError::io(
+                    "reading the current directory",
+                    Path::new("."),
+                ))?
                 .join(base)
         };
         let entries = plan_inputs(&base, &spec.inputs).map_err(|source| SessionError::Stage {
@@ -186,7 +191,11 @@ impl Session {
         let dir = self.stage_root().join(".xpr-locks");
         fs::create_dir_all(&dir).map_err(SessionError::io("creating", &dir))?;
         // Hex keeps any system name a safe, distinct file name.
-        let hex: String = system.as_str().bytes().map(|b| format!("{b:02x}")).collect();
+        let hex: String = system
+            .as_str()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let path = dir.join(format!("{hex}.lock"));
         let file = OpenOptions::new()
             .create(true)
@@ -197,9 +206,7 @@ impl Session {
             let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
                 .await
                 .expect("the lock thread does not panic");
-            return locked
-                .map(Some)
-                .map_err(SessionError::io("locking", &path));
+            return locked.map(Some).map_err(SessionError::io("locking", &path));
         }
         match file.try_lock() {
             Ok(()) => Ok(Some(file)),
@@ -267,7 +274,11 @@ impl Session {
     }
 
     /// Writes the local run dir of a task: the job script and the JSON arguments.
-    fn write_local_dir(&self, record: &TaskRecord, stored: &StoredTask) -> Result<PathBuf, SessionError> {
+    fn write_local_dir(
+        &self,
+        record: &TaskRecord,
+        stored: &StoredTask,
+    ) -> Result<PathBuf, SessionError> {
         let dir = self.local_run_dir(&record.id);
         fs::DirBuilder::new()
             .recursive(true)
@@ -394,9 +405,12 @@ impl Session {
                 detail: Some(format!("batch of {}", records.len())),
                 ..TaskUpdate::default()
             };
-            if let Some(r) =
-                self.transition(&record.id, &[TaskStatus::Staged], TaskStatus::Submitting, &update)?
-            {
+            if let Some(r) = self.transition(
+                &record.id,
+                &[TaskStatus::Staged],
+                TaskStatus::Submitting,
+                &update,
+            )? {
                 batch.push(r);
             }
         }
@@ -484,7 +498,11 @@ impl Session {
                             reason: Some(format!(
                                 "the scheduler refused the job (exit {:?}): {}",
                                 output.code,
-                                if stderr.is_empty() { e.to_string() } else { stderr }
+                                if stderr.is_empty() {
+                                    e.to_string()
+                                } else {
+                                    stderr
+                                }
                             )),
                             ..TaskUpdate::default()
                         },
@@ -536,12 +554,13 @@ impl Session {
         }
         let mut found: HashMap<String, Vec<JobStatus>> = HashMap::new();
         for (_, output) in &reply.records {
-            let jobs = scheduler
-                .parse_find_by_name(output)
-                .map_err(|source| SessionError::Scheduler {
-                    system: system.name.clone(),
-                    source,
-                })?;
+            let jobs =
+                scheduler
+                    .parse_find_by_name(output)
+                    .map_err(|source| SessionError::Scheduler {
+                        system: system.name.clone(),
+                        source,
+                    })?;
             for job in jobs {
                 if let Some(name) = job.name.clone() {
                     found.entry(name).or_default().push(job);
@@ -549,7 +568,10 @@ impl Session {
             }
         }
         for record in records {
-            match found.get(record.id.as_str()).and_then(|jobs| pick_job(jobs)) {
+            match found
+                .get(record.id.as_str())
+                .and_then(|jobs| pick_job(jobs))
+            {
                 Some(job) => {
                     self.transition(
                         &record.id,
@@ -596,8 +618,15 @@ fn pick_job(jobs: &[JobStatus]) -> Option<SchedulerJobId> {
     }
     jobs.iter()
         .min_by_key(|j| {
-            let digits: String = j.id.as_str().chars().take_while(char::is_ascii_digit).collect();
-            (digits.parse::<u64>().unwrap_or(u64::MAX), j.id.as_str().to_owned())
+            let digits: String =
+                j.id.as_str()
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+            (
+                digits.parse::<u64>().unwrap_or(u64::MAX),
+                j.id.as_str().to_owned(),
+            )
         })
         .map(|j| j.id.clone())
 }

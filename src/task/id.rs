@@ -81,7 +81,15 @@ mod tests {
 
     #[test]
     fn hostile_names_make_safe_ids() {
-        for name in ["", "a b", "x'$(rm -rf ~)`\n..", "../../etc", "42", "ünïcode", "_"] {
+        for name in [
+            "",
+            "a b",
+            "x'$(rm -rf ~)`\n..",
+            "../../etc",
+            "42",
+            "ünïcode",
+            "_",
+        ] {
             let id = new_task_id(name, "seed");
             assert!(is_task_id(id.as_str()), "{name:?} gave {id}");
         }

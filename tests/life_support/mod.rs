@@ -26,7 +26,10 @@ impl Bed {
     /// A stage root whose config holds `systems` (a JSON object). Each system with a host
     /// gets `remsh_cmd` with the test bed's ssh config and `rundir` under a unique dir.
     pub fn new(tb: Option<&Testbed>, mut systems: Value) -> Bed {
-        let root = tempfile::Builder::new().prefix("xpr-life-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("xpr-life-")
+            .tempdir()
+            .unwrap();
         let unique = root
             .path()
             .file_name()
@@ -37,7 +40,9 @@ impl Bed {
         let ssh_config = tb.map(|tb| tb.ssh_config());
         for (_, system) in systems.as_object_mut().unwrap() {
             if system.get("host").is_some_and(|h| !h.is_null()) {
-                let cfg = ssh_config.as_ref().expect("remote systems need the test bed");
+                let cfg = ssh_config
+                    .as_ref()
+                    .expect("remote systems need the test bed");
                 system["remsh_cmd"] = json!(format!("ssh -F {}", cfg.display()));
                 system["rundir"] = json!(remote_root);
             }
