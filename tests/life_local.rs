@@ -47,7 +47,10 @@ async fn input_to_output_on_the_builtin_local_system() {
         .unwrap();
     assert!(!started.reused);
     let id = started.record.id.clone();
-    let done = session.wait(&[id.clone()], DEADLINE).await.unwrap();
+    let done = session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(done[0].status, TaskStatus::Succeeded, "{:?}", done[0]);
     let results = session.results(&id).unwrap();
     assert_eq!(results.exit_code, Some(0));
@@ -57,7 +60,7 @@ async fn input_to_output_on_the_builtin_local_system() {
         data
     );
     // The user's input is untouched by clean; the run dirs are gone.
-    session.clean(&[id.clone()]).await.unwrap();
+    session.clean(std::slice::from_ref(&id)).await.unwrap();
     assert!(!results.local_dir.exists());
     assert_eq!(std::fs::read(work.join("sub dir/data.bin")).unwrap(), data);
     assert_eq!(session.get(&id).unwrap().status, TaskStatus::Cleaned);
@@ -75,7 +78,10 @@ async fn run_to_end(
         .await
         .unwrap();
     let id = started.record.id;
-    session.wait(&[id.clone()], DEADLINE).await.unwrap();
+    session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
     session.results(&id).unwrap()
 }
 
@@ -135,10 +141,13 @@ async fn a_cancelled_task_fails_as_cancelled() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        session.cancel(&[id.clone()]).await.unwrap(),
+        session.cancel(std::slice::from_ref(&id)).await.unwrap(),
         vec![id.clone()]
     );
-    let done = session.wait(&[id.clone()], DEADLINE).await.unwrap();
+    let done = session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(done[0].status, TaskStatus::Failed);
     assert_eq!(
         done[0].sched_state.as_deref(),
@@ -175,7 +184,10 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
     std::fs::remove_dir_all(spool.join("jobs").join(job.as_str())).unwrap();
     std::fs::remove_file(spool.join("active").join(job.as_str())).unwrap();
     let t0 = std::time::Instant::now();
-    let done = session.wait(&[id.clone()], DEADLINE).await.unwrap();
+    let done = session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
     assert!(t0.elapsed() >= Duration::from_secs(3));
     assert_eq!(done[0].status, TaskStatus::Died, "{:?}", done[0]);
     assert_eq!(done[0].sched_state.as_deref(), Some("vanished"));
@@ -205,7 +217,7 @@ async fn an_identical_task_is_reused_until_processed() {
     assert!(second.reused);
     assert_eq!(first.record.id, second.record.id);
     session
-        .wait(&[first.record.id.clone()], DEADLINE)
+        .wait(std::slice::from_ref(&first.record.id), DEADLINE)
         .await
         .unwrap();
     // Finished and not processed: still reused, nothing submitted.
@@ -217,7 +229,7 @@ async fn an_identical_task_is_reused_until_processed() {
     assert!(!fourth.reused);
     assert_ne!(fourth.record.id, first.record.id);
     let done = session
-        .wait(&[fourth.record.id.clone()], DEADLINE)
+        .wait(std::slice::from_ref(&fourth.record.id), DEADLINE)
         .await
         .unwrap();
     assert_eq!(done[0].status, TaskStatus::Succeeded);
@@ -226,7 +238,7 @@ async fn an_identical_task_is_reused_until_processed() {
     let fifth = session.start(request()).await.unwrap();
     assert!(!fifth.reused);
     session
-        .wait(&[fifth.record.id.clone()], DEADLINE)
+        .wait(std::slice::from_ref(&fifth.record.id), DEADLINE)
         .await
         .unwrap();
     let all = session.list(&TaskFilter::default()).unwrap();
@@ -267,7 +279,10 @@ async fn hostile_names_neither_break_nor_inject() {
     spec.args = Some(json!({"evil": evil}));
     let started = session_start(&bed, spec).await;
     let (session, id) = started;
-    let done = session.wait(&[id.clone()], DEADLINE).await.unwrap();
+    let done = session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(done[0].status, TaskStatus::Succeeded, "{:?}", done[0]);
     let dir = session.results(&id).unwrap().local_dir;
     assert_eq!(std::fs::read(dir.join("out 'put'.txt")).unwrap(), content);

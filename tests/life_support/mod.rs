@@ -58,7 +58,7 @@ impl Bed {
     }
 
     pub fn loaded(&self) -> LoadedConfig {
-        LoadedConfig::from_files(&[self.config.clone()], self.root.path()).unwrap()
+        LoadedConfig::from_files(std::slice::from_ref(&self.config), self.root.path()).unwrap()
     }
 
     /// A session with fast polls and `vanish` as the vanish timeout.
