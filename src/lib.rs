@@ -19,6 +19,9 @@
 //! | [`template`] | the `{key}` header template language |
 //! | [`scheduler`] | per-scheduler script, command building and reply parsing (pure) |
 //! | [`transport`] | running commands and moving bytes, locally or over SSH |
+//! | [`task`] | a task's spec, identity and job script body |
+//! | [`session`] | the entry point: a task's life (start, results, cancel, clean) over a jobs DB |
+//! | [`monitor`] | following jobs (batched status and accounting) and collecting their outputs |
 //!
 //! ```
 //! use xpr::config::Config;
@@ -36,8 +39,10 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod ids;
+pub mod monitor;
 pub mod resources;
 pub mod scheduler;
+pub mod session;
 pub mod stage;
 pub mod task;
 pub mod template;

@@ -1,0 +1,199 @@
+//! The remote side of a session: constant `sh` programs and the framing of their replies.
+//!
+//! Every program here is fixed text run as `sh -c PROGRAM NAME ARGS...`; paths and names reach
+//! it only as positional arguments and command lines only as framed bytes on stdin, so nothing
+//! a user chooses is ever pasted into shell text (the lines themselves are built by
+//! [`CommandSpec::to_shell_line`](crate::command::CommandSpec::to_shell_line), which quotes
+//! every word).
+//!
+//! # The batch protocol ([`BATCH_PROGRAM`])
+//!
+//! `sh -c BATCH_PROGRAM xpr-batch LOCKFILE`, stdin = records `<decimal length>\n<line bytes>`.
+//! The program creates the lock file's directory (mode 700), takes `flock` on the lock file for
+//! its whole run (so no two batches, and no batch and a crash recovery, overlap on one remote
+//! base), prints `LOCKED`, then for each record `i` (from 0) runs the line in a subshell with
+//! stdin from `/dev/null` and prints
+//!
+//! ```text
+//! R <i> <exit code> <stdout length> <stderr length>\n<stdout bytes><stderr bytes>
+//! ```
+//!
+//! and `END` after the last one. Exit 3 means the lock could not be taken: nothing ran. A reply
+//! cut short (connection dropped) holds the records of the lines that ran; a line whose record
+//! is missing may or may not have run.
+
+use crate::command::CommandOutput;
+
+/// The batch program (see the module docs).
+pub const BATCH_PROGRAM: &str = r#"set -u
+lock=$1
+umask 077
+mkdir -p -- "$(dirname -- "$lock")" || exit 3
+exec 8>>"$lock" || exit 3
+flock -w 900 8 || { printf 'xpr-batch: cannot lock %s within 900 s\n' "$lock" >&2; exit 3; }
+echo LOCKED
+tmp=$(mktemp -d) || exit 4
+trap 'rm -rf -- "$tmp"' EXIT
+i=0
+while IFS= read -r len; do
+  case $len in ''|*[!0-9]*) printf 'xpr-batch: bad frame %s\n' "$len" >&2; exit 4;; esac
+  line=$(head -c "$len"; printf x)
+  line=${line%x}
+  ( eval "$line" ) </dev/null >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  printf 'R %s %s %s %s\n' "$i" "$code" "$(($(wc -c <"$tmp/out")))" "$(($(wc -c <"$tmp/err")))"
+  cat -- "$tmp/out" "$tmp/err"
+  i=$((i+1))
+done
+echo END"#;
+
+/// The exit code of [`BATCH_PROGRAM`] when it could not take the lock (nothing ran).
+pub const BATCH_LOCK_FAILED: i32 = 3;
+
+/// Extracts a tar stream from stdin into `$1` (created private to the user).
+pub const STAGE_PROGRAM: &str = r#"umask 077
+mkdir -p -- "$1" && cd -- "$1" && exec tar -x -f -"#;
+
+/// Writes a tar stream of the run dirs `$2...` that exist under `$1` to stdout.
+pub const COLLECT_PROGRAM: &str = r#"cd -- "$1" || exit 1
+shift
+n=$#
+i=0
+while [ "$i" -lt "$n" ]; do
+  d=$1
+  shift
+  if [ -d "$d" ]; then set -- "$@" "$d"; fi
+  i=$((i+1))
+done
+[ "$#" -gt 0 ] || exit 0
+exec tar -c -f - "$@""#;
+
+/// Removes the run dirs `$2...` under `$1` (names checked by the caller: `run_<id>`).
+pub const CLEAN_PROGRAM: &str = r#"cd -- "$1" 2>/dev/null || exit 0
+shift
+exec rm -rf -- "$@""#;
+
+/// Stdin of [`BATCH_PROGRAM`] for these command lines.
+pub fn frame_lines(lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        out.extend_from_slice(format!("{}\n", line.len()).as_bytes());
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// What a batch reply held.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchReply {
+    /// True when the program printed `LOCKED` (so it held the lock before running anything).
+    pub locked: bool,
+    /// One output per line that ran, by index.
+    pub records: Vec<(usize, CommandOutput)>,
+    /// True when `END` was seen: every line ran.
+    pub complete: bool,
+    /// What did not parse, if anything (the reply is then cut at that point).
+    pub error: Option<String>,
+}
+
+/// Parses the stdout of [`BATCH_PROGRAM`]. Never fails: a malformed tail is reported in
+/// [`BatchReply::error`] and the records before it are kept.
+pub fn parse_batch_reply(stdout: &[u8]) -> BatchReply {
+    let mut reply = BatchReply::default();
+    let mut rest = stdout;
+    let next_line = |rest: &mut &[u8]| -> Option<String> {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        *rest = &rest[end + 1..];
+        Some(line)
+    };
+    while !rest.is_empty() {
+        let Some(line) = next_line(&mut rest) else {
+            reply.error = Some("reply ends inside a line".to_owned());
+            break;
+        };
+        if line == "LOCKED" {
+            reply.locked = true;
+            continue;
+        }
+        if line == "END" {
+            reply.complete = true;
+            break;
+        }
+        let words: Vec<&str> = line.split(' ').collect();
+        let parsed = match words[..] {
+            ["R", i, code, out, err] => (|| {
+                Some((
+                    i.parse::<usize>().ok()?,
+                    code.parse::<i32>().ok()?,
+                    out.parse::<usize>().ok()?,
+                    err.parse::<usize>().ok()?,
+                ))
+            })(),
+            _ => None,
+        };
+        let Some((index, code, out_len, err_len)) = parsed else {
+            reply.error = Some(format!("unexpected line {line:?}"));
+            break;
+        };
+        if rest.len() < out_len + err_len {
+            reply.error = Some(format!("record {index} is cut short"));
+            break;
+        }
+        let output = CommandOutput {
+            code: Some(code),
+            stdout: rest[..out_len].to_vec(),
+            stderr: rest[out_len..out_len + err_len].to_vec(),
+        };
+        rest = &rest[out_len + err_len..];
+        reply.records.push((index, output));
+    }
+    reply
+}
+
+/// The last `max` bytes of `bytes` as text (from a line start when one is near).
+pub fn tail_text(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    let mut slice = &bytes[start..];
+    if start > 0
+        && let Some(nl) = slice.iter().position(|&b| b == b'\n')
+        && nl + 1 < slice.len()
+    {
+        slice = &slice[nl + 1..];
+    }
+    String::from_utf8_lossy(slice).trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framed_replies_parse_with_binary_bytes() {
+        let mut reply = b"LOCKED\nR 0 0 3 0\n12\nR 1 1 0 5\nno\nxyEND\n".to_vec();
+        let parsed = parse_batch_reply(&reply);
+        assert!(parsed.locked && parsed.complete && parsed.error.is_none());
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.records[0].1.stdout, b"12\n");
+        assert_eq!(parsed.records[1].1.stderr, b"no\nxy");
+        assert_eq!(parsed.records[1].1.code, Some(1));
+        reply.truncate(22);
+        let cut = parse_batch_reply(&reply);
+        assert_eq!(cut.records.len(), 1);
+        assert!(!cut.complete && cut.error.is_some());
+    }
+
+    #[test]
+    fn frames_are_length_prefixed() {
+        assert_eq!(
+            frame_lines(&[b"a\nb".to_vec(), b"c".to_vec()]),
+            b"3\na\nb1\nc"
+        );
+    }
+
+    #[test]
+    fn tails_start_at_a_line() {
+        assert_eq!(tail_text(b"one\ntwo\nthree\n", 8), "three");
+        assert_eq!(tail_text(b"ab", 8), "ab");
+    }
+}

@@ -1,0 +1,632 @@
+//! Creating, staging and submitting tasks, and continuing what a killed process left.
+//!
+//! Everything here runs while the process holds the system's local lock file
+//! (`<stage_root>/.xpr-locks/<system>.lock`), so tasks found `created`, `staged` or `submitting`
+//! by a process that holds the lock were left by a process that died, and are continued:
+//!
+//! 1. `submitting`: looked up by name in the scheduler (`find_by_name` with the task ids),
+//!    under the remote submit lock so no batch of the dead process is still in flight: found ->
+//!    `submitted` with that job id; not found -> `staged`.
+//! 2. `created`: the local run dir is (re)written (`xpr_job.sh`, `xpr_args.json`) and the run
+//!    dirs of all such tasks of one remote base go up in ONE tar stream
+//!    (`sh -c STAGE_PROGRAM xpr-stage BASE`), then -> `staged`.
+//! 3. `staged`: all of them -> `submitting` first, then ONE remote batch
+//!    ([`protocol::BATCH_PROGRAM`]) runs every submit command under the remote lock, and each
+//!    reply makes its task `submitted` (job id), or `failed` when the scheduler refused it
+//!    (its stderr kept as the reason). A reply that is missing or unreadable is never retried:
+//!    that task goes through step 1 at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Component, Path, PathBuf};
+
+use super::protocol::{self, BATCH_PROGRAM, STAGE_PROGRAM, frame_lines, parse_batch_reply};
+use super::{
+    SCRIPT_FILE, SUBMIT_LOCK_FILE, Session, SessionError, StartRequest, Started, StoredTask,
+    chunk_by_len,
+};
+use crate::command::{CommandOutput, CommandSpec};
+use crate::config::System;
+use crate::db::{NewTask, TaskRecord, TaskStatus, TaskUpdate};
+use crate::ids::{SchedulerJobId, SystemName, TaskId};
+use crate::resources::find_nodes;
+use crate::scheduler::JobStatus;
+use crate::scheduler::script::{ScriptSpec, build_script};
+use crate::stage::{StageEntry, plan_inputs, safe_relative_path, write_tar};
+use crate::task::{
+    ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, is_env_name,
+    new_task_id, task_identity,
+};
+use crate::transport::{Retry, Transport, check_success};
+
+/// Names in a run dir that belong to xpr; inputs may not take them.
+const RESERVED: &[&str] = &[
+    SCRIPT_FILE,
+    ARGS_FILE,
+    STARTED_FILE,
+    STDOUT_FILE,
+    STDERR_FILE,
+    EXIT_FILE,
+];
+
+impl Session {
+    /// Starts one task: see [`Session::start_many`].
+    pub async fn start(&self, request: StartRequest) -> Result<Started, SessionError> {
+        let mut started = self.start_many(vec![request]).await?;
+        Ok(started.remove(0))
+    }
+
+    /// Starts tasks: checks every request first (inputs exist, resources fit, the script
+    /// renders) without changing anything; then per system, holding its lock: records each
+    /// task (an identical task that can still produce results is reused and nothing is
+    /// submitted for it), stages all new inputs in one tar stream per remote base, and submits
+    /// them in one remote batch. Returns one [`Started`] per request, in order.
+    pub async fn start_many(
+        &self,
+        requests: Vec<StartRequest>,
+    ) -> Result<Vec<Started>, SessionError> {
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in &requests {
+            prepared.push(self.prepare(request)?);
+        }
+        let mut by_system: BTreeMap<SystemName, Vec<usize>> = BTreeMap::new();
+        for (i, task) in prepared.iter().enumerate() {
+            by_system.entry(task.system.clone()).or_default().push(i);
+        }
+        let mut outcome: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
+        for (system_name, indexes) in by_system {
+            let system = self.system(system_name.as_str())?.clone();
+            let _lock = self.system_lock(&system.name, true).await?;
+            for i in indexes {
+                let (record, reused) = self.db().create_or_reuse(&prepared[i])?;
+                if reused {
+                    tracing::info!(task = %record.id, "identical task reused; nothing submitted");
+                }
+                outcome[i] = Some((record.id, reused));
+            }
+            self.advance_locked(&system).await?;
+        }
+        outcome
+            .into_iter()
+            .map(|o| {
+                let (id, reused) = o.expect("every request belongs to a system");
+                Ok(Started {
+                    record: self.get(&id)?,
+                    reused,
+                })
+            })
+            .collect()
+    }
+
+    /// Everything about a request that needs no lock and changes nothing: the new task row.
+    fn prepare(&self, request: &StartRequest) -> Result<NewTask, SessionError> {
+        let spec = &request.spec;
+        let invalid = |why: String| SessionError::InvalidTask {
+            name: spec.name.clone(),
+            why,
+        };
+        if let Some((key, _)) = spec.env.iter().find(|(k, _)| !is_env_name(k)) {
+            return Err(invalid(format!(
+                "environment variable name {key:?} is not a shell name"
+            )));
+        }
+        for output in &spec.outputs {
+            safe_relative_path(Path::new(output), "expected output")
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        let base = match &request.base_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().map_err(SessionError::io(
+                "reading the current directory",
+                Path::new("."),
+            ))?,
+        };
+        let base = if base.is_absolute() {
+            base
+        } else {
+            std::env::current_dir()
+                .map_err(SessionError::io(
+                    "reading the current directory",
+                    Path::new("."),
+                ))?
+                .join(base)
+        };
+        let entries = plan_inputs(&base, &spec.inputs).map_err(|source| SessionError::Stage {
+            task: spec.name.clone(),
+            source,
+        })?;
+        for entry in &entries {
+            if let Some(Component::Normal(first)) = entry.dest.components().next()
+                && RESERVED.iter().any(|r| first == *r)
+            {
+                return Err(invalid(format!(
+                    "input {:?} would be staged as {:?}, a name xpr uses itself (hint: rename it)",
+                    entry.source, entry.dest
+                )));
+            }
+        }
+        let identity = task_identity(spec, &entries).map_err(|source| SessionError::Stage {
+            task: spec.name.clone(),
+            source,
+        })?;
+        let system = self.system(&request.system)?;
+        let alloc = find_nodes(system, &request.resources)?;
+        let id = new_task_id(&spec.name, &identity);
+        let remote_base = self.remote_base(system);
+        let job_dir = format!("{}/run_{id}", remote_base.trim_end_matches('/'));
+        let mut script_spec = ScriptSpec::new(id.as_str(), job_dir.as_str())
+            .with_extra_header(request.extra_header.iter().cloned())
+            .with_body(body_lines(spec));
+        if let Some(extra) = &self.options().header_extra_env {
+            script_spec = script_spec.with_header_extra_env(extra.clone());
+        }
+        let scheduler = Self::scheduler(system);
+        let script = build_script(system, &alloc, scheduler.as_ref(), &script_spec)?;
+        let stored = StoredTask {
+            spec: spec.clone(),
+            inputs: entries.into_iter().map(|e| (e.source, e.dest)).collect(),
+            script,
+            remote_base,
+        };
+        Ok(NewTask {
+            id: id.clone(),
+            name: spec.name.clone(),
+            system: system.name.clone(),
+            identity,
+            spec: serde_json::to_string(&stored).expect("a task spec serialises"),
+            remote_dir: Some(job_dir),
+            local_dir: Some(self.local_run_dir(&id).to_string_lossy().into_owned()),
+        })
+    }
+
+    /// Takes the local lock of `system`: waiting for it, or (`wait` false) only if free.
+    pub(crate) async fn system_lock(
+        &self,
+        system: &SystemName,
+        wait: bool,
+    ) -> Result<Option<File>, SessionError> {
+        let dir = self.stage_root().join(".xpr-locks");
+        fs::create_dir_all(&dir).map_err(SessionError::io("creating", &dir))?;
+        // Hex keeps any system name a safe, distinct file name.
+        let hex: String = system
+            .as_str()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = dir.join(format!("{hex}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(SessionError::io("opening lock file", &path))?;
+        if wait {
+            let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                .await
+                .expect("the lock thread does not panic");
+            return locked.map(Some).map_err(SessionError::io("locking", &path));
+        }
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(SessionError::io("locking", &path)(e)),
+        }
+    }
+
+    /// Carries every `created`, `staged` and `submitting` task of `system` to `submitted`
+    /// (or `failed`). The caller holds the system's lock.
+    pub(crate) async fn advance_locked(&self, system: &System) -> Result<(), SessionError> {
+        let pending = self.list_system(
+            &system.name,
+            &[
+                TaskStatus::Created,
+                TaskStatus::Staged,
+                TaskStatus::Submitting,
+            ],
+        )?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let transport = self.transport(system).await?;
+        let mut by_base: BTreeMap<String, Vec<TaskId>> = BTreeMap::new();
+        for record in &pending {
+            let stored = self.stored(record)?;
+            by_base
+                .entry(stored.remote_base)
+                .or_default()
+                .push(record.id.clone());
+        }
+        for (base, ids) in by_base {
+            let submitting = self.records_in(&ids, TaskStatus::Submitting)?;
+            if !submitting.is_empty() {
+                self.recover(system, transport.as_ref(), &base, &submitting)
+                    .await?;
+            }
+            let created = self.records_in(&ids, TaskStatus::Created)?;
+            if !created.is_empty() {
+                self.stage(system, transport.as_ref(), &base, &created)
+                    .await?;
+            }
+            let staged = self.records_in(&ids, TaskStatus::Staged)?;
+            if !staged.is_empty() {
+                self.submit_batch(system, transport.as_ref(), &base, &staged)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn records_in(
+        &self,
+        ids: &[TaskId],
+        status: TaskStatus,
+    ) -> Result<Vec<TaskRecord>, SessionError> {
+        let mut out = Vec::new();
+        for id in ids {
+            let record = self.get(id)?;
+            if record.status == status {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the local run dir of a task: the job script and the JSON arguments.
+    fn write_local_dir(
+        &self,
+        record: &TaskRecord,
+        stored: &StoredTask,
+    ) -> Result<PathBuf, SessionError> {
+        let dir = self.local_run_dir(&record.id);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(SessionError::io("creating", &dir))?;
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            fs::write(&path, bytes).map_err(SessionError::io("writing", &path))
+        };
+        write(SCRIPT_FILE, stored.script.as_bytes())?;
+        if let Some(args) = &stored.spec.args {
+            let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
+            write(ARGS_FILE, text.as_bytes())?;
+        }
+        Ok(dir)
+    }
+
+    /// Stages the run dirs of `created` tasks under `base` in one tar stream.
+    async fn stage(
+        &self,
+        system: &System,
+        transport: &dyn Transport,
+        base: &str,
+        records: &[TaskRecord],
+    ) -> Result<(), SessionError> {
+        let mut groups = Vec::new();
+        for record in records {
+            let stored = self.stored(record)?;
+            let dir = self.write_local_dir(record, &stored)?;
+            let mut entries = vec![StageEntry {
+                source: dir.join(SCRIPT_FILE),
+                dest: PathBuf::from(SCRIPT_FILE),
+            }];
+            if stored.spec.args.is_some() {
+                entries.push(StageEntry {
+                    source: dir.join(ARGS_FILE),
+                    dest: PathBuf::from(ARGS_FILE),
+                });
+            }
+            entries.extend(stored.entries());
+            groups.push((PathBuf::from(format!("run_{}", record.id)), entries));
+        }
+        let scratch = self.scratch_file("stage", "tar")?;
+        let tar_path = scratch.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), SessionError> {
+            let file = File::create(&tar_path).map_err(SessionError::io("creating", &tar_path))?;
+            let mut file = write_tar(std::io::BufWriter::new(file), &groups).map_err(|source| {
+                SessionError::Stage {
+                    task: "-".to_owned(),
+                    source,
+                }
+            })?;
+            file.flush().map_err(SessionError::io("writing", &tar_path))
+        })
+        .await
+        .expect("the tar thread does not panic")?;
+        let cmd = CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base]);
+        let mut input = tokio::fs::File::open(&scratch)
+            .await
+            .map_err(SessionError::io("reading", &scratch))?;
+        let result = transport.run_streaming(&cmd, Some(&mut input), None).await;
+        let _ = fs::remove_file(&scratch);
+        check_success(transport.host(), &cmd, result?)?;
+        for record in records {
+            self.transition(
+                &record.id,
+                &[TaskStatus::Created],
+                TaskStatus::Staged,
+                &TaskUpdate {
+                    detail: Some(format!("staged on {} in {base}", system.name)),
+                    ..TaskUpdate::default()
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A fresh file name in `<stage_root>/.xpr-scratch/`.
+    pub(crate) fn scratch_file(&self, what: &str, ext: &str) -> Result<PathBuf, SessionError> {
+        let dir = self.stage_root().join(".xpr-scratch");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(SessionError::io("creating", &dir))?;
+        let name = new_task_id(what, &std::process::id().to_string());
+        Ok(dir.join(format!("{name}.{ext}")))
+    }
+
+    /// Runs `lines` through the batch program under `base`'s remote lock.
+    async fn run_batch(
+        &self,
+        transport: &dyn Transport,
+        base: &str,
+        lines: &[Vec<u8>],
+        retry: Retry,
+    ) -> Result<(CommandSpec, CommandOutput), SessionError> {
+        let lock = format!("{}/{SUBMIT_LOCK_FILE}", base.trim_end_matches('/'));
+        let cmd = CommandSpec::new("sh")
+            .args([
+                OsString::from("-c"),
+                OsString::from(BATCH_PROGRAM),
+                OsString::from("xpr-batch"),
+                OsString::from(lock),
+            ])
+            .stdin(frame_lines(lines));
+        let out = transport.run(&cmd, retry).await?;
+        Ok((cmd, out))
+    }
+
+    /// Submits `staged` tasks under `base` in one remote batch.
+    async fn submit_batch(
+        &self,
+        system: &System,
+        transport: &dyn Transport,
+        base: &str,
+        records: &[TaskRecord],
+    ) -> Result<(), SessionError> {
+        let scheduler = Self::scheduler(system);
+        let mut batch = Vec::new();
+        for record in records {
+            let update = TaskUpdate {
+                detail: Some(format!("batch of {}", records.len())),
+                ..TaskUpdate::default()
+            };
+            if let Some(r) = self.transition(
+                &record.id,
+                &[TaskStatus::Staged],
+                TaskStatus::Submitting,
+                &update,
+            )? {
+                batch.push(r);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|r| {
+                let job_dir = r.remote_dir.clone().unwrap_or_default();
+                let mut line = Vec::new();
+                // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
+                for pre in &system.pre_submit_cmds {
+                    line.extend_from_slice(b"{ ");
+                    line.extend_from_slice(pre.as_bytes());
+                    line.extend_from_slice(b"\n} && ");
+                }
+                line.extend(scheduler.submit(&job_dir, SCRIPT_FILE).to_shell_line());
+                line
+            })
+            .collect();
+        let (cmd, out) = match self.run_batch(transport, base, &lines, Retry::Never).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                // The batch may have run in part: find out by name, never submit blindly.
+                if let Err(again) = self.recover(system, transport, base, &batch).await {
+                    tracing::warn!(error = %again, "lookup after a failed batch failed too; the next poll retries it");
+                }
+                return Err(e);
+            }
+        };
+        let reply = parse_batch_reply(&out.stdout);
+        if !reply.locked {
+            // The program stops before running anything unless it holds the lock.
+            for r in &batch {
+                self.transition(
+                    &r.id,
+                    &[TaskStatus::Submitting],
+                    TaskStatus::Staged,
+                    &TaskUpdate {
+                        detail: Some("batch did not run: no remote lock".to_owned()),
+                        ..TaskUpdate::default()
+                    },
+                )?;
+            }
+            return Err(SessionError::Remote {
+                system: system.name.clone(),
+                host: transport.host().to_owned(),
+                message: format!(
+                    "the submission batch could not start (exit {:?}): {} (command: {cmd})",
+                    out.code,
+                    out.stderr_text().trim()
+                ),
+            });
+        }
+        let replies: HashMap<usize, &CommandOutput> =
+            reply.records.iter().map(|(i, o)| (*i, o)).collect();
+        let mut unsure = Vec::new();
+        for (i, record) in batch.iter().enumerate() {
+            let Some(output) = replies.get(&i) else {
+                unsure.push(record.clone());
+                continue;
+            };
+            match scheduler.parse_submit(output) {
+                Ok(job) => {
+                    self.transition(
+                        &record.id,
+                        &[TaskStatus::Submitting],
+                        TaskStatus::Submitted,
+                        &TaskUpdate {
+                            scheduler_job_id: Some(job),
+                            sched_state: Some("queued".to_owned()),
+                            ..TaskUpdate::default()
+                        },
+                    )?;
+                }
+                Err(e) if !output.succeeded() => {
+                    let stderr = protocol::tail_text(&output.stderr, 2000);
+                    self.transition(
+                        &record.id,
+                        &[TaskStatus::Submitting],
+                        TaskStatus::Failed,
+                        &TaskUpdate {
+                            sched_state: Some("submit_failed".to_owned()),
+                            reason: Some(format!(
+                                "the scheduler refused the job (exit {:?}): {}",
+                                output.code,
+                                if stderr.is_empty() {
+                                    e.to_string()
+                                } else {
+                                    stderr
+                                }
+                            )),
+                            ..TaskUpdate::default()
+                        },
+                    )?;
+                }
+                Err(e) => {
+                    tracing::warn!(task = %record.id, error = %e, "submit reply unreadable; looking the job up by name");
+                    unsure.push(record.clone());
+                }
+            }
+        }
+        if !unsure.is_empty() {
+            self.recover(system, transport, base, &unsure).await?;
+        }
+        if let Some(error) = reply.error {
+            tracing::warn!(system = %system.name, %error, "submission batch reply was cut short");
+        }
+        Ok(())
+    }
+
+    /// Looks `submitting` tasks up by name under the remote lock: found -> `submitted`,
+    /// not found -> `staged` (to be submitted again).
+    async fn recover(
+        &self,
+        system: &System,
+        transport: &dyn Transport,
+        base: &str,
+        records: &[TaskRecord],
+    ) -> Result<(), SessionError> {
+        let scheduler = Self::scheduler(system);
+        let names: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+        let lines: Vec<Vec<u8>> = chunk_by_len(&names, String::len)
+            .into_iter()
+            .map(|chunk| scheduler.find_by_name(chunk).to_shell_line())
+            .collect();
+        let (cmd, out) = self.run_batch(transport, base, &lines, Retry::Safe).await?;
+        let reply = parse_batch_reply(&out.stdout);
+        let remote = |message: String| SessionError::Remote {
+            system: system.name.clone(),
+            host: transport.host().to_owned(),
+            message,
+        };
+        if !reply.locked || !reply.complete || reply.records.len() != lines.len() {
+            return Err(remote(format!(
+                "looking up interrupted submissions by name failed (exit {:?}): {} (command: {cmd})",
+                out.code,
+                out.stderr_text().trim()
+            )));
+        }
+        let mut found: HashMap<String, Vec<JobStatus>> = HashMap::new();
+        for (_, output) in &reply.records {
+            let jobs =
+                scheduler
+                    .parse_find_by_name(output)
+                    .map_err(|source| SessionError::Scheduler {
+                        system: system.name.clone(),
+                        source,
+                    })?;
+            for job in jobs {
+                if let Some(name) = job.name.clone() {
+                    found.entry(name).or_default().push(job);
+                }
+            }
+        }
+        for record in records {
+            match found
+                .get(record.id.as_str())
+                .and_then(|jobs| pick_job(jobs))
+            {
+                Some(job) => {
+                    self.transition(
+                        &record.id,
+                        &[TaskStatus::Submitting],
+                        TaskStatus::Submitted,
+                        &TaskUpdate {
+                            scheduler_job_id: Some(job),
+                            detail: Some(
+                                "found by name in the scheduler after an interrupted submission"
+                                    .to_owned(),
+                            ),
+                            ..TaskUpdate::default()
+                        },
+                    )?;
+                }
+                None => {
+                    self.transition(
+                        &record.id,
+                        &[TaskStatus::Submitting],
+                        TaskStatus::Staged,
+                        &TaskUpdate {
+                            detail: Some(
+                                "not known to the scheduler by name: to be submitted again"
+                                    .to_owned(),
+                            ),
+                            ..TaskUpdate::default()
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The job to adopt among those carrying a task's name: the first submitted (lowest number),
+/// so the job the DB follows is stable whatever order the reply lists them in.
+fn pick_job(jobs: &[JobStatus]) -> Option<SchedulerJobId> {
+    if jobs.len() > 1 {
+        tracing::warn!(
+            jobs = ?jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            "several jobs carry one task's name; following the first"
+        );
+    }
+    jobs.iter()
+        .min_by_key(|j| {
+            let digits: String =
+                j.id.as_str()
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+            (
+                digits.parse::<u64>().unwrap_or(u64::MAX),
+                j.id.as_str().to_owned(),
+            )
+        })
+        .map(|j| j.id.clone())
+}

@@ -1,0 +1,115 @@
+//! Helpers of the `life_*` tests: a config in a temp stage root pointing at the test bed, and
+//! small task builders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use xpr::config::LoadedConfig;
+use xpr::resources::{CountRequest, Resources};
+use xpr::session::{Session, SessionOptions};
+
+use crate::common::Testbed;
+
+/// A temp stage root with a config.json; the remote run dirs of its systems live under
+/// `~xprtest/<remote_root>`, removed on drop.
+pub struct Bed {
+    pub root: TempDir,
+    pub config: PathBuf,
+    pub remote_root: String,
+    pub ssh_config: Option<PathBuf>,
+}
+
+impl Bed {
+    /// A stage root whose config holds `systems` (a JSON object). Each system with a host
+    /// gets `remsh_cmd` with the test bed's ssh config and `rundir` under a unique dir.
+    pub fn new(tb: Option<&Testbed>, mut systems: Value) -> Bed {
+        let root = tempfile::Builder::new()
+            .prefix("xpr-life-")
+            .tempdir()
+            .unwrap();
+        let unique = root
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let remote_root = format!("xpr-life-tests/{unique}");
+        let ssh_config = tb.map(|tb| tb.ssh_config());
+        for (_, system) in systems.as_object_mut().unwrap() {
+            if system.get("host").is_some_and(|h| !h.is_null()) {
+                let cfg = ssh_config
+                    .as_ref()
+                    .expect("remote systems need the test bed");
+                system["remsh_cmd"] = json!(format!("ssh -F {}", cfg.display()));
+                system["rundir"] = json!(remote_root);
+            }
+        }
+        let config = root.path().join("config.json");
+        std::fs::write(&config, json!({ "systems": systems }).to_string()).unwrap();
+        Bed {
+            root,
+            config,
+            remote_root,
+            ssh_config,
+        }
+    }
+
+    pub fn loaded(&self) -> LoadedConfig {
+        LoadedConfig::from_files(std::slice::from_ref(&self.config), self.root.path()).unwrap()
+    }
+
+    /// A session with fast polls and `vanish` as the vanish timeout.
+    pub fn session(&self, vanish: Duration) -> Session {
+        Session::open_with(self.loaded(), options(vanish)).unwrap()
+    }
+
+    /// A directory for the user's own files (inputs), outside the stage root's run dirs.
+    pub fn work_dir(&self) -> PathBuf {
+        let dir = self.root.path().join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Runs `cmd` on `host` of the test bed (for checks and clean-up).
+    pub fn ssh(&self, host: &str, cmd: &str) -> std::process::Output {
+        std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(self.ssh_config.as_ref().unwrap())
+            .arg(host)
+            .arg(cmd)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        if self.ssh_config.is_some() {
+            let _ = self.ssh("xpr-local", &format!("rm -rf {}", self.remote_root));
+        }
+    }
+}
+
+pub fn options(vanish: Duration) -> SessionOptions {
+    SessionOptions {
+        min_poll_interval: Duration::from_millis(300),
+        max_poll_interval: Duration::from_secs(2),
+        vanish_timeout: vanish,
+        ..SessionOptions::default()
+    }
+}
+
+/// One core on one node (any scheduler).
+pub fn one_core() -> Resources {
+    Resources::new(CountRequest::Cores(1)).with_partial_node(true)
+}
+
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
