@@ -6,7 +6,8 @@ const AFTER_HELP: &str = "\
 Configuration: ExPyRe's config.json, found in $EXPYRE_ROOT, or in .expyre/ or _expyre/ folders
 from the current directory up to $HOME, plus ~/.expyre; the built-in system `local` needs none.
 
-Exit codes: 0 success, 1 error, 2 bad usage, 3 configuration error, 4 no partition fits the request.";
+Exit codes: 0 success, 1 error, 2 bad usage, 3 configuration error, 4 no partition fits the request,
+5 a task failed without an exit code of its own; `xpr run` exits with the job's exit code when it has one.";
 
 /// Run work on HPC clusters from a laptop.
 #[derive(Debug, Parser)]
@@ -38,6 +39,33 @@ pub enum Command {
     /// back into the file (never replaces the file under other processes).
     #[command(name = "db_unlock", alias = "db-unlock")]
     DbUnlock(DbArgs),
+    /// Run a command as a task and wait: outputs land here (or --dest), its stdout and stderr
+    /// are printed, and xpr exits with the job's exit code.
+    Run(RunArgs),
+    /// Submit a command as a task and return at once, printing the task id.
+    Submit(TaskArgs),
+    /// Ask the schedulers once about ongoing tasks, bring back finished ones, and list tasks.
+    Status(SelectArgs),
+    /// Follow tasks until they finish.
+    Wait(WaitArgs),
+    /// Ask the schedulers once and bring back the outputs of finished tasks.
+    Sync(SelectArgs),
+    /// A task's status, exit code, run dir and the tails of its stdout and stderr.
+    Results(IdArg),
+    /// A task's whole stdout and stderr.
+    Logs(IdArg),
+    /// Cancel tasks through their scheduler.
+    Cancel(SelectArgs),
+    /// Remove tasks' run directories, remote and local (never the inputs you gave).
+    Clean(SelectArgs),
+    /// Mark tasks processed: their results are used; an identical task will run anew.
+    #[command(name = "mark_processed", alias = "mark-processed")]
+    MarkProcessed(SelectArgs),
+    /// Remove tasks from the jobs DB.
+    Rm(RmArgs),
+    /// Set tasks' status by hand (e.g. back to `created` to run again).
+    #[command(name = "reset_status", alias = "reset-status")]
+    ResetStatus(ResetArgs),
 }
 
 /// Where the jobs DB is.
@@ -125,21 +153,14 @@ pub enum ConfigCommand {
     Check(JsonFlag),
 }
 
-/// `xpr nodes ...`
-#[derive(Debug, Args)]
-pub struct NodesArgs {
-    /// The system, as named in config.json (or `local`).
-    pub system: String,
+/// A resource request: the flags of `xpr nodes`, shared by `run` and `submit`.
+#[derive(Debug, Args, Clone)]
+pub struct ResourceArgs {
     /// Longest run time: seconds, `30m`, `4h`, `2d`, `HH:MM:SS` or `D-HH:MM:SS`.
     #[arg(long, value_name = "T")]
-    pub max_time: String,
+    pub max_time: Option<String>,
     /// Whole nodes to use.
-    #[arg(
-        long,
-        value_name = "N",
-        required_unless_present = "num_cores",
-        conflicts_with = "num_cores"
-    )]
+    #[arg(long, value_name = "N", conflicts_with = "num_cores")]
     pub num_nodes: Option<u32>,
     /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node).
     #[arg(long, value_name = "N")]
@@ -159,7 +180,136 @@ pub struct NodesArgs {
     /// Allow one partly used node with exactly the cores asked.
     #[arg(long)]
     pub partial_node: bool,
+}
+
+/// `xpr nodes ...`
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("max_time", |a| a.required(true)),
+    group(clap::ArgGroup::new("count").required(true).args(["num_nodes", "num_cores"]))
+)]
+pub struct NodesArgs {
+    /// The system, as named in config.json (or `local`).
+    pub system: String,
+    /// What to ask for.
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Print JSON: {"partition", "num_nodes", "num_cores", "num_cores_per_node", "header"}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `xpr run ...` and `xpr submit ...`: a task and where to run it.
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    /// The system to run on (default: the profile's, else `local`).
+    #[arg(long, short = 'm', value_name = "SYSTEM")]
+    pub system: Option<String>,
+    /// A profile from config.json: its system, resources, header lines and environment are
+    /// the defaults (flags given here win).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// What to ask for (default: 1 core, or the profile's resources).
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// An input file, directory or glob (repeatable); relative paths are kept, absolute ones
+    /// flattened to their base name.
+    #[arg(long = "input", short = 'i', value_name = "PATH")]
+    pub inputs: Vec<String>,
+    /// An output file or glob to bring back (repeatable); missing ones fail the task.
+    #[arg(long = "output", short = 'o', value_name = "GLOB")]
+    pub outputs: Vec<String>,
+    /// The task's name (default: the program's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An environment variable for the command (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+    /// JSON arguments, written to xpr_args.json in the run dir ($XPR_ARGS_FILE).
+    #[arg(long, value_name = "JSON")]
+    pub args: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `xpr run ...`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task.
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Where the outputs land (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<std::path::PathBuf>,
+    /// Give up waiting after this long (the job keeps running).
+    #[arg(long, value_name = "T")]
+    pub timeout: Option<String>,
+}
+
+/// Tasks picked by filters, for commands acting on several.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Task ids (exact), in addition to the filters.
+    #[arg(value_name = "ID", id = "task_ids")]
+    pub task_ids: Vec<String>,
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `xpr wait ...`
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Which tasks (default: all ongoing).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Give up after this long.
+    #[arg(long, value_name = "T")]
+    pub timeout: Option<String>,
+}
+
+/// `xpr rm ...`
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Which tasks (at least one id or filter is required).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Also cancel the jobs and remove their run directories.
+    #[arg(short = 'c', long)]
+    pub clean: bool,
+}
+
+/// `xpr reset_status ...`
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Which tasks (at least one id or filter is required).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The status to set.
+    #[arg(long, default_value = "created", value_name = "STATUS")]
+    pub to: String,
+}
+
+/// One task id.
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// The task id (see `xpr ls`).
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

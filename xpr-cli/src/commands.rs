@@ -4,6 +4,7 @@ mod config;
 mod connect;
 mod db;
 mod nodes;
+mod tasks;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,17 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Disconnect(arg) => connect::disconnect(&arg.system),
         Command::Ls(args) => db::ls(&args),
         Command::DbUnlock(args) => db::db_unlock(&args),
+        Command::Run(args) => tasks::run(&args),
+        Command::Submit(args) => tasks::submit(&args),
+        Command::Status(select) | Command::Sync(select) => tasks::status(&select),
+        Command::Wait(args) => tasks::wait(&args),
+        Command::Results(arg) => tasks::results(&arg.id, false),
+        Command::Logs(arg) => tasks::logs(&arg.id),
+        Command::Cancel(select) => tasks::cancel(&select),
+        Command::Clean(select) => tasks::clean(&select),
+        Command::MarkProcessed(select) => tasks::mark_processed(&select),
+        Command::Rm(args) => tasks::rm(&args),
+        Command::ResetStatus(args) => tasks::reset_status(&args),
     }
 }
 

@@ -10,14 +10,14 @@ use xpr::scheduler::scheduler_for;
 use xpr::scheduler::script::{ScriptSpec, header_lines};
 
 use super::print_json;
-use crate::cli::NodesArgs;
+use crate::cli::{NodesArgs, ResourceArgs};
 
 /// The `{id}` shown in a header printed without a real task.
 const SAMPLE_ID: &str = "JOB_ID";
 
 /// Builds the request from the flags (no I/O), then finds the nodes and renders the header.
 pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
-    let request = request_from(args)?;
+    let request = request_from(&args.resources)?;
     let loaded = LoadedConfig::from_env()?;
     let system = loaded.system(&args.system)?;
     let alloc = find_nodes(system, &request)?;
@@ -52,12 +52,17 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn request_from(args: &NodesArgs) -> anyhow::Result<Resources> {
-    let max_time = parse_time(&args.max_time).context("--max-time")?;
+/// The request the flags describe; `None` when they name no count (the caller picks a
+/// default). No I/O.
+pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
+    let max_time = match &args.max_time {
+        Some(t) => parse_time(t).context("--max-time")?,
+        None => None,
+    };
     let mut request = match (args.num_nodes, args.num_cores) {
         (Some(n), _) => Resources::nodes(n),
         (None, Some(n)) => Resources::cores(n),
-        (None, None) => anyhow::bail!("give --num-nodes or --num-cores"),
+        (None, None) => Resources::cores(1),
     };
     if let Some(t) = max_time {
         request = request.with_max_time(t);

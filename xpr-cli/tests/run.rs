@@ -1,0 +1,198 @@
+//! `xpr run`, `submit`, `wait`, `logs`, `mark_processed`, `rm` driven as a user would: on the
+//! built-in `local` system (no config), and on the test bed's Slurm over SSH.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Xpr {
+    home: tempfile::TempDir,
+    cwd: PathBuf,
+}
+
+impl Xpr {
+    fn new() -> Xpr {
+        let home = tempfile::tempdir().unwrap();
+        let cwd = home.path().join("work dir");
+        std::fs::create_dir_all(&cwd).unwrap();
+        Xpr { home, cwd }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xpr"))
+            .args(args)
+            .current_dir(&self.cwd)
+            .env("HOME", self.home.path())
+            .env_remove("EXPYRE_ROOT")
+            .output()
+            .unwrap()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.cwd.join(name), bytes).unwrap();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_on_local_brings_outputs_here_and_prints_the_job_output() {
+    let xpr = Xpr::new();
+    let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    xpr.write("in put.bin", &data);
+    let out = xpr.run(&[
+        "run",
+        "--max-time",
+        "1m",
+        "-i",
+        "in put.bin",
+        "-o",
+        "out.bin",
+        "--",
+        "sh",
+        "-c",
+        "cp 'in put.bin' out.bin; echo done; echo note >&2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "done\n");
+    assert!(text(&out.stderr).contains("note"));
+    assert_eq!(std::fs::read(xpr.cwd.join("out.bin")).unwrap(), data);
+    // The input the user gave is untouched.
+    assert_eq!(std::fs::read(xpr.cwd.join("in put.bin")).unwrap(), data);
+}
+
+#[test]
+fn run_exits_with_the_job_exit_code_and_tells_failures_apart() {
+    let xpr = Xpr::new();
+    let out = xpr.run(&["run", "--", "sh", "-c", "echo oops >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("oops") && err.contains("exit code 3"), "{err}");
+
+    let out = xpr.run(&["run", "--max-time", "2", "--", "sleep", "60"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = xpr.run(&["run", "-o", "never.txt", "--", "true"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        text(&out.stderr).contains("never.txt"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_input_is_named_and_nothing_is_recorded() {
+    let xpr = Xpr::new();
+    let out = xpr.run(&["run", "-i", "absent.dat", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("absent.dat"),
+        "{}",
+        text(&out.stderr)
+    );
+    let db = xpr.home.path().join(".expyre/jobs.db");
+    if db.exists() {
+        let out = xpr.run(&["ls", "--json"]);
+        let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(tasks.as_array().unwrap().len(), 0, "{tasks}");
+    }
+}
+
+#[test]
+fn submitting_the_same_task_twice_submits_once_until_processed() {
+    let xpr = Xpr::new();
+    xpr.write("x.txt", b"1");
+    let args = [
+        "submit", "--name", "same", "-i", "x.txt", "--", "cat", "x.txt",
+    ];
+    let first = xpr.run(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let id = text(&first.stdout).trim().to_owned();
+    let second = xpr.run(&args);
+    assert_eq!(text(&second.stdout).trim(), id);
+    assert!(text(&second.stderr).contains("nothing was submitted"));
+
+    let waited = xpr.run(&["wait", &id, "--timeout", "2m"]);
+    assert!(waited.status.success(), "{}", text(&waited.stderr));
+    let logs = xpr.run(&["logs", &id]);
+    assert_eq!(text(&logs.stdout), "1");
+
+    assert!(xpr.run(&["mark_processed", &id]).status.success());
+    let third = xpr.run(&args);
+    let new_id = text(&third.stdout).trim().to_owned();
+    assert_ne!(new_id, id);
+    assert!(
+        xpr.run(&["wait", &new_id, "--timeout", "2m"])
+            .status
+            .success()
+    );
+
+    let removed = xpr.run(&["rm", "-y", "-c", "-n", "same"]);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let out = xpr.run(&["ls", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 0);
+    // rm demands a filter: it never removes everything by accident.
+    assert_eq!(xpr.run(&["rm", "-y"]).status.code(), Some(1));
+}
+
+#[test]
+fn run_on_slurm_over_ssh_lands_outputs_in_dest() {
+    let Some(bed) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let xpr = Xpr::new();
+    std::fs::create_dir_all(xpr.cwd.join("_expyre")).unwrap();
+    let config = serde_json::json!({"systems": {"bed": {
+        "host": "xpr-local", "scheduler": "slurm",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": format!("xpr-cli-tests/{}", xpr.home.path().file_name().unwrap().to_string_lossy()),
+        "partitions": {"debug": {"num_cores": 16}}}}});
+    std::fs::write(xpr.cwd.join("_expyre/config.json"), config.to_string()).unwrap();
+    xpr.write("n.txt", b"41\n");
+    let dest = xpr.cwd.join("results");
+    let out = xpr.run(&[
+        "run",
+        "-m",
+        "bed",
+        "--max-time",
+        "5m",
+        "--num-cores",
+        "1",
+        "--no-exact-fit",
+        "-i",
+        "n.txt",
+        "-o",
+        "m.txt",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo $(( $(cat n.txt) + 1 )) > m.txt",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dest.join("m.txt")).unwrap(), "42\n");
+    let ls = xpr.run(&["ls", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert_eq!(tasks[0]["system"], "bed");
+    assert!(
+        tasks[0]["scheduler_job_id"]
+            .as_str()
+            .is_some_and(|j| !j.is_empty())
+    );
+    // Tidy the remote run dir.
+    let id = tasks[0]["id"].as_str().unwrap();
+    assert!(xpr.run(&["clean", id]).status.success());
+    let _ = Path::new(id);
+}
