@@ -195,6 +195,16 @@ fn every_grid_engine_answers_with_its_queue_and_pe() {
                 .any(|l| l.starts_with("all.q@") && l.contains("lx-amd64")),
             "qstat -f on {host} lists no instance of all.q:\n{queues}"
         );
+        // A queue instance in state `u` has no execd reporting: jobs would wait for ever.
+        let unreachable: Vec<&str> = queues
+            .lines()
+            .filter(|l| l.starts_with("all.q@"))
+            .filter(|l| l.split_whitespace().nth(5).is_some_and(|s| s.contains('u')))
+            .collect();
+        assert!(
+            unreachable.is_empty(),
+            "no execd reports on {host} (queue state u): {unreachable:?} (hint: rerun tests/testbed/setup.sh)"
+        );
         let pes = ssh_ok(&tb, &host, "qconf -spl");
         assert!(
             pes.lines().any(|l| l == "smp"),
