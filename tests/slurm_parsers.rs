@@ -868,3 +868,244 @@ fn public_squeue_pysqa() {
     assert!(s.iter().all(|j| j.state == JobState::Running));
     assert_eq!(by_id(&s, "5322013").name.as_deref(), Some("pi_19576482"));
 }
+
+// ------------------------------------------------------------------ test bed captures
+
+/// The jobs of a test bed capture whose name is `<run>-<case>` (names differ on every run).
+fn case<'a>(statuses: &'a [JobStatus], case: &str) -> Vec<&'a JobStatus> {
+    let suffix = format!("-{case}");
+    statuses
+        .iter()
+        .filter(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("cap") && n.ends_with(&suffix))
+        })
+        .collect()
+}
+
+/// The one job of `case`.
+fn one<'a>(statuses: &'a [JobStatus], name: &str) -> &'a JobStatus {
+    match case(statuses, name).as_slice() {
+        [one] => one,
+        other => panic!("expected one job named *-{name}, found {other:#?}"),
+    }
+}
+
+#[test]
+fn capture_script_uses_the_adapters_commands() {
+    use xpr::scheduler::slurm::{
+        FIND_MARKER, FIND_SCRIPT, FIND_STARTTIME, SACCT_FORMAT, SQUEUE_FORMAT,
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/capture/slurm.sh");
+    let script = std::fs::read_to_string(&path).unwrap();
+    for needle in [
+        format!("SQUEUE_FORMAT='{SQUEUE_FORMAT}'"),
+        format!("SACCT_FORMAT='{SACCT_FORMAT}'"),
+        format!("FIND_MARKER='{FIND_MARKER}'"),
+        format!("FIND_STARTTIME='{FIND_STARTTIME}'"),
+        format!("<<'EOF'\n{FIND_SCRIPT}\nEOF\n"),
+        "squeue --noheader --states=all \"--jobs=".to_owned(),
+        "sacct --noheader --parsable2 \"--jobs=".to_owned(),
+        "sbatch --parsable job.script.slurm".to_owned(),
+    ] {
+        assert!(
+            script.contains(&needle),
+            "{} lacks {needle:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn testbed_sbatch_replies_are_bare_ids() {
+    for name in [
+        "success",
+        "exit3",
+        "cancelled",
+        "held1",
+        "held2",
+        "array",
+        "timeout",
+    ] {
+        let out = load(&format!("sbatch/testbed-{name}"));
+        let id = S.parse_submit(&out).unwrap();
+        assert!(
+            id.as_str().bytes().all(|b| b.is_ascii_digit()),
+            "{name}: {id}"
+        );
+        assert_eq!(
+            out.stdout_text().trim(),
+            id.as_str(),
+            "--parsable prints the id alone"
+        );
+    }
+}
+
+#[test]
+fn testbed_squeue_live() {
+    let s = S.parse_status(&load("squeue/testbed-live-all")).unwrap();
+    for held in ["held1", "held2"] {
+        let job = one(&s, held);
+        assert_eq!(job.state, JobState::Held);
+        assert_eq!(
+            (job.reason.as_deref(), job.node.as_deref()),
+            (Some("JobHeldUser"), None)
+        );
+    }
+    assert_eq!(one(&s, "cancelled").state, JobState::Running);
+    assert!(one(&s, "cancelled").node.is_some());
+    assert_eq!(one(&s, "timeout").state, JobState::Running);
+    assert!(matches!(
+        one(&s, "success").state,
+        JobState::Running | JobState::Succeeded
+    ));
+    assert!(matches!(
+        one(&s, "exit3").state,
+        JobState::Running | JobState::Failed { exit_code: None }
+    ));
+    let array = case(&s, "array");
+    assert!(array.iter().any(|j| j.state == JobState::Running));
+    assert!(
+        array.iter().all(|j| j.id.as_str().contains('_')),
+        "{array:?}"
+    );
+    for pending in array.iter().filter(|j| j.state == JobState::Queued) {
+        assert_eq!(pending.reason.as_deref(), Some("JobArrayTaskLimit"));
+    }
+
+    let held = S.parse_status(&load("squeue/testbed-held")).unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(held.iter().all(|j| j.state == JobState::Held));
+    let released = S.parse_status(&load("squeue/testbed-released")).unwrap();
+    assert_eq!(
+        one(&released, "held2").state,
+        JobState::Queued,
+        "released, still waiting for --begin"
+    );
+    let running = S.parse_status(&load("squeue/testbed-running")).unwrap();
+    assert_eq!(one(&running, "cancelled").state, JobState::Running);
+    let array = S.parse_status(&load("squeue/testbed-array")).unwrap();
+    assert!(array.iter().any(|j| j.state == JobState::Running));
+}
+
+#[test]
+fn testbed_squeue_unknown_and_purged_ids() {
+    for name in ["unknown-single-id", "purged-single-id"] {
+        let out = load(&format!("squeue/testbed-{name}"));
+        assert_eq!(out.code, Some(1), "{name}: real squeue exits 1");
+        assert!(
+            out.stderr_text().contains("Invalid job id specified"),
+            "{name}"
+        );
+        assert!(S.parse_status(&out).unwrap().is_empty(), "{name}");
+    }
+    let s = S
+        .parse_status(&load("squeue/testbed-unknown-among-known"))
+        .unwrap();
+    assert_eq!(one(&s, "success").state, JobState::Succeeded);
+    assert_eq!(s.len(), 1);
+}
+
+#[test]
+fn testbed_squeue_ended() {
+    let s = S.parse_status(&load("squeue/testbed-ended-all")).unwrap();
+    assert_eq!(one(&s, "success").state, JobState::Succeeded);
+    assert_eq!(one(&s, "exit3").state, JobState::Failed { exit_code: None });
+    assert_eq!(one(&s, "cancelled").state, JobState::Cancelled);
+    assert_eq!(one(&s, "held1").state, JobState::Cancelled);
+    assert_eq!(one(&s, "timeout").state, JobState::Timeout);
+    let array = case(&s, "array");
+    assert_eq!(array.len(), 5);
+    assert!(array.iter().all(|j| j.state == JobState::Succeeded));
+}
+
+#[test]
+fn testbed_sacct() {
+    let all = S.parse_accounting(&load("sacct/testbed-all")).unwrap();
+    assert_eq!(
+        all.len(),
+        11,
+        "7 jobs, the array as 5 elements, steps folded"
+    );
+    for (file, name, state, exit) in [
+        ("success", "success", JobState::Succeeded, Some(0)),
+        (
+            "exit3",
+            "exit3",
+            JobState::Failed { exit_code: Some(3) },
+            Some(3),
+        ),
+        ("cancelled", "cancelled", JobState::Cancelled, Some(0)),
+        ("held", "held1", JobState::Cancelled, Some(0)),
+        ("timeout", "timeout", JobState::Timeout, Some(0)),
+        ("purged", "success", JobState::Succeeded, Some(0)),
+    ] {
+        let s = S
+            .parse_accounting(&load(&format!("sacct/testbed-{file}")))
+            .unwrap();
+        let job = one(&s, name);
+        assert_eq!(
+            (&job.state, job.exit_code),
+            (&state, exit),
+            "sacct/testbed-{file}"
+        );
+        assert_eq!(one(&all, name).state, state);
+    }
+    let cancelled = one(&all, "cancelled");
+    assert_eq!(
+        cancelled.raw_state, "CANCELLED",
+        "`CANCELLED by UID` is shown as CANCELLED"
+    );
+    assert!(cancelled.node.is_some());
+    assert_eq!(one(&all, "held2").node, None, "never ran: `None assigned`");
+
+    let array = S.parse_accounting(&load("sacct/testbed-array")).unwrap();
+    assert_eq!(array.len(), 5);
+    let base = array[0].id.as_str().split('_').next().unwrap().to_owned();
+    let mut elements: Vec<&str> = array.iter().map(|j| j.id.as_str()).collect();
+    elements.sort();
+    let expected: Vec<String> = (0..5).map(|i| format!("{base}_{i}")).collect();
+    assert_eq!(elements, expected);
+    assert!(array.iter().all(|j| j.state == JobState::Succeeded));
+
+    assert!(
+        S.parse_accounting(&load("sacct/testbed-unknown-id"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn testbed_find_by_name() {
+    let ended = S
+        .parse_find_by_name(&load("find_by_name/testbed-ended"))
+        .unwrap();
+    assert_eq!(
+        ended.len(),
+        9,
+        "success, exit3, cancelled, timeout and 5 array elements"
+    );
+    assert!(ended.iter().all(|j| j.state.is_final()));
+    // Final in sacct, so sacct's record with its exit code is the one kept.
+    assert_eq!(
+        one(&ended, "exit3").state,
+        JobState::Failed { exit_code: Some(3) }
+    );
+    assert_eq!(one(&ended, "timeout").state, JobState::Timeout);
+
+    // While jobs run: a held job with a future --begin is in squeue only (sacct's time window
+    // does not see it yet), which is why find-by-name asks both.
+    let live = S
+        .parse_find_by_name(&load("find_by_name/testbed-live"))
+        .unwrap();
+    assert_eq!(one(&live, "held1").state, JobState::Held);
+    assert_eq!(one(&live, "cancelled").state, JobState::Running);
+    assert!(!case(&live, "array").is_empty());
+
+    assert!(
+        S.parse_find_by_name(&load("find_by_name/testbed-none"))
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -12,7 +12,8 @@
 # Usage: tests/testbed/capture/slurm.sh   (test bed env: $XPR_TESTBED_ENV or /tmp/xpr-testbed/env.sh)
 # Re-runnable: old testbed-* fixtures are replaced; every job it submits is cancelled on exit
 # and its remote directory removed. Takes about 2 minutes (the timeout case waits for Slurm's
-# time limit check), plus up to 5 for the purged-id case (XPR_CAPTURE_SKIP_PURGE=1 skips it).
+# time limit check), plus 5 to 10 for the purged-id case (Slurm purges in batches some time
+# after MinJobAge; XPR_CAPTURE_SKIP_PURGE=1 skips it).
 # OOM is not reproducible here (no cgroup task plugin): not captured.
 set -euo pipefail
 
@@ -124,7 +125,11 @@ wait_for() {
     sleep 1
   done
 }
-purged() { remote squeue --noheader --states=all "--jobs=$1" 2>&1 | grep -q 'Invalid job id specified'; }
+purged() {
+  local out
+  out=$(remote squeue --noheader --states=all "--jobs=$1" 2>&1 || true)
+  [[ $out == *'Invalid job id specified'* ]]
+}
 state_is() { state "$1" | grep -qx "$2"; }
 state_is_not() { local s; s=$(state "$1" | head -n1); [[ -n $s && $s != "$2" ]]; }
 # All job rows (not steps) of the adapter's sacct reply for the ids are in a final state.
@@ -194,7 +199,7 @@ find_by_name none "$RUN-never-submitted"
 # A purged id: the controller forgets a job MinJobAge (300 s here) after it ended.
 if [[ ${XPR_CAPTURE_SKIP_PURGE:-0} != 1 ]]; then
   log "waiting for job $OK to be purged from the controller (MinJobAge)"
-  wait_for "job $OK to be purged" 420 purged "$OK"
+  wait_for "job $OK to be purged" 900 purged "$OK"
   status purged-single-id "$OK"
   accounting purged "$OK"
 fi
