@@ -22,6 +22,7 @@
 //! | `xpr.exit` says 0, expected outputs present | succeeded | scheduler's (`succeeded`) |
 //! | `xpr.exit` says 0, outputs missing | failed (reason names them) | `missing_outputs` |
 //! | `xpr.exit` says N != 0 | failed (exit code, stderr tail) | `failed` |
+//! | no `xpr.exit`, xpr cancelled it (ended, or in neither queue nor accounting) | failed | `cancelled` |
 //! | no `xpr.exit`, scheduler final | failed | `timeout`, `cancelled`, `out_of_memory`, `node_fail`, ... |
 //! | no `xpr.exit`, vanished | died | `vanished` |
 //!
@@ -226,6 +227,12 @@ impl Session {
                 // Accounting still sees it live (e.g. the queue listing lagged).
                 self.clear_unaccounted(&record.id);
                 self.mark_running(&record, s)?;
+                continue;
+            }
+            // A job xpr cancelled need not wait to be declared vanished: Grid Engine keeps no
+            // record at all of a pending job deleted with `qdel`.
+            if self.cancel_requested(&record.id)? {
+                ended.push(Ended { job: None, record });
                 continue;
             }
             let since = self.unaccounted_since(&record.id)?;
@@ -451,6 +458,10 @@ impl Session {
             }
             (None, Some(j)) => {
                 let word = match j.state {
+                    // xpr asked for this job's end, and it ended without its exit status:
+                    // whatever accounting calls it (Grid Engine reports a cancelled running
+                    // job as a SIGKILL failure), it was cancelled.
+                    _ if self.cancel_requested(&record.id)? => "cancelled".to_owned(),
                     // Accounting says it ended well, but the script never wrote its exit
                     // status: the command did not run to its end.
                     JobState::Succeeded => "no_exit_status".to_owned(),
@@ -473,6 +484,18 @@ impl Session {
                     },
                 )
             }
+            (None, None) if self.cancel_requested(&record.id)? => (
+                TaskStatus::Failed,
+                TaskUpdate {
+                    sched_state: Some("cancelled".to_owned()),
+                    reason: Some(format!(
+                        "job {job_id} was cancelled at xpr's request before it wrote \
+                         {EXIT_FILE}; {} has no accounting record of it",
+                        system.name
+                    )),
+                    ..TaskUpdate::default()
+                },
+            ),
             (None, None) => (
                 TaskStatus::Died,
                 TaskUpdate {

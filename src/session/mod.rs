@@ -86,6 +86,8 @@ pub const SCRIPT_FILE: &str = "xpr_job.sh";
 pub const DB_FILE: &str = "jobs.db";
 /// The remote lock file's name in each remote base.
 pub const SUBMIT_LOCK_FILE: &str = ".xpr-submit.lock";
+/// The history note [`Session::cancel`] writes before asking the scheduler to cancel a job.
+pub(crate) const CANCEL_REQUESTED: &str = "cancel requested";
 /// Marker file in a local run dir: since when (epoch milliseconds) the job is in neither the queue
 /// nor accounting.
 pub(crate) const UNACCOUNTED_FILE: &str = ".xpr-unaccounted-since";
@@ -594,10 +596,13 @@ impl Session {
         for id in ids {
             let record = self.get(id)?;
             match (record.status, &record.scheduler_job_id) {
-                (TaskStatus::Submitted | TaskStatus::Started, Some(job)) => by_system
-                    .entry(record.system.clone())
-                    .or_default()
-                    .push((id.clone(), job.clone())),
+                (TaskStatus::Submitted | TaskStatus::Started, Some(job)) => {
+                    self.note_cancel_request(id)?;
+                    by_system
+                        .entry(record.system.clone())
+                        .or_default()
+                        .push((id.clone(), job.clone()))
+                }
                 (TaskStatus::Created | TaskStatus::Staged, _) => {
                     let update = TaskUpdate {
                         sched_state: Some("cancelled".to_owned()),
@@ -636,6 +641,37 @@ impl Session {
             done.extend(jobs.into_iter().map(|(t, _)| t));
         }
         Ok(done)
+    }
+
+    /// Writes down (in the task's history) that its cancellation was asked for, before the
+    /// scheduler is asked: some schedulers' accounting cannot tell a cancelled running job from
+    /// one killed otherwise (Grid Engine: `failed 100`, exit 137 for both), and the follow loop
+    /// reads this note to call such an end `cancelled`. The status is left as it is; a task
+    /// moved meanwhile by another process is re-read (a few times at most).
+    fn note_cancel_request(&self, id: &TaskId) -> Result<(), SessionError> {
+        let update = TaskUpdate {
+            detail: Some(CANCEL_REQUESTED.to_owned()),
+            ..TaskUpdate::default()
+        };
+        for _ in 0..3 {
+            let status = self.get(id)?.status;
+            if !matches!(status, TaskStatus::Submitted | TaskStatus::Started) {
+                return Ok(());
+            }
+            if self.transition(id, &[status], status, &update)?.is_some() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the history of task `id` says its cancellation was asked for.
+    pub(crate) fn cancel_requested(&self, id: &TaskId) -> Result<bool, SessionError> {
+        Ok(self
+            .db()
+            .history(id)?
+            .iter()
+            .any(|h| h.detail.as_deref() == Some(CANCEL_REQUESTED)))
     }
 
     /// Removes the remote and local run dirs of finished tasks and marks them `cleaned`.
