@@ -16,6 +16,8 @@ XPR_WITH_SGE=${XPR_WITH_SGE:-1}          # Son of Grid Engine ...
 XPR_SGE_MODE=${XPR_SGE_MODE:-both}       # ... in the root netns (root), in xpr-hostB (netns), or both
 XPR_SGE_SLOTS=${XPR_SGE_SLOTS:-8}        # slots of each all.q
 XPR_WITH_NETNS=${XPR_WITH_NETNS:-1}      # network namespaces xpr-hostA / xpr-hostB with their sshd
+XPR_SIM_USER=${XPR_SIM_USER:-xprsim}     # second test user on xpr-hostB (host alias xpr-sim) whose
+                                         # login shell puts the PBS/LSF SIMULATORS first on PATH
 
 # Fixed names and addresses. hostA: root 10.200.0.1/30 <-> ns 10.200.0.2/30,
 # hostB: root 10.200.0.5/30 <-> ns 10.200.0.6/30.
@@ -34,6 +36,7 @@ SLURM_DIR=$XPR_BASE/slurm
 MARIADB_DIR=$XPR_BASE/mariadb
 SGE_DIR=$XPR_BASE/sge
 STATE_FILE=$XPR_BASE/state.env           # what setup.sh did that teardown.sh must undo
+SIM_SHELL=$XPR_BASE/sim/login-shell      # the login shell of $XPR_SIM_USER
 
 # ---------------------------------------------------------------- logging
 _T0=$EPOCHREALTIME

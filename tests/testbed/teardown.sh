@@ -18,6 +18,7 @@ main() {
   # Grid Engine cells that may run, whatever XPR_SGE_MODE says now.
   XPR_WITH_SGE=1 XPR_SGE_MODE=both
   cancel_jobs
+  stop_sim_jobs
   stop_daemons
   purge_sge_cell
   remove_netns
@@ -54,6 +55,23 @@ cancel_jobs() {
       log "sge jobs of cell $cell deleted"
     fi
   done < <(sge_cells)
+}
+
+# The simulator user's simulated jobs: removing a simulator spool makes each of its job runners
+# kill its job and exit (tests/simulators/README.md), so removing the user's ~/.xpr-sim stops them
+# all. The user goes too (remove_files): its login shell lived in $XPR_BASE.
+stop_sim_jobs() {
+  local user home i
+  user=$(state_get SIM_USER)
+  [ -n "$user" ] && id "$user" >/dev/null 2>&1 || return 0
+  home=$(getent passwd "$user" | cut -d: -f6)
+  [ -n "$home" ] && [ -d "$home/.xpr-sim" ] || return 0
+  rm -rf "${home:?}/.xpr-sim"
+  for ((i = 0; i < 50; i++)); do
+    pgrep -u "$user" -f simcore.py >/dev/null || break
+    sleep 0.1
+  done
+  log "simulated jobs of $user stopped"
 }
 
 # Every daemon gets SIGTERM at once (sge_qmaster alone takes ~5 s to stop).
@@ -116,7 +134,19 @@ restore_etc() {
 }
 
 remove_files() {
+  local sim_user
+  sim_user=$(state_get SIM_USER)
   rm -rf "$XPR_BASE"
+  # the simulator user's login shell was in $XPR_BASE: the user goes with it (sessions and
+  # simulated jobs were stopped above)
+  if [ -n "$sim_user" ] && [ "$(getent passwd "$sim_user" | cut -d: -f7)" = "$SIM_SHELL" ]; then
+    if [ -z "$(ps -u "$sim_user" -o pid= 2>/dev/null)" ]; then
+      userdel -r "$sim_user" 2>/dev/null
+      log "user $sim_user removed"
+    else
+      log "WARNING: $sim_user still has processes: $(ps -u "$sim_user" -o pid= | tr '\n' ' ')- user kept"
+    fi
+  fi
   if [ "${XPR_REMOVE_USER:-0}" = 1 ] && id "$XPR_USER" >/dev/null 2>&1; then
     if [ -z "$(ps -u "$XPR_USER" -o pid= 2>/dev/null)" ]; then
       userdel -r "$XPR_USER" 2>/dev/null
