@@ -259,3 +259,80 @@ fn host_b_runs_a_grid_engine_of_its_own() {
         tb.var("XPR_HOSTB")
     );
 }
+
+#[test]
+fn the_simulator_host_finds_the_pbs_and_lsf_simulators_on_path() {
+    let Some(tb) = Testbed::require("netns") else {
+        return;
+    };
+    let host = tb.var("XPR_SIM_SSH_HOST");
+    assert!(
+        !host.is_empty(),
+        "XPR_SIM_SSH_HOST is empty: the test bed runs without its simulator host"
+    );
+    let who = ssh_ok(&tb, host, "id -un; echo \"$HOME\"; echo \"$PATH\"");
+    let lines: Vec<&str> = who.lines().collect();
+    assert_eq!(lines.len(), 3, "{who}");
+    assert_eq!(lines[0], tb.var("XPR_SIM_USER"), "user logged in on {host}");
+    assert_eq!(lines[1], tb.var("XPR_SIM_USER_HOME"), "home on {host}");
+    let home = lines[1];
+    assert!(
+        lines[2].starts_with(&format!(
+            "{home}/.xpr-sim/simulators/pbs/bin:{home}/.xpr-sim/simulators/lsf/bin:"
+        )),
+        "the login shell on {host} should put the simulators first on PATH: {}",
+        lines[2]
+    );
+    // Installed (as the life_sim tests do), the simulators' commands are what a session's
+    // commands find by name, before Grid Engine's qsub/qstat of xpr-hostB.
+    let install = Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/simulators/install.sh"),
+    )
+    .arg(host)
+    .arg(tb.ssh_config())
+    .output()
+    .unwrap();
+    assert!(
+        install.status.success(),
+        "tests/simulators/install.sh {host} failed: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    // (one name per `command -v`: dash's reports only its first)
+    let found = ssh_ok(
+        &tb,
+        host,
+        "for c in qsub qstat qdel bsub bjobs bkill; do command -v \"$c\"; done",
+    );
+    for (line, command) in found.lines().zip([
+        "pbs/qsub",
+        "pbs/qstat",
+        "pbs/qdel",
+        "lsf/bsub",
+        "lsf/bjobs",
+        "lsf/bkill",
+    ]) {
+        let (kind, name) = command.split_once('/').unwrap();
+        assert_eq!(
+            line,
+            format!("{home}/.xpr-sim/simulators/{kind}/bin/{name}"),
+            "on {host}"
+        );
+    }
+    assert_eq!(found.lines().count(), 6, "{found}");
+    // A test gives its simulators settings through the ssh client's SetEnv.
+    let out = Command::new("ssh")
+        .arg("-F")
+        .arg(tb.ssh_config())
+        .arg("-o")
+        .arg("SetEnv=XPR_SIM_SPOOL=/nonexistent/spool XPR_SIM_LSF_MINUTE=2")
+        .arg(host)
+        .arg("echo \"$XPR_SIM_SPOOL $XPR_SIM_LSF_MINUTE\"")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/nonexistent/spool 2",
+        "sshd of {host} should accept XPR_SIM_* variables; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,367 @@
+//! A task's whole life through [`Session`] on the PBS and LSF SIMULATORS (`tests/simulators`:
+//! test doubles of PBS Pro and LSF, not the real schedulers), over SSH on the test bed host
+//! `xpr-sim`: start, stage, batch submit, follow, accounting, collect, clean.
+//!
+//! `xpr-sim` is `xpr-hostB` as the test bed's simulator user, whose login shell puts the
+//! simulators' `bin/` folders first on `PATH` (see `tests/testbed/README.md`), so the session
+//! reaches `qsub`/`bsub` the way it reaches a cluster's scheduler: by name, with no per-command
+//! environment. Each test gives its simulator a spool of its own (and, for LSF, a short minute)
+//! through its own ssh config's `SetEnv`, and removes that spool when done, which stops every
+//! job the test left behind.
+
+mod common;
+mod life_support;
+mod sim_support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::Testbed;
+use life_support::{one_core, options, write};
+use serde_json::json;
+use tempfile::TempDir;
+use xpr::config::LoadedConfig;
+use xpr::db::{TaskRecord, TaskStatus};
+use xpr::ids::TaskId;
+use xpr::scheduler::SchedulerKind;
+use xpr::session::{Session, StartRequest};
+use xpr::task::TaskSpec;
+
+/// How long a test waits for its tasks.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// How many seconds a simulated LSF minute lasts in these tests (`XPR_SIM_LSF_MINUTE`): a task
+/// with a one-minute run limit is killed after this long.
+const LSF_MINUTE_SECS: u64 = 2;
+
+/// One test's stage root, config and simulator spool on the simulator host. Dropping it removes
+/// the spool (every simulated job of the test ends) and the remote run dirs.
+struct SimLife {
+    root: TempDir,
+    kind: SchedulerKind,
+    host: String,
+    ssh_config: PathBuf,
+    spool: String,
+    remote_root: String,
+}
+
+impl SimLife {
+    /// A stage root with one system, `<kind>_sim`, on the test bed's simulator host; the
+    /// simulators are installed there first.
+    fn new(tb: &Testbed, kind: SchedulerKind) -> SimLife {
+        let host = tb.var("XPR_SIM_SSH_HOST").to_owned();
+        assert!(
+            !host.is_empty(),
+            "the test bed has no simulator host (XPR_SIM_SSH_HOST is empty: it needs the \
+             namespace hosts)"
+        );
+        sim_support::install_remote(&host, &tb.ssh_config());
+        let root = tempfile::Builder::new()
+            .prefix("xpr-life-sim-")
+            .tempdir()
+            .unwrap();
+        let unique = root
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let spool = format!(
+            "{}/.xpr-sim/spools/{unique}-{kind}",
+            tb.var("XPR_SIM_USER_HOME")
+        );
+        // ssh takes the first SetEnv it reads, so this one (the test's) comes before the
+        // test bed's config.
+        let ssh_config = root.path().join("ssh_config");
+        std::fs::write(
+            &ssh_config,
+            format!(
+                "Host {host}\n  SetEnv XPR_SIM_SPOOL={spool} XPR_SIM_LSF_MINUTE={LSF_MINUTE_SECS}\n\
+                 Host *\nInclude {}\n",
+                tb.ssh_config().display()
+            ),
+        )
+        .unwrap();
+        let remote_root = format!("xpr-life-tests/{unique}");
+        let system = json!({
+            "host": host,
+            "scheduler": kind.as_str(),
+            "remsh_cmd": format!("ssh -F {}", ssh_config.display()),
+            "rundir": remote_root,
+            "partitions": {"simq": {"num_cores": 4, "max_time": null, "max_mem": null}}
+        });
+        let config = root.path().join("config.json");
+        std::fs::write(
+            &config,
+            json!({ "systems": { Self::system_name(kind): system } }).to_string(),
+        )
+        .unwrap();
+        SimLife {
+            root,
+            kind,
+            host,
+            ssh_config,
+            spool,
+            remote_root,
+        }
+    }
+
+    fn system_name(kind: SchedulerKind) -> String {
+        format!("{kind}_sim")
+    }
+
+    fn system(&self) -> String {
+        Self::system_name(self.kind)
+    }
+
+    fn session(&self) -> Session {
+        let config = LoadedConfig::from_files(
+            std::slice::from_ref(&self.root.path().join("config.json")),
+            self.root.path(),
+        )
+        .unwrap();
+        Session::open_with(config, options(Duration::from_secs(60))).unwrap()
+    }
+
+    /// The user's own folder of input files.
+    fn work_dir(&self) -> PathBuf {
+        let dir = self.root.path().join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Runs `script` on the simulator host with this test's settings (its spool).
+    fn ssh(&self, script: &str) -> Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&self.ssh_config)
+            .arg(&self.host)
+            .arg(script)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SimLife {
+    fn drop(&mut self) {
+        // Removing the spool makes each of its job runners kill its job and exit; wait
+        // (bounded) until they are gone, so no simulated job outlives the test. (`[s]` keeps
+        // the pattern from matching this shell's own command line.)
+        let out = self.ssh(&format!(
+            "rm -rf '{spool}' '{root}'; i=0; \
+             while pgrep -u \"$(id -u)\" -f '[s]imcore.py run {spool} ' >/dev/null && [ $i -lt 100 ]; \
+             do sleep 0.1; i=$((i+1)); done",
+            spool = self.spool,
+            root = self.remote_root,
+        ));
+        if !out.status.success() {
+            eprintln!(
+                "cleaning up {} on {} failed: {}",
+                self.spool,
+                self.host,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Starts `requests` in one call (one batch), waits for all, and cancels them all if the wait
+/// runs out, so that a failing test leaves nothing running.
+async fn start_and_wait(
+    session: &Session,
+    requests: Vec<StartRequest>,
+    before_wait: impl AsyncFnOnce(&Session, &[TaskId]),
+) -> Vec<TaskRecord> {
+    let started = session.start_many(requests).await.unwrap();
+    let ids: Vec<TaskId> = started.iter().map(|s| s.record.id.clone()).collect();
+    for s in &started {
+        assert!(!s.reused, "{:?}", s.record);
+        assert!(s.record.scheduler_job_id.is_some(), "{:?}", s.record);
+    }
+    before_wait(session, &ids).await;
+    let done = session.wait(&ids, DEADLINE).await;
+    if done.is_err() {
+        let _ = session.cancel(&ids).await;
+    }
+    done.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_to_outputs_on_the_pbs_simulator_over_ssh() {
+    inputs_to_outputs(SchedulerKind::Pbs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_to_outputs_on_the_lsf_simulator_over_ssh() {
+    inputs_to_outputs(SchedulerKind::Lsf).await;
+}
+
+/// Three tasks in one batch, each with a file and a subdirectory of inputs and outputs in
+/// the run dir and in a subdirectory: every output comes back byte for byte.
+async fn inputs_to_outputs(kind: SchedulerKind) {
+    let Some(tb) = Testbed::require("netns") else {
+        return;
+    };
+    let life = SimLife::new(&tb, kind);
+    let work = life.work_dir();
+    let tasks: Vec<(String, Vec<u8>)> = (0..3u32)
+        .map(|n| {
+            let data: Vec<u8> = (0..40_000u32)
+                .flat_map(|i| (i * 7 + n).to_le_bytes())
+                .collect();
+            (format!("task {n}"), data)
+        })
+        .collect();
+    // A shared subdirectory input (nested), and a file per task.
+    let deep: Vec<u8> = (0..=255u8).rev().cycle().take(70_000).collect();
+    write(&work, "shared/deeper/table.dat", &deep);
+    write(&work, "shared/notes.txt", b"no newline at the end");
+    let requests: Vec<StartRequest> = tasks
+        .iter()
+        .enumerate()
+        .map(|(n, (label, data))| {
+            let input = format!("in dir {n}/it's data.bin");
+            write(&work, &input, data);
+            let mut spec = TaskSpec::argv(
+                format!("copy {n}"),
+                [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    "mkdir -p res/sub && cat -- \"$1\" > out.bin \
+                     && cat shared/deeper/table.dat shared/notes.txt > res/sub/joined.dat \
+                     && echo \"$2 on $(hostname)\" && echo 'a warning' >&2"
+                        .to_owned(),
+                    "sh".to_owned(),
+                    input.clone(),
+                    label.clone(),
+                ],
+            );
+            spec.inputs = vec![input, "shared".to_owned()];
+            spec.outputs = vec!["out.bin".into(), "res/sub/joined.dat".into()];
+            StartRequest::new(spec, life.system(), one_core()).with_base_dir(&work)
+        })
+        .collect();
+    let session = life.session();
+    let done = start_and_wait(&session, requests, async |_, _| {}).await;
+    let mut joined = deep.clone();
+    joined.extend_from_slice(b"no newline at the end");
+    for (record, (label, data)) in done.iter().zip(&tasks) {
+        assert_eq!(record.status, TaskStatus::Succeeded, "{label}: {record:?}");
+        assert_eq!(record.exit_code, Some(0), "{record:?}");
+        let results = session.results(&record.id).unwrap();
+        assert!(
+            results.stdout_tail.starts_with(&format!("{label} on ")),
+            "{label}: stdout {:?}",
+            results.stdout_tail
+        );
+        assert_eq!(results.stderr_tail, "a warning");
+        assert_eq!(
+            std::fs::read(results.local_dir.join("out.bin")).unwrap(),
+            *data,
+            "{label}: out.bin"
+        );
+        assert_eq!(
+            std::fs::read(results.local_dir.join("res/sub/joined.dat")).unwrap(),
+            joined,
+            "{label}: res/sub/joined.dat"
+        );
+    }
+    let ids: Vec<TaskId> = done.iter().map(|r| r.id.clone()).collect();
+    session.clean(&ids).await.unwrap();
+    let left = life.ssh(&format!("ls -d {}/*/run_* 2>/dev/null", life.remote_root));
+    assert!(
+        left.stdout.is_empty(),
+        "run dirs left after clean: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_timed_out_and_cancelled_tasks_on_the_pbs_simulator_over_ssh() {
+    failed_timed_out_and_cancelled(SchedulerKind::Pbs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_timed_out_and_cancelled_tasks_on_the_lsf_simulator_over_ssh() {
+    failed_timed_out_and_cancelled(SchedulerKind::Lsf).await;
+}
+
+/// In one batch: a command exiting 7 with a message on stderr, one running past its wall time,
+/// and one cancelled while it runs. Each ends `failed`, told apart by `sched_state`.
+async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
+    let Some(tb) = Testbed::require("netns") else {
+        return;
+    };
+    let life = SimLife::new(&tb, kind);
+    let spec = |name: &str, line: &str| TaskSpec::argv(name, ["sh", "-c", line]);
+    // LSF's run limit is in whole minutes (a simulated minute lasts LSF_MINUTE_SECS here).
+    let walltime = match kind {
+        SchedulerKind::Lsf => 60,
+        _ => 3,
+    };
+    let requests = vec![
+        StartRequest::new(
+            spec("exit", "echo 'it says no' >&2; exit 7"),
+            life.system(),
+            one_core(),
+        ),
+        StartRequest::new(
+            spec("slow", "sleep 300"),
+            life.system(),
+            one_core().with_max_time(walltime),
+        ),
+        // (not `sleep 300`: a task's identity is its command, and `slow` would be reused)
+        StartRequest::new(spec("long", "sleep 301"), life.system(), one_core()),
+    ];
+    let session = life.session();
+    let start = Instant::now();
+    let done = start_and_wait(&session, requests, async |session, ids| {
+        // Cancel the long one once it runs (a queued job's cancel is the adapters' own test).
+        let long = &ids[2];
+        let deadline = Instant::now() + DEADLINE;
+        while session.get(long).unwrap().status != TaskStatus::Started {
+            assert!(Instant::now() < deadline, "{long} never started");
+            session.poll().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let cancelled = session.cancel(std::slice::from_ref(long)).await.unwrap();
+        assert_eq!(cancelled, vec![long.clone()]);
+    })
+    .await;
+    assert!(
+        start.elapsed() < Duration::from_secs(100),
+        "the sleeps ran to their end: {:?}",
+        start.elapsed()
+    );
+
+    let failed = &done[0];
+    assert_eq!(failed.status, TaskStatus::Failed, "{failed:?}");
+    assert_eq!(failed.exit_code, Some(7), "{failed:?}");
+    assert_eq!(failed.sched_state.as_deref(), Some("failed"), "{failed:?}");
+    assert_eq!(
+        session.results(&failed.id).unwrap().stderr_tail,
+        "it says no"
+    );
+    assert!(
+        failed
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("it says no"),
+        "{failed:?}"
+    );
+
+    let slow = &done[1];
+    assert_eq!(slow.status, TaskStatus::Failed, "{slow:?}");
+    assert_eq!(slow.sched_state.as_deref(), Some("timeout"), "{slow:?}");
+
+    let long = &done[2];
+    assert_eq!(long.status, TaskStatus::Failed, "{long:?}");
+    assert_eq!(long.sched_state.as_deref(), Some("cancelled"), "{long:?}");
+
+    let ids: Vec<TaskId> = done.iter().map(|r| r.id.clone()).collect();
+    session.clean(&ids).await.unwrap();
+    session.close().await.unwrap();
+}
