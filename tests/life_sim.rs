@@ -365,3 +365,170 @@ async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
     session.clean(&ids).await.unwrap();
     session.close().await.unwrap();
 }
+
+/// How many tasks the crash test submits in its batch.
+const CRASH_TASKS: usize = 20;
+/// Set (to the config file) for the child process of the crash test.
+const CRASH_CHILD_ENV: &str = "XPR_LIFE_SIM_CRASH_CHILD";
+
+fn crash_requests(system: &str) -> Vec<StartRequest> {
+    (0..CRASH_TASKS)
+        .map(|i| {
+            let mut spec = TaskSpec::argv(
+                format!("crash {i}"),
+                [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    "echo \"$1\" > out.txt".to_owned(),
+                    "sh".to_owned(),
+                    i.to_string(),
+                ],
+            );
+            spec.outputs = vec!["out.txt".into()];
+            StartRequest::new(spec, system, one_core())
+        })
+        .collect()
+}
+
+/// The submitting process of the crash test: started by it with [`CRASH_CHILD_ENV`] set.
+#[test]
+fn crash_child() {
+    let Ok(config) = std::env::var(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let config = PathBuf::from(config);
+    let root = config.parent().unwrap().to_path_buf();
+    let system = std::env::var("XPR_LIFE_SIM_SYSTEM").unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let loaded = LoadedConfig::from_files(&[config], &root).unwrap();
+        let session = Session::open_with(loaded, options(Duration::from_secs(60))).unwrap();
+        session.start_many(crash_requests(&system)).await.unwrap();
+    });
+}
+
+#[test]
+fn a_killed_submitter_runs_every_task_once_on_the_pbs_simulator_over_ssh() {
+    killed_submitter(SchedulerKind::Pbs);
+}
+
+#[test]
+fn a_killed_submitter_runs_every_task_once_on_the_lsf_simulator_over_ssh() {
+    killed_submitter(SchedulerKind::Lsf);
+}
+
+/// Kills the process submitting a batch while the batch is in flight, then starts the same
+/// tasks again: the interrupted submissions are looked up by name in the simulator (PBS
+/// `qselect -x -N`, LSF `bjobs -a -J`), every task runs exactly once (the simulator's own job
+/// list says so) and all results come back.
+fn killed_submitter(kind: SchedulerKind) {
+    let Some(tb) = Testbed::require("netns") else {
+        return;
+    };
+    let life = SimLife::new(&tb, kind);
+    let config = life.root.path().join("config.json");
+    let db = life.root.path().join(xpr::session::DB_FILE);
+    let count = |status: TaskStatus| {
+        xpr::db::Db::open(&db)
+            .unwrap()
+            .list(&xpr::db::TaskFilter {
+                statuses: vec![status],
+                ..xpr::db::TaskFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_ENV, &config)
+        .env("XPR_LIFE_SIM_SYSTEM", life.system())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the whole batch is `submitting`, 0-1.5 s more (the batch takes about that long):
+    // the kill lands before, during or after the remote batch.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut extra_polls = 1 + (nanos / 7) % 30;
+    common::wait_for("the batch to be in flight", DEADLINE, || {
+        if child.try_wait().unwrap().is_some() {
+            return Some(());
+        }
+        let hit = db.exists() && count(TaskStatus::Submitting) == CRASH_TASKS && {
+            extra_polls -= 1;
+            extra_polls == 0
+        };
+        hit.then_some(())
+    });
+    let _ = child.kill();
+    child.wait().unwrap();
+    eprintln!(
+        "killed the submitter: submitting={} submitted={}",
+        count(TaskStatus::Submitting),
+        count(TaskStatus::Submitted)
+    );
+
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let session = life.session();
+        // The same requests again: the tasks of the killed process, continued.
+        let started = session
+            .start_many(crash_requests(&life.system()))
+            .await
+            .unwrap();
+        assert!(started.iter().all(|s| s.reused), "{started:?}");
+        let ids: Vec<TaskId> = started.iter().map(|s| s.record.id.clone()).collect();
+        let done = session.wait(&ids, DEADLINE).await;
+        if done.is_err() {
+            let _ = session.cancel(&ids).await;
+        }
+        let done = done.unwrap();
+        for (i, record) in done.iter().enumerate() {
+            assert_eq!(record.status, TaskStatus::Succeeded, "{record:?}");
+            let out = session
+                .results(&record.id)
+                .unwrap()
+                .local_dir
+                .join("out.txt");
+            assert_eq!(std::fs::read_to_string(out).unwrap(), format!("{i}\n"));
+        }
+        let found_by_name = done
+            .iter()
+            .filter(|r| {
+                let history = xpr::db::Db::open(&db).unwrap().history(&r.id).unwrap();
+                history.iter().any(|h| {
+                    h.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("found by name"))
+                })
+            })
+            .count();
+        eprintln!("{found_by_name} task(s) were found by name after the crash");
+        // The simulator's own list of every job it ever had: one job per task.
+        let list = match kind {
+            SchedulerKind::Pbs => "qstat -x -f | sed -n 's/^ *Job_Name = //p'",
+            _ => "bjobs -a -json -o 'job_name' | sed -n 's/^ *\"JOB_NAME\":\"\\(.*\\)\"$/\\1/p'",
+        };
+        let out = life.ssh(list);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let names = String::from_utf8_lossy(&out.stdout).into_owned();
+        for record in &done {
+            let runs = names
+                .lines()
+                .filter(|n| n.trim_start_matches("N_") == record.id.as_str())
+                .count();
+            assert_eq!(
+                runs, 1,
+                "task {} ran {runs} times; jobs: {names}",
+                record.id
+            );
+        }
+        assert_eq!(names.lines().count(), CRASH_TASKS, "{names}");
+        session.close().await.unwrap();
+    });
+}
