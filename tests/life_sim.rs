@@ -390,6 +390,20 @@ fn crash_requests(system: &str) -> Vec<StartRequest> {
         .collect()
 }
 
+/// Closes every ssh master whose control socket is in `dir` (those of a killed process).
+fn close_masters(dir: &std::path::Path, host: &str) {
+    use std::os::unix::fs::FileTypeExt;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_socket()) {
+            let _ = Command::new("ssh")
+                .args(["-F", "/dev/null", "-S"])
+                .arg(entry.path())
+                .args(["-O", "exit", host])
+                .output();
+        }
+    }
+}
+
 /// The submitting process of the crash test: started by it with [`CRASH_CHILD_ENV`] set.
 #[test]
 fn crash_child() {
@@ -437,9 +451,14 @@ fn killed_submitter(kind: SchedulerKind) {
             .unwrap()
             .len()
     };
+    // The child's own HOME keeps its ssh master (`~/.xpr/ssh`), which outlives a kill -9,
+    // where the test finds and closes it.
+    let child_home = life.root.path().join("child-home");
+    std::fs::create_dir_all(&child_home).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CRASH_CHILD_ENV, &config)
+        .env("HOME", &child_home)
         .env("XPR_LIFE_SIM_SYSTEM", life.system())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -464,6 +483,7 @@ fn killed_submitter(kind: SchedulerKind) {
     });
     let _ = child.kill();
     child.wait().unwrap();
+    close_masters(&child_home.join(".xpr/ssh"), &life.host);
     eprintln!(
         "killed the submitter: submitting={} submitted={}",
         count(TaskStatus::Submitting),
