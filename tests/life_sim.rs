@@ -1,6 +1,9 @@
 //! A task's whole life through [`Session`] on the PBS and LSF SIMULATORS (`tests/simulators`:
 //! test doubles of PBS Pro and LSF, not the real schedulers), over SSH on the test bed host
-//! `xpr-sim`: start, stage, batch submit, follow, accounting, collect, clean.
+//! `xpr-sim`: start, stage, batch submit, follow, accounting, collect, clean. For each
+//! simulator: inputs (files and a subdirectory) to byte-identical outputs, several tasks in one
+//! batch; a failing command, a task over its wall time and a cancelled one told apart; and a
+//! submitter killed mid-batch whose tasks are found by name and run exactly once.
 //!
 //! `xpr-sim` is `xpr-hostB` as the test bed's simulator user, whose login shell puts the
 //! simulators' `bin/` folders first on `PATH` (see `tests/testbed/README.md`), so the session
