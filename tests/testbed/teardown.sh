@@ -140,6 +140,12 @@ remove_files() {
   # the simulator user's login shell was in $XPR_BASE: the user goes with it (sessions and
   # simulated jobs were stopped above)
   if [ -n "$sim_user" ] && [ "$(getent passwd "$sim_user" | cut -d: -f7)" = "$SIM_SHELL" ]; then
+    local i
+    # a session's unprivileged sshd ends shortly after its privileged parent
+    for ((i = 0; i < 50; i++)); do
+      [ -z "$(ps -u "$sim_user" -o pid= 2>/dev/null)" ] && break
+      sleep 0.1
+    done
     if [ -z "$(ps -u "$sim_user" -o pid= 2>/dev/null)" ]; then
       userdel -r "$sim_user" 2>/dev/null
       log "user $sim_user removed"
