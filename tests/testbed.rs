@@ -1,10 +1,10 @@
 //! Health of the test bed (`tests/testbed/setup.sh`): every endpoint its env file names answers.
 //!
 //! These tests go through the same door as xpr: OpenSSH with the generated `ssh_config`
-//! (`ssh -F $XPR_SSH_CONFIG xpr-local|xpr-hostA|xpr-hostB|xpr-sim ...`), as the unprivileged test
-//! users. They fail loudly when the test bed is down; a component is skipped only when switched off
-//! with `XPR_TESTBED_OFF` (see `tests/common/mod.rs`). When one of them fails, later failures of
-//! the scheduler tests are probably the test bed's fault, not xpr's.
+//! (`ssh -F $XPR_SSH_CONFIG xpr-local|xpr-hostA|xpr-hostB|xpr-sim ...`), as the unprivileged
+//! test users. They fail loudly when the test bed is down; a component is skipped only when
+//! switched off with `XPR_TESTBED_OFF` (see `tests/common/mod.rs`). When one of them fails, later
+//! failures of the scheduler tests are probably the test bed's fault, not xpr's.
 
 mod common;
 
