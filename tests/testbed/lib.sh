@@ -46,6 +46,16 @@ log() {
 }
 die() { echo "${0##*/}: error: $*" >&2; exit 1; }
 require_root() { [ "$(id -u)" = 0 ] || die "must run as root (hint: sudo $0)"; }
+# one_at_a_time: wait (up to 10 min) until no other setup.sh/teardown.sh runs on this machine,
+# and hold that lock until this script exits. Two of them interleaved (one deleting $XPR_BASE
+# while the other starts daemons in it) leave daemons no pid file knows of.
+LOCK_FILE=/run/xpr-testbed.lock
+one_at_a_time() {
+  exec 9>"$LOCK_FILE"
+  flock -n 9 && return 0
+  log "another setup.sh/teardown.sh runs: waiting for it"
+  flock -w 600 9 || die "$LOCK_FILE still held after 10 min (hint: is a setup.sh stuck? see ps)"
+}
 
 # ---------------------------------------------------------------- processes
 # alive PID COMM: PID is a live (non-zombie) process whose /proc/PID/comm is COMM. Checking the
