@@ -217,6 +217,82 @@ pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Res
         .map_err(io("finishing tar stream", Path::new("-")))
 }
 
+/// Buffer between the packer and the pipe: big writes keep the packer's syscalls few, so the
+/// transfer, not the packing, sets the pace.
+const TAR_STREAM_BUFFER: usize = 1 << 20;
+
+/// A tar stream of run dirs ([`write_tar`]) packed on a blocking thread while it is read, so
+/// staging needs no scratch copy of its inputs: the bytes go from the input files through a
+/// pipe into the transport as they are packed, packing and sending overlapping.
+///
+/// Read it with [`reader`](TarStream::reader) (e.g. as the stdin of
+/// [`Transport::run_streaming`](crate::transport::Transport::run_streaming)), then call
+/// [`finish`](TarStream::finish): a packing error (an input vanished or unreadable) shows
+/// there, and must fail the staging even when the remote `tar -x` exited 0, because a stream
+/// cut between two entries can look complete to it.
+///
+/// ```no_run
+/// # async fn demo(transport: &dyn xpr::transport::Transport, groups: Vec<(std::path::PathBuf, Vec<xpr::stage::StageEntry>)>) {
+/// use xpr::command::CommandSpec;
+/// use xpr::stage::TarStream;
+///
+/// let mut stream = TarStream::spawn(groups).unwrap();
+/// let cmd = CommandSpec::new("tar").args(["-x", "-f", "-", "-C", "base"]);
+/// let out = transport.run_streaming(&cmd, Some(stream.reader()), None).await;
+/// stream.finish().await.unwrap();
+/// assert!(out.unwrap().succeeded());
+/// # }
+/// ```
+pub struct TarStream {
+    reader: tokio::net::unix::pipe::Receiver,
+    packer: tokio::task::JoinHandle<Result<(), StageError>>,
+}
+
+impl std::fmt::Debug for TarStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarStream").finish_non_exhaustive()
+    }
+}
+
+impl TarStream {
+    /// Starts packing `groups` (as [`write_tar`] takes them) on tokio's blocking pool. Must be
+    /// called inside a tokio runtime.
+    pub fn spawn(groups: Vec<(PathBuf, Vec<StageEntry>)>) -> Result<TarStream, StageError> {
+        let pipe_error = io("creating a pipe for", Path::new("the tar stream"));
+        let (read_end, write_end) = std::io::pipe().map_err(pipe_error)?;
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read_end.into())
+            .map_err(io("creating a pipe for", Path::new("the tar stream")))?;
+        let packer = tokio::task::spawn_blocking(move || {
+            let out = std::io::BufWriter::with_capacity(TAR_STREAM_BUFFER, write_end);
+            let mut out = write_tar(out, &groups)?;
+            out.flush()
+                .map_err(io("writing tar stream", Path::new("-")))?;
+            // Dropping the writer closes the pipe: the reader sees the end of the stream.
+            Ok(())
+        });
+        Ok(TarStream { reader, packer })
+    }
+
+    /// The stream's bytes, as they are packed.
+    pub fn reader(&mut self) -> &mut (dyn tokio::io::AsyncRead + Send + Unpin) {
+        &mut self.reader
+    }
+
+    /// Closes the reading end (a packer still writing then stops) and returns the packer's
+    /// outcome.
+    pub async fn finish(self) -> Result<(), StageError> {
+        let TarStream { reader, packer } = self;
+        drop(reader);
+        packer.await.unwrap_or_else(|join| {
+            Err(StageError::Io {
+                action: "packing",
+                path: PathBuf::from("the tar stream"),
+                source: std::io::Error::other(join),
+            })
+        })
+    }
+}
+
 /// Extracts a tar stream into `root` (created if needed), checking every entry (see the module
 /// docs). Returns the relative paths of the regular files written. On error, what was written
 /// so far stays in `root`: extract into a scratch directory and move it into place afterwards

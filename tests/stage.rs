@@ -191,3 +191,40 @@ fn links_inside_the_run_dir_are_kept() {
         b"payload"
     );
 }
+
+/// The streamed form packs on another thread into a pipe: read through it, the stream is the
+/// same tar as `write_tar`'s, and a vanished input shows in `finish`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tar_stream_is_read_as_it_is_packed_and_reports_packing_errors() {
+    use tokio::io::AsyncReadExt;
+    use xpr::stage::TarStream;
+
+    let src = tempfile::tempdir().unwrap();
+    let base = src.path().join("project");
+    // Bigger than the pipe and the packer's buffer, so both sides must take turns.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    write(&base.join("big.bin"), &big);
+    write(&base.join("dir/small.txt"), b"small");
+    let entries = plan_inputs(&base, &["big.bin".to_owned(), "dir".to_owned()]).unwrap();
+    let groups = vec![(PathBuf::from("run_x"), entries)];
+
+    let mut stream = TarStream::spawn(groups.clone()).unwrap();
+    let mut bytes = Vec::new();
+    stream.reader().read_to_end(&mut bytes).await.unwrap();
+    stream.finish().await.unwrap();
+    assert_eq!(bytes, write_tar(Vec::new(), &groups).unwrap());
+    let out = tempfile::tempdir().unwrap();
+    extract_tar(&bytes[..], out.path()).unwrap();
+    assert_eq!(fs::read(out.path().join("run_x/big.bin")).unwrap(), big);
+    assert_eq!(
+        fs::read(out.path().join("run_x/dir/small.txt")).unwrap(),
+        b"small"
+    );
+
+    fs::remove_file(base.join("big.bin")).unwrap();
+    let mut stream = TarStream::spawn(groups).unwrap();
+    let mut bytes = Vec::new();
+    stream.reader().read_to_end(&mut bytes).await.unwrap();
+    let err = stream.finish().await.unwrap_err();
+    assert!(err.to_string().contains("big.bin"), "{err}");
+}

@@ -163,6 +163,38 @@ pub struct TaskRecord {
     pub updated_at: f64,
 }
 
+/// One task as listings show it: a [`TaskRecord`] without its spec and identity, which only
+/// the task's own life needs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskSummary {
+    /// Its id.
+    pub id: TaskId,
+    /// The user's name for it.
+    pub name: String,
+    /// The system it runs on.
+    pub system: SystemName,
+    /// Where it stands.
+    pub status: TaskStatus,
+    /// The scheduler's job id once submitted.
+    pub scheduler_job_id: Option<SchedulerJobId>,
+    /// The scheduler's finer state.
+    pub sched_state: Option<String>,
+    /// The job's exit code, when known.
+    pub exit_code: Option<i32>,
+    /// The node it ran on, when known.
+    pub node: Option<String>,
+    /// Why it ended as it did, when known.
+    pub reason: Option<String>,
+    /// Remote run dir.
+    pub remote_dir: Option<String>,
+    /// Local stage dir.
+    pub local_dir: Option<String>,
+    /// When it was created (seconds since the Unix epoch).
+    pub created_at: f64,
+    /// When it last changed (seconds since the Unix epoch).
+    pub updated_at: f64,
+}
+
 /// Fields a transition sets; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct TaskUpdate {
@@ -235,13 +267,129 @@ impl TaskFilter {
 
     /// True when `record` passes every part of the filter (statuses included).
     pub fn matches(&self, record: &TaskRecord) -> bool {
+        self.matches_parts(
+            record.status,
+            record.id.as_str(),
+            &record.name,
+            record.system.as_str(),
+        )
+    }
+
+    /// True when `summary` passes every part of the filter (statuses included).
+    pub fn matches_summary(&self, summary: &SummaryRef<'_>) -> bool {
+        self.matches_parts(summary.status, summary.id, summary.name, summary.system)
+    }
+
+    fn matches_parts(&self, status: TaskStatus, id: &str, name: &str, system: &str) -> bool {
         let any =
             |res: &[Regex], value: &str| res.is_empty() || res.iter().any(|r| r.is_match(value));
-        (self.statuses.is_empty() || self.statuses.contains(&record.status))
-            && any(&self.ids, record.id.as_str())
-            && any(&self.names, &record.name)
-            && any(&self.systems, record.system.as_str())
+        (self.statuses.is_empty() || self.statuses.contains(&status))
+            && any(&self.ids, id)
+            && any(&self.names, name)
+            && any(&self.systems, system)
     }
+}
+
+/// One task's listing columns borrowed from the DB row being read: what
+/// [`Db::for_each_summary`](super::Db::for_each_summary) hands its visitor, so a listing of
+/// 100,000 tasks allocates nothing per task.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SummaryRef<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The user's name for it.
+    pub name: &'a str,
+    /// The system it runs on.
+    pub system: &'a str,
+    /// Where it stands.
+    pub status: TaskStatus,
+    /// The scheduler's job id once submitted.
+    pub scheduler_job_id: Option<&'a str>,
+    /// The scheduler's finer state.
+    pub sched_state: Option<&'a str>,
+    /// The job's exit code, when known.
+    pub exit_code: Option<i32>,
+    /// The node it ran on, when known.
+    pub node: Option<&'a str>,
+    /// Why it ended as it did, when known.
+    pub reason: Option<&'a str>,
+    /// Remote run dir.
+    pub remote_dir: Option<&'a str>,
+    /// Local stage dir.
+    pub local_dir: Option<&'a str>,
+    /// When it was created (seconds since the Unix epoch).
+    pub created_at: f64,
+    /// When it last changed (seconds since the Unix epoch).
+    pub updated_at: f64,
+}
+
+impl SummaryRef<'_> {
+    /// An owned copy.
+    pub fn to_summary(&self) -> TaskSummary {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        TaskSummary {
+            id: TaskId::new(self.id),
+            name: self.name.to_owned(),
+            system: SystemName::new(self.system),
+            status: self.status,
+            scheduler_job_id: self.scheduler_job_id.map(SchedulerJobId::new),
+            sched_state: owned(self.sched_state),
+            exit_code: self.exit_code,
+            node: owned(self.node),
+            reason: owned(self.reason),
+            remote_dir: owned(self.remote_dir),
+            local_dir: owned(self.local_dir),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// Reads the columns of `super::SUMMARY_COLUMNS`, in order, borrowing the texts.
+pub(super) fn summary_from_row<'a>(
+    row: &'a rusqlite::Row<'_>,
+    path: &Path,
+) -> Result<SummaryRef<'a>, DbError> {
+    let sql = |source| DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = |i: usize| -> Result<Option<&'a str>, DbError> {
+        let value = row.get_ref(i).map_err(sql)?;
+        match value {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            other => other.as_str().map(Some).map_err(|e| {
+                sql(rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    other.data_type(),
+                    Box::new(e),
+                ))
+            }),
+        }
+    };
+    let id = text(0)?.unwrap_or("");
+    let status_text = text(3)?.unwrap_or("");
+    let status = TaskStatus::from_name(status_text).ok_or_else(|| DbError::Corrupt {
+        path: path.to_path_buf(),
+        id: id.to_owned(),
+        column: "status",
+        value: status_text.to_owned(),
+    })?;
+    Ok(SummaryRef {
+        id,
+        name: text(1)?.unwrap_or(""),
+        system: text(2)?.unwrap_or(""),
+        status,
+        scheduler_job_id: text(4)?,
+        sched_state: text(5)?,
+        exit_code: row.get(6).map_err(sql)?,
+        node: text(7)?,
+        reason: text(8)?,
+        remote_dir: text(9)?,
+        local_dir: text(10)?,
+        created_at: row.get(11).map_err(sql)?,
+        updated_at: row.get(12).map_err(sql)?,
+    })
 }
 
 /// A row as SQLite returns it, before its texts are checked.

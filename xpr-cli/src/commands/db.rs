@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use xpr::config::LoadedConfig;
-use xpr::db::{Db, TaskFilter, TaskRecord, TaskStatus};
+use xpr::db::{Db, SummaryRef, TaskFilter, TaskStatus, TaskSummary};
 
-use super::{print_json, print_table};
+use super::print_json;
 use crate::cli::{DbArgs, FilterArgs, LsArgs};
 
 /// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root.
@@ -48,46 +48,98 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let db = Db::open(&path)?;
-    let tasks = db.list(&filter)?;
     if args.json {
+        let tasks = db.list_summaries(&filter)?;
         let records: Vec<_> = tasks.iter().map(record_json).collect();
         print_json(&json!(records))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut header = vec!["ID", "NAME", "SYSTEM", "STATUS", "JOB", "STATE", "EXIT"];
-    if args.long {
-        header.extend(["NODE", "REMOTE DIR", "REASON"]);
-    }
-    let rows: Vec<Vec<String>> = tasks
-        .iter()
-        .map(|t| {
-            let mut row = vec![
-                t.id.to_string(),
-                t.name.clone(),
-                t.system.to_string(),
-                t.status.to_string(),
-                t.scheduler_job_id
-                    .as_ref()
-                    .map(|j| j.to_string())
-                    .unwrap_or_default(),
-                t.sched_state.clone().unwrap_or_default(),
-                t.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            ];
-            if args.long {
-                row.extend([
-                    t.node.clone().unwrap_or_default(),
-                    t.remote_dir.clone().unwrap_or_default(),
-                    t.reason.clone().unwrap_or_default(),
-                ]);
-            }
-            row
-        })
-        .collect();
-    print_table(&header, &rows)?;
+    print_listing(&db, &filter, args.long)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn record_json(t: &TaskRecord) -> serde_json::Value {
+/// A column of `xpr ls`: its header and how a task's cell is written.
+type Column = (&'static str, fn(&SummaryRef<'_>, &mut String));
+
+/// The columns of `xpr ls` (`-l` adds the last three).
+const COLUMNS: [Column; 10] = [
+    ("ID", |t, s| s.push_str(t.id)),
+    ("NAME", |t, s| s.push_str(t.name)),
+    ("SYSTEM", |t, s| s.push_str(t.system)),
+    ("STATUS", |t, s| s.push_str(t.status.as_str())),
+    ("JOB", |t, s| s.push_str(t.scheduler_job_id.unwrap_or(""))),
+    ("STATE", |t, s| s.push_str(t.sched_state.unwrap_or(""))),
+    ("EXIT", |t, s| {
+        if let Some(code) = t.exit_code {
+            s.push_str(&code.to_string());
+        }
+    }),
+    ("NODE", |t, s| s.push_str(t.node.unwrap_or(""))),
+    ("REMOTE DIR", |t, s| s.push_str(t.remote_dir.unwrap_or(""))),
+    ("REASON", |t, s| s.push_str(t.reason.unwrap_or(""))),
+];
+
+/// Characters in `text` (what a terminal column counts), fast for the usual ASCII.
+fn width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
+/// Prints the tasks as a left-aligned table (as `print_table` does) in two passes over the
+/// DB, one to size the columns and one to print, with rows borrowed from SQLite: 100,000
+/// tasks are a million cells, and collecting them as strings cost more than reading the DB
+/// twice.
+fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let columns = if long { &COLUMNS[..] } else { &COLUMNS[..7] };
+    let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.len()).collect();
+    let mut cell = String::new();
+    db.for_each_summary(filter, |task| {
+        for ((_, write), w) in columns.iter().zip(&mut widths) {
+            cell.clear();
+            write(task, &mut cell);
+            *w = (*w).max(width(&cell));
+        }
+    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut line = String::new();
+    let mut failed: Option<std::io::Error> = None;
+    let mut emit = |line: &mut String| {
+        if failed.is_some() {
+            return;
+        }
+        let end = line.trim_end().len();
+        line.truncate(end);
+        line.push('\n');
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            failed = Some(e);
+        }
+    };
+    for ((header, _), w) in columns.iter().zip(&widths) {
+        line.push_str(&format!("{header:<w$}  "));
+    }
+    emit(&mut line);
+    db.for_each_summary(filter, |task| {
+        line.clear();
+        for ((_, write), w) in columns.iter().zip(&widths) {
+            let start = line.len();
+            write(task, &mut line);
+            let pad = w.saturating_sub(width(&line[start..]));
+            line.extend(std::iter::repeat_n(' ', pad + 2));
+        }
+        emit(&mut line);
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn record_json(t: &TaskSummary) -> serde_json::Value {
     json!({
         "id": t.id, "name": t.name, "system": t.system, "status": t.status,
         "scheduler_job_id": t.scheduler_job_id, "sched_state": t.sched_state,
