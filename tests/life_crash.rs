@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Testbed, wait_for};
-use life_support::{Bed, one_core};
+use life_support::{Bed, close_masters, one_core};
 use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, TaskFilter, TaskStatus};
@@ -94,10 +94,15 @@ fn a_killed_submitter_runs_every_task_exactly_once() {
     let work = bed.work_dir();
     let db = bed.root.path().join("jobs.db");
     let exe = std::env::current_exe().unwrap();
+    // The child's own HOME keeps its ssh master (`~/.xpr/ssh`), which outlives a kill -9,
+    // where the test finds and closes it.
+    let child_home = bed.root.path().join("child-home");
+    std::fs::create_dir_all(&child_home).unwrap();
     for round in 0..2 {
         let mut child = Command::new(&exe)
             .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &bed.config)
+            .env("HOME", &child_home)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -135,6 +140,7 @@ fn a_killed_submitter_runs_every_task_exactly_once() {
         );
         let _ = child.kill();
         child.wait().unwrap();
+        close_masters(&child_home.join(".xpr/ssh"), "xpr-local");
         eprintln!(
             "round {round}: killed at moment {moment}; submitting={} submitted={}",
             count(&db, &[TaskStatus::Submitting]),

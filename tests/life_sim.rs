@@ -21,7 +21,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::Testbed;
-use life_support::{one_core, options, write};
+use life_support::{close_masters, one_core, options, write};
 use serde_json::json;
 use tempfile::TempDir;
 use xpr::config::LoadedConfig;
@@ -391,20 +391,6 @@ fn crash_requests(system: &str) -> Vec<StartRequest> {
             StartRequest::new(spec, system, one_core())
         })
         .collect()
-}
-
-/// Closes every ssh master whose control socket is in `dir` (those of a killed process).
-fn close_masters(dir: &std::path::Path, host: &str) {
-    use std::os::unix::fs::FileTypeExt;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_socket()) {
-            let _ = Command::new("ssh")
-                .args(["-F", "/dev/null", "-S"])
-                .arg(entry.path())
-                .args(["-O", "exit", host])
-                .output();
-        }
-    }
 }
 
 /// The submitting process of the crash test: started by it with [`CRASH_CHILD_ENV`] set.

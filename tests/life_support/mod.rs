@@ -113,3 +113,17 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// Closes every ssh master whose control socket is in `dir` (those of a killed process).
+pub fn close_masters(dir: &std::path::Path, host: &str) {
+    use std::os::unix::fs::FileTypeExt;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_socket()) {
+            let _ = std::process::Command::new("ssh")
+                .args(["-F", "/dev/null", "-S"])
+                .arg(entry.path())
+                .args(["-O", "exit", host])
+                .output();
+        }
+    }
+}
