@@ -1,7 +1,7 @@
 //! End-to-end benchmark of a task's whole life on the test bed's Slurm over SSH (issue "Speed").
 //!
 //! ```text
-//! cargo bench --bench lifecycle [-- --n 50,200,1000] [--repeat K] [--no-wan] [--no-expyre]
+//! cargo bench --bench lifecycle [-- --n 50,200,1000] [--repeat K] [--no-wan] [--no-loopback] [--no-expyre]
 //!                               [--expyre-n 50,200] [--expyre-venv DIR] [--delay-ms 25]
 //!                               [--min-poll SECS] [--max-poll SECS] [--keep]
 //! ```
@@ -76,6 +76,7 @@ struct Options {
     ns: Vec<usize>,
     repeat: usize,
     wan: bool,
+    loopback: bool,
     expyre: bool,
     expyre_ns: Vec<usize>,
     expyre_venv: Option<PathBuf>,
@@ -88,7 +89,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: cargo bench --bench lifecycle [-- --n 50,200,1000] [--repeat K] [--no-wan] \
-         [--no-expyre] [--expyre-n 50,200] [--expyre-venv DIR] [--delay-ms 25] \
+         [--no-loopback] [--no-expyre] [--expyre-n 50,200] [--expyre-venv DIR] [--delay-ms 25] \
          [--min-poll SECS] [--max-poll SECS] [--keep]"
     );
     std::process::exit(2)
@@ -99,6 +100,7 @@ fn parse_options(args: &[String]) -> Options {
         ns: vec![50, 200, 1000],
         repeat: 1,
         wan: true,
+        loopback: true,
         expyre: true,
         expyre_ns: vec![50, 200],
         expyre_venv: None,
@@ -125,6 +127,7 @@ fn parse_options(args: &[String]) -> Options {
             "--n" => o.ns = list(it.next()),
             "--repeat" => o.repeat = list(it.next())[0].max(1),
             "--no-wan" => o.wan = false,
+            "--no-loopback" => o.loopback = false,
             "--no-expyre" => o.expyre = false,
             "--expyre-n" => o.expyre_ns = list(it.next()),
             "--expyre-venv" => o.expyre_venv = it.next().map(PathBuf::from),
@@ -197,7 +200,12 @@ struct Row {
 fn median(v: &[Duration]) -> Option<Duration> {
     let mut v = v.to_vec();
     v.sort();
-    v.get(v.len() / 2).copied()
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -242,6 +250,9 @@ fn run(options: &Options) -> Result<(), String> {
         name: "loopback".to_owned(),
         ssh_config: tb_ssh_config.clone(),
     }];
+    if !options.loopback {
+        links.clear();
+    }
     if options.wan {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let wan_config = scratch.path().join("ssh_config_wan");
@@ -312,7 +323,14 @@ fn run(options: &Options) -> Result<(), String> {
                     eprintln!("{} N={n} round {round}: {what} ...", link.name);
                     let result = if what == "limit" {
                         let dir = format!("{remote_root}/limit-{tag}");
-                        let r = limit::run(link, &dir, &format!("{token}-limit"), COMMAND, &tasks);
+                        let r = limit::run(
+                            link,
+                            &dir,
+                            &format!("{token}-limit"),
+                            COMMAND,
+                            &tasks,
+                            deadline(n),
+                        );
                         remote(link, &format!("rm -rf ~/{dir}"));
                         r.map(|d| row.limit.push(d))
                     } else {
@@ -365,10 +383,14 @@ fn run(options: &Options) -> Result<(), String> {
         }
     }
 
+    let direct = Link {
+        name: "loopback".to_owned(),
+        ssh_config: tb_ssh_config.clone(),
+    };
     if !options.keep {
-        sweep(&links[0], &token);
+        sweep(&direct, &token);
         remote(
-            &links[0],
+            &direct,
             &format!("rm -rf ~/{remote_root}; rmdir ~/xpr-bench 2>/dev/null; true"),
         );
     } else {

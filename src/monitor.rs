@@ -6,14 +6,20 @@
 //!    `staged`, `submitting`: see [`crate::session`]);
 //! 2. ONE status query for all its `submitted`/`started` jobs (id lists chunked below
 //!    [`MAX_ARG_BYTES`](crate::session::MAX_ARG_BYTES)); running -> `started`;
-//! 3. the jobs that are final in the status reply or absent from it: ONE accounting query for
-//!    all of them; their final state and exit code come from accounting (from the status reply
-//!    when accounting does not know the job yet but the queue showed it final);
-//! 4. a job in neither the queue nor accounting is *unaccounted*: the first time is written
+//! 3. the jobs the status reply shows final (Slurm's `squeue --states=all` and LSF's `bjobs`
+//!    list finished jobs for a while): their run dirs come back at once (step 6's tar stream),
+//!    and each whose script wrote `xpr.exit` is finished from it, without accounting: the exit
+//!    status the job wrote itself is the final word, and it saves a query that slurmdbd can
+//!    take a second to answer for a few hundred jobs;
+//! 4. the other jobs that are final in the status reply (no `xpr.exit`: killed, timed out,
+//!    cancelled) or absent from it: ONE accounting query for all of them; their final state
+//!    and exit code come from accounting (from the status reply when accounting does not know
+//!    the job yet but the queue showed it final);
+//! 5. a job in neither the queue nor accounting is *unaccounted*: the first time is written
 //!    down (a marker file in its local run dir, so any process polling sees the same clock);
 //!    past [`SessionOptions::vanish_timeout`](crate::session::SessionOptions) it has
 //!    vanished;
-//! 5. collect the finished ones: their run dirs come back in ONE tar stream per remote base
+//! 6. collect the finished ones: their run dirs come back in ONE tar stream per remote base
 //!    (`tar -c -C BASE run_a run_b ...`), are extracted into a scratch dir in the stage root
 //!    and moved into `<stage_root>/run_<id>/`. Then the task's end is decided:
 //!
@@ -177,6 +183,7 @@ impl Session {
         }
 
         let mut to_account = Vec::new();
+        let mut final_in_queue = Vec::new();
         for record in &followed {
             let job = record.scheduler_job_id.as_ref().expect("filtered above");
             match status.get(job) {
@@ -184,7 +191,30 @@ impl Session {
                     self.clear_unaccounted(&record.id);
                     self.mark_running(record, s)?;
                 }
-                _ => to_account.push(record.clone()),
+                Some(s) => final_in_queue.push(Ended {
+                    record: record.clone(),
+                    job: Some(s.clone()),
+                }),
+                None => to_account.push(record.clone()),
+            }
+        }
+
+        // The queue shows these final: their run dirs come back now, and those whose script
+        // wrote its exit status are finished from it without asking accounting. The rest
+        // (killed, timed out, cancelled: no exit status) wait for accounting's word.
+        let mut fetched: HashSet<TaskId> = HashSet::new();
+        if !final_in_queue.is_empty() {
+            fetched = self
+                .fetch(system, transport.as_ref(), &final_in_queue)
+                .await?;
+            for e in final_in_queue {
+                if fetched.contains(&e.record.id)
+                    && self.local_run_dir(&e.record.id).join(EXIT_FILE).is_file()
+                {
+                    self.finish(system, e, true)?;
+                } else {
+                    to_account.push(e.record);
+                }
             }
         }
         if to_account.is_empty() {
@@ -241,7 +271,8 @@ impl Session {
             }
         }
         if !ended.is_empty() {
-            self.collect(system, transport.as_ref(), ended).await?;
+            self.collect(system, transport.as_ref(), ended, &fetched)
+                .await?;
         }
         Ok(())
     }
@@ -291,32 +322,57 @@ impl Session {
         Ok(Instant::now().checked_sub(age).unwrap_or_else(Instant::now))
     }
 
-    /// Brings the run dirs of ended jobs back (one tar stream per remote base) and records
-    /// how each task ended.
+    /// Brings the run dirs of ended jobs back (one tar stream per remote base), except those
+    /// of `fetched` (brought back earlier in this poll), and records how each task ended.
     async fn collect(
         &self,
         system: &System,
         transport: &dyn Transport,
         ended: Vec<Ended>,
+        fetched: &HashSet<TaskId>,
     ) -> Result<(), SessionError> {
-        let mut by_base: BTreeMap<String, Vec<Ended>> = BTreeMap::new();
-        for e in ended {
-            let base = self.stored(&e.record)?.remote_base;
-            by_base.entry(base).or_default().push(e);
+        let (earlier, now): (Vec<Ended>, Vec<Ended>) = ended
+            .into_iter()
+            .partition(|e| fetched.contains(&e.record.id));
+        let came_back = self.fetch(system, transport, &now).await?;
+        for e in earlier {
+            self.finish(system, e, true)?;
         }
-        for (base, group) in by_base {
-            let records: Vec<TaskRecord> = group.iter().map(|e| e.record.clone()).collect();
+        for e in now {
+            let back = came_back.contains(&e.record.id);
+            self.finish(system, e, back)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the run dirs of `jobs` back, one tar stream per remote base; returns the tasks
+    /// whose run dir came back.
+    async fn fetch(
+        &self,
+        system: &System,
+        transport: &dyn Transport,
+        jobs: &[Ended],
+    ) -> Result<HashSet<TaskId>, SessionError> {
+        let mut by_base: BTreeMap<String, Vec<TaskRecord>> = BTreeMap::new();
+        for e in jobs {
+            let base = self.stored(&e.record)?.remote_base;
+            by_base.entry(base).or_default().push(e.record.clone());
+        }
+        let mut came_back = HashSet::new();
+        for (base, records) in by_base {
             let names = run_dir_names(&records)?;
             let mut fetched: HashSet<String> = HashSet::new();
             for chunk in chunk_by_len(&names, String::len) {
                 fetched.extend(self.fetch_run_dirs(system, transport, &base, chunk).await?);
             }
-            for e in group {
-                let came_back = fetched.contains(&format!("run_{}", e.record.id));
-                self.finish(system, e, came_back)?;
-            }
+            came_back.extend(
+                records
+                    .into_iter()
+                    .filter(|r| fetched.contains(&format!("run_{}", r.id)))
+                    .map(|r| r.id),
+            );
         }
-        Ok(())
+        Ok(came_back)
     }
 
     /// Fetches `names` (run dirs under `base`) in one tar stream into the local run dirs;

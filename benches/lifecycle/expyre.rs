@@ -4,7 +4,7 @@
 //! ExPyRe runs Python functions: each task is `shutil.copyfile("in.txt", "out.txt")` with the
 //! task's `in.txt` as input file and `out.txt` as output file, submitted with `ExPyRe.start`
 //! one after the other (its only way) and gathered with `get_results(check_interval=1)`, so its
-//! polling is no slower than xpr's. Its config is the equivalent ExPyRe `config.json` (older
+//! polling is no slower than xpr's. Its config is the equivalent ExPyRe `config.json` (current
 //! `ncores` key, `remsh_cmd` with the link's ssh config). ExPyRe is taken from the system
 //! Python if importable, else from `--expyre-venv DIR`, else pip-installed into a venv in the
 //! bench's scratch dir.
@@ -118,7 +118,7 @@ pub fn run(
         "remsh_cmd": format!("ssh -F {}", link.ssh_config.display()),
         "scheduler": "slurm",
         "rundir": remote_dir,
-        "partitions": {"debug": {"ncores": 16, "max_time": null, "max_mem": null}},
+        "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}},
     }}});
     std::fs::write(root.join("config.json"), config.to_string()).map_err(|e| e.to_string())?;
     let out = Command::new(python)

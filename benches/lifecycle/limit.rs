@@ -11,9 +11,11 @@ use super::{Link, Task};
 
 /// How often the limit's wait loop asks `squeue`.
 pub const POLL: &str = "0.2";
+/// Polls per second at [`POLL`].
+const POLLS_PER_SECOND: u64 = 5;
 
 /// The shell script the limit's SSH session runs (`sh -s BASE NAME` on stdin).
-fn script(tasks: &[Task]) -> String {
+fn script(tasks: &[Task], timeout: Duration) -> String {
     let mut s = String::from(
         r#"set -eu
 base=$HOME/$1
@@ -37,26 +39,32 @@ while [ "$i" -lt {n} ]; do
   sbatch --parsable --job-name="$name" --output=/dev/null --chdir="$base/t$i" "$base/job.sh" >/dev/null
   i=$((i+1))
 done
+polls=0
 while [ -n "$(squeue --noheader --name="$name" --user="$(id -un)" --format=%i)" ]; do
+  polls=$((polls+1))
+  [ "$polls" -le {max_polls} ] || {{ echo "the queue did not empty within {timeout} s" >&2; exit 1; }}
   sleep {POLL}
 done
 exec tar -c -f - t*/out.txt
 "#,
-        n = tasks.len()
+        n = tasks.len(),
+        timeout = timeout.as_secs(),
+        max_polls = timeout.as_secs() * POLLS_PER_SECOND,
     ));
     s
 }
 
 /// Runs the limit for `tasks` over `link` under `~/<remote_dir>`; returns its wall time after
-/// checking every output came back.
+/// checking every output came back. Gives up when the queue has not emptied after `timeout`.
 pub fn run(
     link: &Link,
     remote_dir: &str,
     job_name: &str,
     command: &str,
     tasks: &[Task],
+    timeout: Duration,
 ) -> Result<Duration, String> {
-    let script = script(tasks);
+    let script = script(tasks, timeout);
     let started = Instant::now();
     let mut child = Command::new("ssh")
         .arg("-F")

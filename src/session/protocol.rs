@@ -8,7 +8,9 @@
 //!
 //! # The batch protocol ([`BATCH_PROGRAM`])
 //!
-//! `sh -c BATCH_PROGRAM xpr-batch LOCKFILE`, stdin = records `<decimal length>\n<line bytes>`.
+//! `sh -c BATCH_PROGRAM xpr-batch LOCKFILE`, stdin = one frame per command line: `L<line>\n`
+//! for a line without newline or NUL bytes (read by the shell's own `read`, no process), else
+//! `<decimal length>\n<line bytes>` (read by `head -c`).
 //! The program creates the lock file's directory (mode 700), takes `flock` on the lock file for
 //! its whole run (so no two batches, and no batch and a crash recovery, overlap on one remote
 //! base), prints `LOCKED`, then for each record `i` (from 0) runs the line in a subshell with
@@ -21,6 +23,10 @@
 //! and `END` after the last one. Exit 3 means the lock could not be taken: nothing ran. A reply
 //! cut short (connection dropped) holds the records of the lines that ran; a line whose record
 //! is missing may or may not have run.
+//!
+//! Each line costs three processes besides its own command (the subshell, one `wc` for both
+//! sizes, one `cat`): with hundreds of `sbatch` in one batch, the program's own forks are a
+//! visible part of the submission time, so it keeps them few.
 
 use crate::command::CommandOutput;
 
@@ -35,13 +41,16 @@ echo LOCKED
 tmp=$(mktemp -d) || exit 4
 trap 'rm -rf -- "$tmp"' EXIT
 i=0
-while IFS= read -r len; do
-  case $len in ''|*[!0-9]*) printf 'xpr-batch: bad frame %s\n' "$len" >&2; exit 4;; esac
-  line=$(head -c "$len"; printf x)
-  line=${line%x}
+while IFS= read -r frame; do
+  case $frame in
+    L*) line=${frame#L};;
+    ''|*[!0-9]*) printf 'xpr-batch: bad frame %s\n' "$frame" >&2; exit 4;;
+    *) line=$(head -c "$frame"; printf x); line=${line%x};;
+  esac
   ( eval "$line" ) </dev/null >"$tmp/out" 2>"$tmp/err"
   code=$?
-  printf 'R %s %s %s %s\n' "$i" "$code" "$(($(wc -c <"$tmp/out")))" "$(($(wc -c <"$tmp/err")))"
+  set -- $(wc -c "$tmp/out" "$tmp/err")
+  printf 'R %s %s %s %s\n' "$i" "$code" "$1" "$3"
   cat -- "$tmp/out" "$tmp/err"
   i=$((i+1))
 done
@@ -77,8 +86,14 @@ exec rm -rf -- "$@""#;
 pub fn frame_lines(lines: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     for line in lines {
-        out.extend_from_slice(format!("{}\n", line.len()).as_bytes());
-        out.extend_from_slice(line);
+        if line.contains(&b'\n') || line.contains(&0) {
+            out.extend_from_slice(format!("{}\n", line.len()).as_bytes());
+            out.extend_from_slice(line);
+        } else {
+            out.push(b'L');
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
     }
     out
 }
@@ -184,10 +199,10 @@ mod tests {
     }
 
     #[test]
-    fn frames_are_length_prefixed() {
+    fn frames_are_plain_lines_or_length_prefixed() {
         assert_eq!(
-            frame_lines(&[b"a\nb".to_vec(), b"c".to_vec()]),
-            b"3\na\nb1\nc"
+            frame_lines(&[b"a\nb".to_vec(), b"c d".to_vec(), b"".to_vec()]),
+            b"3\na\nbLc d\nL\n"
         );
     }
 
