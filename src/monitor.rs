@@ -37,8 +37,11 @@
 //!
 //! [`Session::follow`] runs one loop per system, concurrently, each polling at an adaptive,
 //! polite interval: [`min_poll_interval`](crate::session::SessionOptions::min_poll_interval)
-//! while things change, growing by half each quiet round up to
-//! [`max_poll_interval`](crate::session::SessionOptions::max_poll_interval).
+//! while things change (jobs start or finish), growing by half each quiet round (jobs wait in
+//! the queue or run long) up to
+//! [`max_poll_interval`](crate::session::SessionOptions::max_poll_interval). The interval is
+//! counted from the start of one poll to the start of the next, with at least a quarter of it
+//! free between the end of one poll and the start of the next.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
@@ -653,6 +656,7 @@ impl Session {
         let mut interval = options.min_poll_interval;
         let mut errors = 0;
         loop {
+            let poll_started = Instant::now();
             match self.poll_system(system.as_str()).await {
                 Ok(report) => {
                     errors = 0;
@@ -681,7 +685,13 @@ impl Session {
             if done {
                 return Ok(());
             }
-            let mut sleep = interval.max(options.min_poll_interval);
+            // The interval runs from the start of one poll to the start of the next, so a
+            // poll's own round trips (several over a slow link) do not stretch it; a quarter
+            // of it always stays free, so a slow scheduler is never asked back to back.
+            let interval = interval.max(options.min_poll_interval);
+            let mut sleep = interval
+                .saturating_sub(poll_started.elapsed())
+                .max(interval / 4);
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {

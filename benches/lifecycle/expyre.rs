@@ -4,11 +4,12 @@
 //! ExPyRe runs Python functions: each task is `shutil.copyfile("in.txt", "out.txt")` with the
 //! task's `in.txt` as input file and `out.txt` as output file, submitted with `ExPyRe.start`
 //! one after the other (its only way) and gathered with `get_results(check_interval=1)`, so its
-//! polling is no slower than xpr's. Its config is the equivalent ExPyRe `config.json` (current
-//! `ncores` key, `remsh_cmd` with the link's ssh config). ExPyRe is taken from the system
+//! polling is no slower than xpr's. Its config is the equivalent ExPyRe `config.json`, with a
+//! one-word `remsh_cmd` wrapper that runs ssh with the link's ssh config. ExPyRe is taken from the system
 //! Python if importable, else from `--expyre-venv DIR`, else pip-installed into a venv in the
 //! bench's scratch dir.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -113,9 +114,22 @@ pub fn run(
 ) -> Result<Duration, String> {
     let work = root.join("work");
     super::write_inputs(&work, tasks)?;
+    // ExPyRe passes a multi-word `remsh_cmd` to `rsync -e` unquoted (a known weak point of
+    // it), so it gets a one-word wrapper that adds the link's ssh config.
+    let wrapper = root.join("ssh-link");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec ssh -F {} \"$@\"\n",
+            super::limit::shell_word(&link.ssh_config.to_string_lossy())
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
     let config = json!({"systems": {"bench": {
         "host": "xpr-local",
-        "remsh_cmd": format!("ssh -F {}", link.ssh_config.display()),
+        "remsh_cmd": wrapper,
         "scheduler": "slurm",
         "rundir": remote_dir,
         "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}},

@@ -202,9 +202,13 @@ impl SessionError {
 /// Tunables of a session; [`SessionOptions::default`] suits interactive use.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
-    /// Shortest wait between two polls of a system (while things change). Default 1 s.
+    /// Shortest time from the start of one poll of a system to the start of the next, used
+    /// while things change (the polite floor: at most one status query per system per this
+    /// interval). At least a quarter of it passes between the end of a poll and the next.
+    /// Default 1 s.
     pub min_poll_interval: Duration,
-    /// Longest wait between two polls of a system (the back-off limit). Default 30 s.
+    /// Longest time between the starts of two polls of a system (the back-off limit, reached
+    /// while jobs wait or run long without news). Default 30 s.
     pub max_poll_interval: Duration,
     /// How long a job may be in neither the queue nor accounting before it is declared
     /// `died`. Default 5 minutes (Grid Engine writes accounting up to ~15 s late, slurmdbd
