@@ -51,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::command::CommandSpec;
 use crate::config::System;
-use crate::db::{TaskRecord, TaskStatus, TaskUpdate};
+use crate::db::{TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
 use crate::session::protocol::{COLLECT_PROGRAM, tail_text};
@@ -129,10 +129,10 @@ impl Session {
     pub async fn poll_system(&self, system: &str) -> Result<PollReport, SessionError> {
         let system = self.system(system)?.clone();
         let mut report = PollReport::default();
-        let before: HashMap<TaskId, TaskStatus> = self
-            .list_system(&system.name, &TaskStatus::ONGOING)?
+        let before: HashMap<String, TaskStatus> = self
+            .summaries_system(&system.name, &TaskStatus::ONGOING)?
             .into_iter()
-            .map(|r| (r.id, r.status))
+            .map(|s| (s.id.as_str().to_owned(), s.status))
             .collect();
         if before.is_empty() {
             return Ok(report);
@@ -142,22 +142,31 @@ impl Session {
             self.advance_locked(&system).await?;
         }
         self.follow_jobs(&system).await?;
-        for record in self.list_system(&system.name, &TaskStatus::ALL)? {
-            if let Some(old) = before.get(&record.id) {
-                if *old != record.status {
-                    report.changed.push(record.clone());
+        // Index-only pass over the listing columns; full records only of the tasks that moved.
+        let mut changed = Vec::new();
+        self.db()
+            .for_each_summary(&crate::db::TaskFilter::default(), |s| {
+                if s.system != system.name.as_str() {
+                    return;
                 }
-                if TaskStatus::ONGOING.contains(&record.status) {
-                    report.ongoing += 1;
+                if let Some(old) = before.get(s.id) {
+                    if *old != s.status {
+                        changed.push(TaskId::new(s.id));
+                    }
+                    if TaskStatus::ONGOING.contains(&s.status) {
+                        report.ongoing += 1;
+                    }
                 }
-            }
+            })?;
+        for id in changed {
+            report.changed.push(self.get(&id)?);
         }
         Ok(report)
     }
 
     async fn follow_jobs(&self, system: &System) -> Result<(), SessionError> {
-        let followed: Vec<TaskRecord> = self
-            .list_system(&system.name, &FOLLOWED)?
+        let followed: Vec<TaskSummary> = self
+            .summaries_system(&system.name, &FOLLOWED)?
             .into_iter()
             .filter(|r| r.scheduler_job_id.is_some())
             .collect();
@@ -187,18 +196,18 @@ impl Session {
 
         let mut to_account = Vec::new();
         let mut final_in_queue = Vec::new();
-        for record in &followed {
-            let job = record.scheduler_job_id.as_ref().expect("filtered above");
+        for task in &followed {
+            let job = task.scheduler_job_id.as_ref().expect("filtered above");
             match status.get(job) {
                 Some(s) if !s.state.is_final() => {
-                    self.clear_unaccounted(&record.id);
-                    self.mark_running(record, s)?;
+                    self.clear_unaccounted(&task.id);
+                    self.mark_running(&task.id, task.status, s)?;
                 }
                 Some(s) => final_in_queue.push(Ended {
-                    record: record.clone(),
+                    record: self.get(&task.id)?,
                     job: Some(s.clone()),
                 }),
-                None => to_account.push(record.clone()),
+                None => to_account.push(self.get(&task.id)?),
             }
         }
 
@@ -259,7 +268,7 @@ impl Session {
             if let Some(s) = accounting.get(&job) {
                 // Accounting still sees it live (e.g. the queue listing lagged).
                 self.clear_unaccounted(&record.id);
-                self.mark_running(&record, s)?;
+                self.mark_running(&record.id, record.status, s)?;
                 continue;
             }
             // A job xpr cancelled need not wait to be declared vanished: Grid Engine keeps no
@@ -280,10 +289,15 @@ impl Session {
         Ok(())
     }
 
-    fn mark_running(&self, record: &TaskRecord, job: &JobStatus) -> Result<(), SessionError> {
-        if record.status == TaskStatus::Submitted && job.state == JobState::Running {
+    fn mark_running(
+        &self,
+        id: &TaskId,
+        status: TaskStatus,
+        job: &JobStatus,
+    ) -> Result<(), SessionError> {
+        if status == TaskStatus::Submitted && job.state == JobState::Running {
             self.transition(
-                &record.id,
+                id,
                 &[TaskStatus::Submitted],
                 TaskStatus::Started,
                 &TaskUpdate {
@@ -587,25 +601,31 @@ impl Session {
         ids: Option<&[TaskId]>,
         timeout: Option<Duration>,
     ) -> Result<Vec<TaskRecord>, SessionError> {
-        let ids: Vec<TaskId> = match ids {
-            Some(ids) => ids.to_vec(),
+        // (id, system, status) of each task to follow, from the light listing columns.
+        let tasks: Vec<(TaskId, SystemName, TaskStatus)> = match ids {
+            // Each id given must exist: an unknown one is an error, not nothing to wait for.
+            Some(ids) => ids
+                .iter()
+                .map(|id| self.get(id).map(|r| (r.id, r.system, r.status)))
+                .collect::<Result<_, _>>()?,
             None => self
-                .list(&crate::db::TaskFilter {
+                .db()
+                .list_summaries(&crate::db::TaskFilter {
                     statuses: TaskStatus::ONGOING.to_vec(),
                     ..Default::default()
                 })?
                 .into_iter()
-                .map(|r| r.id)
+                .map(|s| (s.id, s.system, s.status))
                 .collect(),
         };
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut systems: Vec<SystemName> = Vec::new();
-        for id in &ids {
-            let record = self.get(id)?;
-            if !FINISHED.contains(&record.status) && !systems.contains(&record.system) {
-                systems.push(record.system);
+        for (_, system, status) in &tasks {
+            if !FINISHED.contains(status) && !systems.contains(system) {
+                systems.push(system.clone());
             }
         }
+        let ids: Vec<TaskId> = tasks.into_iter().map(|(id, _, _)| id).collect();
         let mut set = tokio::task::JoinSet::new();
         for system in systems {
             let session = self.clone();
@@ -652,6 +672,11 @@ impl Session {
         deadline: Option<Instant>,
     ) -> Result<(), SessionError> {
         let options = self.options().clone();
+        let ids: HashSet<TaskId> = ids.into_iter().collect();
+        let unfinished: Vec<TaskStatus> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| !FINISHED.contains(s))
+            .collect();
         let started = Instant::now();
         let mut interval = options.min_poll_interval;
         let mut errors = 0;
@@ -674,14 +699,10 @@ impl Session {
                 }
                 Err(e) => return Err(e),
             }
-            let mut done = true;
-            for id in &ids {
-                let record = self.get(id)?;
-                if record.system == system && !FINISHED.contains(&record.status) {
-                    done = false;
-                    break;
-                }
-            }
+            let done = !self
+                .summaries_system(&system, &unfinished)?
+                .iter()
+                .any(|t| ids.contains(&t.id));
             if done {
                 return Ok(());
             }

@@ -71,7 +71,7 @@ pub use blocking::BlockingSession;
 
 use crate::command::CommandSpec;
 use crate::config::{ConfigError, LoadedConfig, System};
-use crate::db::{Db, DbError, TaskFilter, TaskRecord, TaskStatus, TaskUpdate};
+use crate::db::{Db, DbError, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::resources::{NodeFinderError, Resources};
 use crate::scheduler::script::ScriptError;
@@ -528,6 +528,27 @@ impl Session {
             .into_iter()
             .filter(|r| &r.system == system)
             .collect())
+    }
+
+    /// Tasks of system `system` in one of `statuses`, without their spec (read from the
+    /// listing index): what the follow loop reads every round, light even for 10,000s of
+    /// tasks. Full records are read only for the few tasks an action needs.
+    pub(crate) fn summaries_system(
+        &self,
+        system: &SystemName,
+        statuses: &[TaskStatus],
+    ) -> Result<Vec<TaskSummary>, SessionError> {
+        let filter = TaskFilter {
+            statuses: statuses.to_vec(),
+            ..TaskFilter::default()
+        };
+        let mut out = Vec::new();
+        self.db().for_each_summary(&filter, |s| {
+            if s.system == system.as_str() {
+                out.push(s.to_summary());
+            }
+        })?;
+        Ok(out)
     }
 
     /// What task `id` left behind: status, exit code, local run dir and output tails.

@@ -280,6 +280,8 @@ SlurmdParameters=config_overrides
 SchedulerParameters=batch_sched_delay=0
 ReturnToService=2
 MinJobAge=300
+# room for the memory benchmark's 10,000 held jobs besides the tests' own (default 10,000)
+MaxJobCount=30000
 SlurmdTimeout=300
 SlurmctldTimeout=120
 InactiveLimit=0
