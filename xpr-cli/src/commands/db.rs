@@ -88,52 +88,45 @@ fn width(text: &str) -> usize {
     }
 }
 
-/// Prints the tasks as a left-aligned table (as `print_table` does) in two passes over the
-/// DB, one to size the columns and one to print, with rows borrowed from SQLite: 100,000
-/// tasks are a million cells, and collecting them as strings cost more than reading the DB
-/// twice.
+/// Prints the tasks as a left-aligned table (as `print_table` does). One pass over the DB
+/// writes every cell, borrowed from SQLite's row, into one arena string and sizes the columns;
+/// the table is then printed from the arena. 100,000 tasks are a million cells: one string per
+/// cell, or a second pass over the DB, each cost more than this.
 fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()> {
     use std::io::Write;
     let columns = if long { &COLUMNS[..] } else { &COLUMNS[..7] };
     let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.len()).collect();
-    let mut cell = String::new();
+    let mut arena = String::new();
+    // Where each cell ends in `arena`, row after row.
+    let mut ends: Vec<usize> = Vec::new();
     db.for_each_summary(filter, |task| {
         for ((_, write), w) in columns.iter().zip(&mut widths) {
-            cell.clear();
-            write(task, &mut cell);
-            *w = (*w).max(width(&cell));
+            let start = arena.len();
+            write(task, &mut arena);
+            *w = (*w).max(width(&arena[start..]));
+            ends.push(arena.len());
         }
     })?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut line = String::new();
-    let mut failed: Option<std::io::Error> = None;
-    let mut emit = |line: &mut String| {
-        if failed.is_some() {
-            return;
-        }
-        let end = line.trim_end().len();
-        line.truncate(end);
-        line.push('\n');
-        if let Err(e) = out.write_all(line.as_bytes()) {
-            failed = Some(e);
-        }
-    };
-    for ((header, _), w) in columns.iter().zip(&widths) {
-        line.push_str(&format!("{header:<w$}  "));
-    }
-    emit(&mut line);
-    db.for_each_summary(filter, |task| {
+    let mut emit = |cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
         line.clear();
-        for ((_, write), w) in columns.iter().zip(&widths) {
-            let start = line.len();
-            write(task, &mut line);
-            let pad = w.saturating_sub(width(&line[start..]));
+        for (cell, w) in cells.zip(&widths) {
+            line.push_str(cell);
+            let pad = w.saturating_sub(width(cell));
             line.extend(std::iter::repeat_n(' ', pad + 2));
         }
-        emit(&mut line);
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
+        out.write_all(line.trim_end().as_bytes())?;
+        out.write_all(b"\n")
+    };
+    emit(&mut columns.iter().map(|(header, _)| *header))?;
+    let mut start = 0;
+    for row in ends.chunks(columns.len()) {
+        emit(&mut row.iter().map(|&end| {
+            let cell = &arena[start..end];
+            start = end;
+            cell
+        }))?;
     }
     out.flush()?;
     Ok(())
