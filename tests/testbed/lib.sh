@@ -46,15 +46,16 @@ log() {
 }
 die() { echo "${0##*/}: error: $*" >&2; exit 1; }
 require_root() { [ "$(id -u)" = 0 ] || die "must run as root (hint: sudo $0)"; }
-# one_at_a_time: wait (up to 10 min) until no other setup.sh/teardown.sh runs on this machine,
-# and hold that lock until this script exits. Two of them interleaved (one deleting $XPR_BASE
-# while the other starts daemons in it) leave daemons no pid file knows of.
+# one_at_a_time "$@": re-runs this script under `flock -o` (waiting up to 10 min) unless it
+# already runs so, so that no other setup.sh/teardown.sh runs on this machine meanwhile. Two
+# interleaved (one deleting $XPR_BASE while the other starts daemons in it) leave daemons no pid
+# file knows of. `-o`: the lock is held by flock itself, never inherited by the daemons started
+# here (they would hold it for as long as they live).
 LOCK_FILE=/run/xpr-testbed.lock
 one_at_a_time() {
-  exec 9>"$LOCK_FILE"
-  flock -n 9 && return 0
-  log "another setup.sh/teardown.sh runs: waiting for it"
-  flock -w 600 9 || die "$LOCK_FILE still held after 10 min (hint: is a setup.sh stuck? see ps)"
+  [ "${XPR_TESTBED_LOCK_HELD:-}" = 1 ] && return 0
+  flock -n "$LOCK_FILE" true || log "another setup.sh/teardown.sh runs: waiting for it (10 min at most)"
+  XPR_TESTBED_LOCK_HELD=1 exec flock -o -w 600 "$LOCK_FILE" "$0" "$@"
 }
 
 # ---------------------------------------------------------------- processes

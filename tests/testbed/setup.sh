@@ -19,7 +19,7 @@ set -euo pipefail
 
 main() {
   require_root
-  one_at_a_time
+  one_at_a_time "$@"
   case $XPR_SGE_MODE in root | netns | both) ;; *) die "XPR_SGE_MODE=$XPR_SGE_MODE: expected root, netns or both" ;; esac
   claim_machine
   if [ "$XPR_INSTALL" = 1 ]; then install_packages; fi

@@ -11,7 +11,7 @@ set -uo pipefail
 
 main() {
   require_root
-  one_at_a_time
+  one_at_a_time "$@"
   local owner
   if owner=$(other_owner); then
     die "the running test bed is at $owner, not $XPR_BASE: leaving it alone (hint: XPR_BASE=$owner $0)"
