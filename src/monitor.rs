@@ -475,6 +475,8 @@ impl Session {
             .ok()
             .and_then(|t| t.trim().parse::<i32>().ok())
             .filter(|_| came_back);
+        // Asked once: only an end without an exit status can be a cancellation.
+        let cancelled = exit.is_none() && self.cancel_requested(&record.id)?;
         let job_word = |j: &JobStatus| state_word(&j.state).to_owned();
         let node = job.as_ref().and_then(|j| j.node.clone());
         let job_id = record
@@ -534,7 +536,7 @@ impl Session {
                     // xpr asked for this job's end, and it ended without its exit status:
                     // whatever accounting calls it (Grid Engine reports a cancelled running
                     // job as a SIGKILL failure), it was cancelled.
-                    _ if self.cancel_requested(&record.id)? => "cancelled".to_owned(),
+                    _ if cancelled => "cancelled".to_owned(),
                     // Accounting says it ended well, but the script never wrote its exit
                     // status: the command did not run to its end.
                     JobState::Succeeded => "no_exit_status".to_owned(),
@@ -557,7 +559,7 @@ impl Session {
                     },
                 )
             }
-            (None, None) if self.cancel_requested(&record.id)? => (
+            (None, None) if cancelled => (
                 TaskStatus::Failed,
                 TaskUpdate {
                     sched_state: Some("cancelled".to_owned()),

@@ -10,32 +10,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Testbed, wait_for};
-use life_support::{Bed, close_masters, one_core};
+use life_support::{Bed, close_masters, numbered_requests};
 use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, TaskFilter, TaskStatus};
 use xpr::session::{Session, StartRequest};
-use xpr::task::TaskSpec;
 
 const N: usize = 100;
 const CHILD_ENV: &str = "XPR_LIFE_CRASH_CHILD";
 
 fn requests(work: &Path) -> Vec<StartRequest> {
-    (0..N)
-        .map(|i| {
-            let mut spec = TaskSpec::argv(
-                format!("crash {i}"),
-                [
-                    "sh".to_owned(),
-                    "-c".to_owned(),
-                    "echo \"$1\" > out.txt".to_owned(),
-                    "sh".to_owned(),
-                    i.to_string(),
-                ],
-            );
-            spec.outputs = vec!["out.txt".into()];
-            StartRequest::new(spec, "slurm", one_core()).with_base_dir(work)
-        })
+    numbered_requests(N, "slurm")
+        .into_iter()
+        .map(|r| r.with_base_dir(work))
         .collect()
 }
 

@@ -21,7 +21,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::Testbed;
-use life_support::{close_masters, one_core, options, write};
+use life_support::{close_masters, numbered_requests, one_core, options, unique_root, write};
 use serde_json::json;
 use tempfile::TempDir;
 use xpr::config::LoadedConfig;
@@ -60,16 +60,7 @@ impl SimLife {
              namespace hosts)"
         );
         sim_support::install_remote(&host, &tb.ssh_config());
-        let root = tempfile::Builder::new()
-            .prefix("xpr-life-sim-")
-            .tempdir()
-            .unwrap();
-        let unique = root
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let (root, unique) = unique_root("xpr-life-sim-");
         let spool = format!(
             "{}/.xpr-sim/spools/{unique}-{kind}",
             tb.var("XPR_SIM_USER_HOME")
@@ -374,25 +365,6 @@ const CRASH_TASKS: usize = 20;
 /// Set (to the config file) for the child process of the crash test.
 const CRASH_CHILD_ENV: &str = "XPR_LIFE_SIM_CRASH_CHILD";
 
-fn crash_requests(system: &str) -> Vec<StartRequest> {
-    (0..CRASH_TASKS)
-        .map(|i| {
-            let mut spec = TaskSpec::argv(
-                format!("crash {i}"),
-                [
-                    "sh".to_owned(),
-                    "-c".to_owned(),
-                    "echo \"$1\" > out.txt".to_owned(),
-                    "sh".to_owned(),
-                    i.to_string(),
-                ],
-            );
-            spec.outputs = vec!["out.txt".into()];
-            StartRequest::new(spec, system, one_core())
-        })
-        .collect()
-}
-
 /// The submitting process of the crash test: started by it with [`CRASH_CHILD_ENV`] set.
 #[test]
 fn crash_child() {
@@ -405,7 +377,10 @@ fn crash_child() {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let loaded = LoadedConfig::from_files(&[config], &root).unwrap();
         let session = Session::open_with(loaded, options(Duration::from_secs(60))).unwrap();
-        session.start_many(crash_requests(&system)).await.unwrap();
+        session
+            .start_many(numbered_requests(CRASH_TASKS, &system))
+            .await
+            .unwrap();
     });
 }
 
@@ -483,7 +458,7 @@ fn killed_submitter(kind: SchedulerKind) {
         let session = life.session();
         // The same requests again: the tasks of the killed process, continued.
         let started = session
-            .start_many(crash_requests(&life.system()))
+            .start_many(numbered_requests(CRASH_TASKS, &life.system()))
             .await
             .unwrap();
         assert!(started.iter().all(|s| s.reused), "{started:?}");

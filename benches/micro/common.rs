@@ -158,3 +158,12 @@ pub fn testbed_env() -> Result<HashMap<String, String>, String> {
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A tokio runtime with two workers (the machine's cores), as the library's users would run.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("starting the async runtime")
+}

@@ -25,7 +25,7 @@ use xpr::resources::{CountRequest, Resources};
 use xpr::session::{Session, SessionError, SessionOptions, StartRequest};
 use xpr::task::TaskSpec;
 
-use crate::common::{Row, Scratch, secs, testbed_env, timed};
+use crate::common::{Row, Scratch, runtime, secs, testbed_env, timed};
 
 /// The first argument that makes this binary a measuring child.
 pub const CHILD_ARG: &str = "__memory-child";
@@ -59,11 +59,7 @@ fn session(root: &Path) -> Session {
 /// The measuring child: `populate DIR`, `follow DIR` or `cancel DIR`; prints `key value` lines.
 pub fn child(args: &[String]) {
     let root = Path::new(&args[1]);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("starting the async runtime");
+    let runtime = runtime();
     let session = session(root);
     println!("idle_kb {}", peak_kb());
     match args[0].as_str() {

@@ -16,7 +16,7 @@ use xpr::session::protocol::STAGE_PROGRAM;
 use xpr::stage::{StageEntry, plan_inputs, write_tar};
 use xpr::transport::{RemoteShell, SshTarget, SshTransport, Transport, check_success};
 
-use crate::common::{Row, Scratch, mb_per_s, median, testbed_env, timed, write_random};
+use crate::common::{Row, Scratch, mb_per_s, median, runtime, testbed_env, timed, write_random};
 
 /// Big input files and their size.
 const BIG: (usize, u64) = (4, 200_000_000);
@@ -155,11 +155,7 @@ pub fn run() -> Vec<Row> {
     eprintln!("stage: writing {} MB of inputs", total / 1_000_000);
     make_inputs(&inputs);
     let remote = format!("xpr-bench-stage-{}", std::process::id());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("starting the async runtime");
+    let runtime = runtime();
     let control = tempfile::Builder::new()
         .prefix("xb")
         .tempdir_in("/tmp")

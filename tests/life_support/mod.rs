@@ -26,16 +26,7 @@ impl Bed {
     /// A stage root whose config holds `systems` (a JSON object). Each system with a host
     /// gets `remsh_cmd` with the test bed's ssh config and `rundir` under a unique dir.
     pub fn new(tb: Option<&Testbed>, mut systems: Value) -> Bed {
-        let root = tempfile::Builder::new()
-            .prefix("xpr-life-")
-            .tempdir()
-            .unwrap();
-        let unique = root
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let (root, unique) = unique_root("xpr-life-");
         let remote_root = format!("xpr-life-tests/{unique}");
         let ssh_config = tb.map(|tb| tb.ssh_config());
         for (_, system) in systems.as_object_mut().unwrap() {
@@ -126,4 +117,38 @@ pub fn close_masters(dir: &std::path::Path, host: &str) {
                 .output();
         }
     }
+}
+
+/// A fresh temp stage root named `<prefix>XXXXXX`, and that name (unique on this machine: the
+/// tests use it for their remote run dirs too).
+pub fn unique_root(prefix: &str) -> (TempDir, String) {
+    let root = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let unique = root
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    (root, unique)
+}
+
+/// `count` tasks on `system`, task `i` named `crash {i}` writing `i` to its output `out.txt`:
+/// what the crash tests submit, so that each result shows which task made it.
+pub fn numbered_requests(count: usize, system: &str) -> Vec<xpr::session::StartRequest> {
+    (0..count)
+        .map(|i| {
+            let mut spec = xpr::task::TaskSpec::argv(
+                format!("crash {i}"),
+                [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    "echo \"$1\" > out.txt".to_owned(),
+                    "sh".to_owned(),
+                    i.to_string(),
+                ],
+            );
+            spec.outputs = vec!["out.txt".into()];
+            xpr::session::StartRequest::new(spec, system, one_core())
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, SummaryRef, TaskFilter, TaskStatus, TaskSummary};
 
-use super::print_json;
+use super::{print_json, text_width, write_table};
 use crate::cli::{DbArgs, FilterArgs, LsArgs};
 
 /// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root.
@@ -79,21 +79,11 @@ const COLUMNS: [Column; 10] = [
     ("REASON", |t, s| s.push_str(t.reason.unwrap_or(""))),
 ];
 
-/// Characters in `text` (what a terminal column counts), fast for the usual ASCII.
-fn width(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().count()
-    }
-}
-
 /// Prints the tasks as a left-aligned table (as `print_table` does). One pass over the DB
 /// writes every cell, borrowed from SQLite's row, into one arena string and sizes the columns;
 /// the table is then printed from the arena. 100,000 tasks are a million cells: one string per
 /// cell, or a second pass over the DB, each cost more than this.
 fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()> {
-    use std::io::Write;
     let columns = if long { &COLUMNS[..] } else { &COLUMNS[..7] };
     let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.len()).collect();
     let mut arena = String::new();
@@ -103,32 +93,27 @@ fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()>
         for ((_, write), w) in columns.iter().zip(&mut widths) {
             let start = arena.len();
             write(task, &mut arena);
-            *w = (*w).max(width(&arena[start..]));
+            *w = (*w).max(text_width(&arena[start..]));
             ends.push(arena.len());
         }
     })?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut line = String::new();
-    let mut emit = |cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
-        line.clear();
-        for (cell, w) in cells.zip(&widths) {
-            line.push_str(cell);
-            let pad = w.saturating_sub(width(cell));
-            line.extend(std::iter::repeat_n(' ', pad + 2));
-        }
-        out.write_all(line.trim_end().as_bytes())?;
-        out.write_all(b"\n")
-    };
-    emit(&mut columns.iter().map(|(header, _)| *header))?;
-    let mut start = 0;
-    for row in ends.chunks(columns.len()) {
-        emit(&mut row.iter().map(|&end| {
+    let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let arena = arena.as_str();
+    let ends = &ends;
+    let rows = ends.chunks(columns.len()).enumerate().map(|(i, row)| {
+        // A row's cells run from the end of the previous row's last cell.
+        let mut start = if i == 0 {
+            0
+        } else {
+            ends[i * columns.len() - 1]
+        };
+        row.iter().map(move |&end| {
             let cell = &arena[start..end];
             start = end;
             cell
-        }))?;
-    }
-    out.flush()?;
+        })
+    });
+    write_table(&widths, &header, rows)?;
     Ok(())
 }
 
