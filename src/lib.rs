@@ -39,7 +39,6 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod ids;
-pub mod monitor;
 pub mod resources;
 pub mod scheduler;
 pub mod session;

@@ -44,7 +44,7 @@ fn a_task_moves_through_its_life_and_keeps_its_history() {
     .unwrap();
     let done = TaskUpdate {
         exit_code: Some(3),
-        sched_state: Some("failed".into()),
+        end_state: Some(xpr::db::EndState::Failed),
         detail: Some("exit 3".into()),
         ..TaskUpdate::default()
     };
@@ -164,7 +164,7 @@ fn list_filters_by_status_group_name_and_system() {
         .list(&filter)
         .unwrap()
         .into_iter()
-        .map(|r| r.name)
+        .map(|r| r.name.clone())
         .collect();
     assert_eq!(names, ["name-t1", "name-t2"]);
     // Regexps match whole values: `t1` does not match `t10`-like ids partially.

@@ -77,7 +77,7 @@ async fn run_to_end(
         .start(StartRequest::new(spec, "loc", resources))
         .await
         .unwrap();
-    let id = started.record.id;
+    let id = started.record.id.clone();
     session
         .wait(std::slice::from_ref(&id), DEADLINE)
         .await
@@ -97,7 +97,7 @@ async fn failure_kinds_are_told_apart() {
     let r = run_to_end(&session, bad_exit, one_core()).await;
     assert_eq!(r.status, TaskStatus::Failed);
     assert_eq!(r.exit_code, Some(3));
-    assert_eq!(r.sched_state.as_deref(), Some("failed"));
+    assert_eq!(r.end_state, Some(xpr::db::EndState::Failed));
     assert_eq!(r.stderr_tail, "it broke");
     assert!(r.reason.unwrap().contains("it broke"));
 
@@ -106,7 +106,7 @@ async fn failure_kinds_are_told_apart() {
     let r = run_to_end(&session, missing, one_core()).await;
     assert_eq!(r.status, TaskStatus::Failed);
     assert_eq!(r.exit_code, Some(0));
-    assert_eq!(r.sched_state.as_deref(), Some("missing_outputs"));
+    assert_eq!(r.end_state, Some(xpr::db::EndState::MissingOutputs));
     let reason = r.reason.unwrap();
     assert!(
         reason.contains("never.txt") && reason.contains("gl*b.dat"),
@@ -117,7 +117,7 @@ async fn failure_kinds_are_told_apart() {
     let slow = TaskSpec::argv("slow", ["sleep", "60"]);
     let r = run_to_end(&session, slow, one_core().with_max_time(2)).await;
     assert_eq!(r.status, TaskStatus::Failed);
-    assert_eq!(r.sched_state.as_deref(), Some("timeout"), "{r:?}");
+    assert_eq!(r.end_state, Some(xpr::db::EndState::Timeout), "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +132,7 @@ async fn a_cancelled_task_fails_as_cancelled() {
         ))
         .await
         .unwrap();
-    let id = started.record.id;
+    let id = started.record.id.clone();
     // Cancel once it runs (the cancel of a queued job is tested by the scheduler's own tests).
     let deadline = std::time::Instant::now() + DEADLINE;
     while session.get(&id).unwrap().status != TaskStatus::Started {
@@ -150,8 +150,8 @@ async fn a_cancelled_task_fails_as_cancelled() {
         .unwrap();
     assert_eq!(done[0].status, TaskStatus::Failed);
     assert_eq!(
-        done[0].sched_state.as_deref(),
-        Some("cancelled"),
+        done[0].end_state,
+        Some(xpr::db::EndState::Cancelled),
         "{:?}",
         done[0]
     );
@@ -169,7 +169,7 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
         ))
         .await
         .unwrap();
-    let id = started.record.id;
+    let id = started.record.id.clone();
     let job = started.record.scheduler_job_id.clone().unwrap();
     let deadline = std::time::Instant::now() + DEADLINE;
     while session.get(&id).unwrap().status != TaskStatus::Started {
@@ -190,7 +190,7 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
         .unwrap();
     assert!(t0.elapsed() >= Duration::from_secs(3));
     assert_eq!(done[0].status, TaskStatus::Died, "{:?}", done[0]);
-    assert_eq!(done[0].sched_state.as_deref(), Some("vanished"));
+    assert_eq!(done[0].end_state, Some(xpr::db::EndState::Vanished));
     assert!(done[0].reason.as_ref().unwrap().contains(job.as_str()));
     if let Ok(pgid) = pgid.trim().parse::<i32>() {
         let _ = std::process::Command::new("kill")
@@ -313,5 +313,5 @@ async fn session_start(bed: &Bed, spec: TaskSpec) -> (Session, xpr::ids::TaskId)
         .start(StartRequest::new(spec, "loc", one_core()).with_base_dir(bed.work_dir()))
         .await
         .unwrap();
-    (session, started.record.id)
+    (session, started.record.id.clone())
 }

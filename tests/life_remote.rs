@@ -172,15 +172,15 @@ async fn failures_from_accounting(tb: &Testbed, system: &str) {
     let done = done.unwrap();
     assert_eq!(done[0].status, TaskStatus::Failed, "{:?}", done[0]);
     assert_eq!(done[0].exit_code, Some(7));
-    assert_eq!(done[0].sched_state.as_deref(), Some("failed"));
+    assert_eq!(done[0].end_state, Some(xpr::db::EndState::Failed));
     assert_eq!(
         session.results(&done[0].id).unwrap().stderr_tail,
         "it says no"
     );
     assert_eq!(done[1].status, TaskStatus::Failed, "{:?}", done[1]);
     assert_eq!(
-        done[1].sched_state.as_deref(),
-        Some("cancelled"),
+        done[1].end_state,
+        Some(xpr::db::EndState::Cancelled),
         "{:?}",
         done[1]
     );

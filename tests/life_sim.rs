@@ -283,7 +283,7 @@ async fn failed_timed_out_and_cancelled_tasks_on_the_lsf_simulator_over_ssh() {
 }
 
 /// In one batch: a command exiting 7 with a message on stderr, one running past its wall time,
-/// and one cancelled while it runs. Each ends `failed`, told apart by `sched_state`.
+/// and one cancelled while it runs. Each ends `failed`, told apart by `end_state`.
 async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
     let Some(tb) = Testbed::require("netns") else {
         return;
@@ -333,7 +333,11 @@ async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
     let failed = &done[0];
     assert_eq!(failed.status, TaskStatus::Failed, "{failed:?}");
     assert_eq!(failed.exit_code, Some(7), "{failed:?}");
-    assert_eq!(failed.sched_state.as_deref(), Some("failed"), "{failed:?}");
+    assert_eq!(
+        failed.end_state,
+        Some(xpr::db::EndState::Failed),
+        "{failed:?}"
+    );
     assert_eq!(
         session.results(&failed.id).unwrap().stderr_tail,
         "it says no"
@@ -349,11 +353,15 @@ async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
 
     let slow = &done[1];
     assert_eq!(slow.status, TaskStatus::Failed, "{slow:?}");
-    assert_eq!(slow.sched_state.as_deref(), Some("timeout"), "{slow:?}");
+    assert_eq!(slow.end_state, Some(xpr::db::EndState::Timeout), "{slow:?}");
 
     let long = &done[2];
     assert_eq!(long.status, TaskStatus::Failed, "{long:?}");
-    assert_eq!(long.sched_state.as_deref(), Some("cancelled"), "{long:?}");
+    assert_eq!(
+        long.end_state,
+        Some(xpr::db::EndState::Cancelled),
+        "{long:?}"
+    );
 
     let ids: Vec<TaskId> = done.iter().map(|r| r.id.clone()).collect();
     session.clean(&ids).await.unwrap();

@@ -16,17 +16,18 @@ fn identity_in(dir: &Path, spec: &TaskSpec) -> String {
 }
 
 #[test]
-fn identity_follows_command_args_env_and_input_contents() {
+fn identity_follows_name_command_args_env_and_input_contents() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("in.txt"), "1").unwrap();
     let mut spec = TaskSpec::argv("t", ["prog", "in.txt"]);
     spec.inputs = vec!["in.txt".into()];
     let base = identity_in(dir.path(), &spec);
     assert_eq!(base.len(), 64);
-    // Same task, same identity; the name is not part of it.
+    // Same task, same identity; the name is part of it (ExPyRe's `{name}_{hash}`).
+    assert_eq!(identity_in(dir.path(), &spec.clone()), base);
     let mut renamed = spec.clone();
     renamed.name = "other".into();
-    assert_eq!(identity_in(dir.path(), &renamed), base);
+    assert_ne!(identity_in(dir.path(), &renamed), base);
 
     let mut with_env = spec.clone();
     with_env.env = vec![("OMP_NUM_THREADS".into(), "4".into())];

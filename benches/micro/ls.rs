@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use xpr::db::{Db, NewTask, TaskStatus, TaskUpdate};
+use xpr::db::{Db, EndState, NewTask, TaskStatus, TaskUpdate};
 use xpr::ids::{SchedulerJobId, SystemName};
 use xpr::task::{TaskSpec, body_lines, new_task_id, task_identity};
 
@@ -117,15 +117,10 @@ fn update_for(i: usize, status: TaskStatus) -> TaskUpdate {
     );
     TaskUpdate {
         scheduler_job_id: submitted.then(|| SchedulerJobId::new(format!("{}", 7_000_000 + i))),
-        sched_state: submitted.then(|| {
-            match status {
-                TaskStatus::Failed => "timeout",
-                TaskStatus::Died => "vanished",
-                TaskStatus::Submitted => "queued",
-                TaskStatus::Started => "running",
-                _ => "succeeded",
-            }
-            .to_owned()
+        end_state: ended.then_some(match status {
+            TaskStatus::Failed => EndState::Timeout,
+            TaskStatus::Died => EndState::Vanished,
+            _ => EndState::Succeeded,
         }),
         exit_code: ended.then_some(if status == TaskStatus::Failed { 1 } else { 0 }),
         node: submitted.then(|| format!("nid{:06}", i % 5860)),
@@ -209,7 +204,7 @@ pub fn run() -> Vec<Row> {
     let ongoing = (0..TASKS)
         .filter(|&i| TaskStatus::ONGOING.contains(&status_of(i)))
         .count();
-    let columns = "id, name, system, status, scheduler_job_id, sched_state, exit_code";
+    let columns = "id, name, system, status, scheduler_job_id, end_state, exit_code";
     let mut rows = vec![
         compare(
             &xpr,

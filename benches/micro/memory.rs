@@ -96,7 +96,7 @@ pub fn child(args: &[String]) {
                 .list(&TaskFilter::default())
                 .expect("listing the tasks")
                 .into_iter()
-                .map(|r| r.id)
+                .map(|r| r.id.clone())
                 .collect();
             runtime
                 .block_on(session.remove(&ids, true))

@@ -22,9 +22,21 @@
 //!
 //! The schema version is SQLite's `PRAGMA user_version`. Migrations are an append-only list,
 //! applied in one exclusive transaction; they only add (tables, columns, indexes) and never
-//! destroy data. A DB written by a newer xpr is refused, not downgraded.
+//! destroy data. A DB written by a newer xpr is refused, not downgraded. Version 3 added
+//! attempts: each task's single job of versions 1-2 became its attempt 1, its free-text
+//! `sched_state` became a typed `end_state` (the old column is kept, no longer written), and
+//! the "cancel requested" history note became the `cancel_requested_at` column.
+//!
+//! # Attempts
+//!
+//! A task's job fields (`attempt`, `scheduler_job_id`, `end_state`, `exit_code`, `node`,
+//! `reason`) are its current attempt's, kept in the `tasks` row so listings read one index;
+//! the `attempts` table keeps every attempt. Both are written in the same transaction: a
+//! transition into `submitting` of a task with no current attempt opens the next one, and
+//! every job field a transition sets goes to both.
 
 mod record;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,8 +44,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use record::{
-    HistoryEntry, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate,
+    Attempt, HistoryEntry, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskSummary, TaskUpdate,
 };
+pub use state::{EndState, TaskStatus};
 
 use crate::ids::TaskId;
 
@@ -80,6 +93,54 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX tasks_listing ON tasks(created_at, id, name, system, status,
         scheduler_job_id, sched_state, exit_code, node, reason, remote_dir, local_dir,
         updated_at);",
+    // 3: attempts, typed end states, the cancel request as a column. Each task's one job
+    // becomes its attempt 1; the old `sched_state` words become end states (in-flight words
+    // such as `queued`/`running` were never end states and are dropped: the status says it).
+    "ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN end_state TEXT;
+    ALTER TABLE tasks ADD COLUMN cancel_requested_at REAL;
+    UPDATE tasks SET end_state = CASE
+        WHEN status IN ('created', 'staged', 'submitting', 'submitted', 'started') THEN NULL
+        WHEN sched_state IN ('succeeded', 'failed', 'missing_outputs', 'no_exit_status',
+            'timeout', 'out_of_memory', 'node_fail', 'preempted', 'cancelled', 'vanished',
+            'submit_failed') THEN sched_state
+        WHEN status = 'succeeded' THEN 'succeeded'
+        WHEN status = 'died' THEN 'vanished'
+        WHEN status = 'failed' THEN 'job_failed'
+        ELSE NULL END;
+    UPDATE tasks SET cancel_requested_at = (SELECT MAX(h.at) FROM history h
+        WHERE h.task_id = tasks.id AND h.detail = 'cancel requested');
+    CREATE TABLE attempts (
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        system TEXT NOT NULL,
+        scheduler_job_id TEXT,
+        end_state TEXT,
+        exit_code INTEGER,
+        node TEXT,
+        reason TEXT,
+        submitted_at REAL,
+        started_at REAL,
+        ended_at REAL,
+        PRIMARY KEY (task_id, number)
+    );
+    INSERT INTO attempts (task_id, number, system, scheduler_job_id, end_state, exit_code,
+            node, reason, submitted_at, started_at, ended_at)
+        SELECT id, 1, system, scheduler_job_id, end_state, exit_code, node, reason,
+            (SELECT MIN(h.at) FROM history h WHERE h.task_id = tasks.id
+                AND h.to_status = 'submitted'),
+            (SELECT MIN(h.at) FROM history h WHERE h.task_id = tasks.id
+                AND h.to_status = 'started'),
+            (SELECT MIN(h.at) FROM history h WHERE h.task_id = tasks.id
+                AND h.to_status IN ('succeeded', 'failed', 'died'))
+        FROM tasks
+        WHERE scheduler_job_id IS NOT NULL OR status = 'submitting'
+            OR end_state = 'submit_failed';
+    UPDATE tasks SET attempt = 1 WHERE id IN (SELECT task_id FROM attempts);
+    DROP INDEX tasks_listing;
+    CREATE INDEX tasks_listing3 ON tasks(created_at, id, name, system, status, attempt,
+        scheduler_job_id, end_state, exit_code, node, reason, cancel_requested_at, remote_dir,
+        local_dir, updated_at);",
 ];
 
 /// Something the jobs DB could not do.
@@ -241,40 +302,65 @@ impl Db {
 
     /// Adds a new task in status `created`.
     pub fn create(&mut self, task: &NewTask) -> Result<TaskRecord, DbError> {
-        let now = now();
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| DbError::Sqlite {
-                path: path.clone(),
-                source: e,
-            })?;
-        insert(&tx, task, now).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                DbError::Duplicate {
-                    path: path.clone(),
-                    id: task.id.clone(),
+        self.write(|tx, path, now| {
+            insert(tx, task, now).map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    DbError::Duplicate {
+                        path: path.to_path_buf(),
+                        id: task.id.clone(),
+                    }
                 }
-            }
-            other => DbError::Sqlite {
-                path: path.clone(),
-                source: other,
-            },
-        })?;
-        let record = get(&tx, &path, &task.id)?.expect("row inserted in this transaction");
-        tx.commit()
-            .map_err(|e| DbError::Sqlite { path, source: e })?;
-        Ok(record)
+                source => DbError::Sqlite {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })?;
+            existing(tx, path, &task.id)
+        })
     }
 
     /// Adds `task`, unless a task with the same identity can still produce results (ExPyRe's
     /// restart rule); then returns that one instead. `true` means reused. Atomic across
     /// processes: two processes creating the same task get the same row.
     pub fn create_or_reuse(&mut self, task: &NewTask) -> Result<(TaskRecord, bool), DbError> {
-        let now = now();
+        self.write(|tx, path, now| {
+            let sql = sql_at(path);
+            // Only constant status names are spliced in, never user text.
+            let reusable = TaskStatus::CAN_PRODUCE_RESULTS
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let found: Option<String> = tx
+                .query_row(
+                    &format!(
+                        "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
+                         ORDER BY created_at DESC LIMIT 1"
+                    ),
+                    params![task.identity],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            let (id, reused) = match found {
+                Some(id) => (TaskId::new(id), true),
+                None => {
+                    insert(tx, task, now).map_err(sql)?;
+                    (task.id.clone(), false)
+                }
+            };
+            Ok((existing(tx, path, &id)?, reused))
+        })
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction (see the module docs) with the DB
+    /// file's path and the time of the change, committing if it succeeds.
+    fn write<T>(
+        &mut self,
+        body: impl FnOnce(&Connection, &Path, f64) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
         let path = self.path.clone();
         let sql = |source| DbError::Sqlite {
             path: path.clone(),
@@ -284,32 +370,9 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let reusable = TaskStatus::CAN_PRODUCE_RESULTS
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let existing: Option<String> = tx
-            .query_row(
-                &format!(
-                    "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
-                     ORDER BY created_at DESC LIMIT 1"
-                ),
-                params![task.identity],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        let (id, reused) = match existing {
-            Some(id) => (TaskId::new(id), true),
-            None => {
-                insert(&tx, task, now).map_err(sql)?;
-                (task.id.clone(), false)
-            }
-        };
-        let record = get(&tx, &path, &id)?.expect("row exists in this transaction");
+        let out = body(&tx, &path, now())?;
         tx.commit().map_err(sql)?;
-        Ok((record, reused))
+        Ok(out)
     }
 
     /// The task `id`, if the DB has it.
@@ -318,8 +381,9 @@ impl Db {
     }
 
     /// Moves task `id` from one of `from` to `to`, applying `update`, and records it in the
-    /// history. Fails with [`DbError::WrongState`] (changing nothing) if another process moved
-    /// the task first.
+    /// history. Entering `submitting` with no current attempt opens the next attempt; the job
+    /// fields of `update` go to the task and to its current attempt. Fails with
+    /// [`DbError::WrongState`] (changing nothing) if another process moved the task first.
     pub fn transition(
         &mut self,
         id: &TaskId,
@@ -327,79 +391,189 @@ impl Db {
         to: TaskStatus,
         update: &TaskUpdate,
     ) -> Result<TaskRecord, DbError> {
-        let now = now();
-        let path = self.path.clone();
-        let sql = |source| DbError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        self.write(|tx, path, now| {
+            let sql = sql_at(path);
+            let current = existing(tx, path, id)?;
+            if !from.is_empty() && !from.contains(&current.status) {
+                return Err(DbError::WrongState {
+                    id: id.clone(),
+                    actual: current.status,
+                    expected: from.to_vec(),
+                    to,
+                });
+            }
+            let mut attempt = current.attempt;
+            if to == TaskStatus::Submitting && attempt == 0 {
+                attempt = tx
+                    .query_row(
+                        "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE task_id = ?1",
+                        params![id.as_str()],
+                        |row| row.get(0),
+                    )
+                    .map_err(sql)?;
+                tx.execute(
+                    "INSERT INTO attempts (task_id, number, system) VALUES (?1, ?2, ?3)",
+                    params![id.as_str(), attempt, current.system.as_str()],
+                )
+                .map_err(sql)?;
+            }
+            tx.execute(
+                "UPDATE tasks SET status = ?2, updated_at = ?3, attempt = ?4,
+                    scheduler_job_id = COALESCE(?5, scheduler_job_id),
+                    end_state = COALESCE(?6, end_state),
+                    exit_code = COALESCE(?7, exit_code),
+                    node = COALESCE(?8, node),
+                    reason = COALESCE(?9, reason),
+                    remote_dir = COALESCE(?10, remote_dir),
+                    local_dir = COALESCE(?11, local_dir)
+                 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    to,
+                    now,
+                    attempt,
+                    update.scheduler_job_id.as_ref().map(|j| j.as_str()),
+                    update.end_state,
+                    update.exit_code,
+                    update.node,
+                    update.reason,
+                    update.remote_dir,
+                    update.local_dir,
+                ],
+            )
             .map_err(sql)?;
-        let current = get(&tx, &path, id)?.ok_or_else(|| DbError::NoSuchTask {
-            path: path.clone(),
-            id: id.clone(),
-        })?;
-        if !from.is_empty() && !from.contains(&current.status) {
-            return Err(DbError::WrongState {
-                id: id.clone(),
-                actual: current.status,
-                expected: from.to_vec(),
-                to,
-            });
-        }
-        tx.execute(
-            "UPDATE tasks SET status = ?2, updated_at = ?3,
-                scheduler_job_id = COALESCE(?4, scheduler_job_id),
-                sched_state = COALESCE(?5, sched_state),
-                exit_code = COALESCE(?6, exit_code),
-                node = COALESCE(?7, node),
-                reason = COALESCE(?8, reason),
-                remote_dir = COALESCE(?9, remote_dir),
-                local_dir = COALESCE(?10, local_dir)
-             WHERE id = ?1",
-            params![
-                id.as_str(),
-                to.as_str(),
+            if attempt > 0 {
+                tx.execute(
+                    "UPDATE attempts SET
+                        scheduler_job_id = COALESCE(?3, scheduler_job_id),
+                        end_state = COALESCE(?4, end_state),
+                        exit_code = COALESCE(?5, exit_code),
+                        node = COALESCE(?6, node),
+                        reason = COALESCE(?7, reason),
+                        submitted_at = CASE WHEN ?8 = 'submitted'
+                            THEN COALESCE(submitted_at, ?9) ELSE submitted_at END,
+                        started_at = CASE WHEN ?8 = 'started'
+                            THEN COALESCE(started_at, ?9) ELSE started_at END,
+                        ended_at = CASE WHEN ?4 IS NOT NULL THEN ?9 ELSE ended_at END
+                     WHERE task_id = ?1 AND number = ?2",
+                    params![
+                        id.as_str(),
+                        attempt,
+                        update.scheduler_job_id.as_ref().map(|j| j.as_str()),
+                        update.end_state,
+                        update.exit_code,
+                        update.node,
+                        update.reason,
+                        to,
+                        now,
+                    ],
+                )
+                .map_err(sql)?;
+            }
+            add_history(
+                tx,
+                id,
                 now,
-                update.scheduler_job_id.as_ref().map(|j| j.as_str()),
-                update.sched_state,
-                update.exit_code,
-                update.node,
-                update.reason,
-                update.remote_dir,
-                update.local_dir,
-            ],
-        )
-        .map_err(sql)?;
-        tx.execute(
-            "INSERT INTO history (task_id, at, from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id.as_str(), now, current.status.as_str(), to.as_str(), update.detail],
-        )
-        .map_err(sql)?;
-        let record = get(&tx, &path, id)?.expect("row exists in this transaction");
-        tx.commit().map_err(sql)?;
-        Ok(record)
+                Some(current.status),
+                to,
+                update.detail.as_deref(),
+            )
+            .map_err(sql)?;
+            Ok(get(tx, path, id)?.expect("row exists in this transaction"))
+        })
+    }
+
+    /// Sets task `id`'s status by hand (`xpr reset_status`): its current attempt stops being
+    /// current (kept in [`Db::attempts`], marked ended if it had not), and the task's job
+    /// fields and cancel request are cleared, so listings never show an old job as current.
+    /// The next submission opens a new attempt.
+    pub fn reset(
+        &mut self,
+        id: &TaskId,
+        to: TaskStatus,
+        detail: &str,
+    ) -> Result<TaskRecord, DbError> {
+        self.write(|tx, path, now| {
+            let sql = sql_at(path);
+            let current = existing(tx, path, id)?;
+            tx.execute(
+                "UPDATE attempts SET ended_at = COALESCE(ended_at, ?3) WHERE task_id = ?1 AND number = ?2",
+                params![id.as_str(), current.attempt, now],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "UPDATE tasks SET status = ?2, updated_at = ?3, attempt = 0, scheduler_job_id = NULL,
+                    end_state = NULL, exit_code = NULL, node = NULL, reason = NULL,
+                    cancel_requested_at = NULL
+                 WHERE id = ?1",
+                params![id.as_str(), to, now],
+            )
+            .map_err(sql)?;
+            add_history(tx, id, now, Some(current.status), to, Some(detail)).map_err(sql)?;
+            Ok(get(tx, path, id)?.expect("row exists in this transaction"))
+        })
+    }
+
+    /// Writes down that the cancellation of `ids` was asked for (`cancel_requested_at`, and a
+    /// history note), for those still ongoing, in one transaction; returns them as they are
+    /// now. Finished tasks are left as they are and not returned. Schedulers' accounting may
+    /// not tell a cancelled job from one killed otherwise (Grid Engine), and a task not yet
+    /// submitted must never be: the column is what the engine reads.
+    pub fn request_cancel(&mut self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, DbError> {
+        self.write(|tx, path, now| {
+            let sql = sql_at(path);
+            let mut out = Vec::new();
+            for id in ids {
+                let current = existing(tx, path, id)?;
+                if current.status.is_finished() {
+                    continue;
+                }
+                if current.cancel_requested_at.is_none() {
+                    tx.execute(
+                        "UPDATE tasks SET cancel_requested_at = ?2, updated_at = ?2 WHERE id = ?1",
+                        params![id.as_str(), now],
+                    )
+                    .map_err(sql)?;
+                    add_history(
+                        tx,
+                        id,
+                        now,
+                        Some(current.status),
+                        current.status,
+                        Some("cancel requested"),
+                    )
+                    .map_err(sql)?;
+                }
+                out.push(get(tx, path, id)?.expect("row exists in this transaction"));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every attempt of task `id`, first first.
+    pub fn attempts(&self, id: &TaskId) -> Result<Vec<Attempt>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ?1 ORDER BY number"
+            ))
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![id.as_str()], record::attempt_from_row)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Tasks matching `filter`, oldest first.
     pub fn list(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, DbError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM tasks");
-        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-        if !statuses.is_empty() {
-            // Only constant status names are spliced in, never user text.
-            let quoted: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
-            sql.push_str(&format!(" WHERE status IN ({})", quoted.join(",")));
-        }
-        sql.push_str(" ORDER BY created_at, id");
+        let (sql, args) = select_sql(&format!("identity, spec, {SUMMARY_COLUMNS}"), filter);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], record::RawRow::from_row)
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args.iter()))
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
-        for row in rows {
-            let record = row.map_err(|e| self.sql(e))?.into_record(&self.path)?;
+        while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
+            let record = record::record_from_row(row, &self.path)?;
             if filter.matches(&record) {
                 out.push(record);
             }
@@ -408,7 +582,7 @@ impl Db {
     }
 
     /// Tasks matching `filter`, oldest first, without their spec and identity: what listings
-    /// show, read from an index alone (see migration 2), several times faster than
+    /// show, read from an index alone (see migrations 2 and 3), several times faster than
     /// [`list`](Db::list) on a large DB.
     pub fn list_summaries(&self, filter: &TaskFilter) -> Result<Vec<TaskSummary>, DbError> {
         let mut out = Vec::new();
@@ -419,27 +593,19 @@ impl Db {
     /// Calls `visit` for each task matching `filter`, oldest first, with its listing columns
     /// borrowed from the row being read: nothing is allocated per task, so a listing of
     /// 100,000 tasks can be read twice (once to size its columns, once to print) faster than
-    /// it can be collected once.
+    /// it can be collected once. Statuses and system are filtered in SQL.
     pub fn for_each_summary(
         &self,
         filter: &TaskFilter,
         mut visit: impl FnMut(&SummaryRef<'_>),
     ) -> Result<(), DbError> {
-        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM tasks");
-        if !filter.statuses.is_empty() {
-            // Only constant status names are spliced in, never user text.
-            let quoted: Vec<String> = filter
-                .statuses
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect();
-            sql.push_str(&format!(" WHERE status IN ({})", quoted.join(",")));
-        }
-        sql.push_str(" ORDER BY created_at, id");
+        let (sql, args) = select_sql(SUMMARY_COLUMNS, filter);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args.iter()))
+            .map_err(|e| self.sql(e))?;
         while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
-            let summary = record::summary_from_row(row, &self.path)?;
+            let summary = record::summary_from_row(row, 0, &self.path)?;
             if filter.matches_summary(&summary) {
                 visit(&summary);
             }
@@ -529,13 +695,58 @@ impl Db {
     }
 }
 
-const COLUMNS: &str = "id, name, system, status, identity, spec, scheduler_job_id, sched_state, \
-                       exit_code, node, reason, remote_dir, local_dir, created_at, updated_at";
+/// The columns of [`TaskSummary`], in the order of the `tasks_listing3` index.
+const SUMMARY_COLUMNS: &str = "id, name, system, status, attempt, scheduler_job_id, end_state, \
+                               exit_code, node, reason, cancel_requested_at, remote_dir, \
+                               local_dir, created_at, updated_at";
 
-/// The columns of [`TaskSummary`], in the order of the `tasks_listing` index.
-const SUMMARY_COLUMNS: &str = "id, name, system, status, scheduler_job_id, sched_state, \
-                               exit_code, node, reason, remote_dir, local_dir, created_at, \
-                               updated_at";
+/// The columns of [`Attempt`], in order.
+const ATTEMPT_COLUMNS: &str = "number, system, scheduler_job_id, end_state, exit_code, node, \
+                               reason, submitted_at, started_at, ended_at";
+
+/// `SELECT columns FROM tasks` with `filter`'s statuses and system as bound parameters,
+/// oldest first.
+fn select_sql(columns: &str, filter: &TaskFilter) -> (String, Vec<String>) {
+    let mut sql = format!("SELECT {columns} FROM tasks");
+    let mut args: Vec<String> = Vec::new();
+    let mut wheres = Vec::new();
+    if !filter.statuses.is_empty() {
+        let marks: Vec<String> = filter
+            .statuses
+            .iter()
+            .map(|s| {
+                args.push(s.as_str().to_owned());
+                format!("?{}", args.len())
+            })
+            .collect();
+        wheres.push(format!("status IN ({})", marks.join(",")));
+    }
+    if let Some(system) = &filter.system {
+        args.push(system.as_str().to_owned());
+        wheres.push(format!("system = ?{}", args.len()));
+    }
+    if !wheres.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&wheres.join(" AND "));
+    }
+    sql.push_str(" ORDER BY created_at, id");
+    (sql, args)
+}
+
+fn add_history(
+    conn: &Connection,
+    id: &TaskId,
+    at: f64,
+    from: Option<TaskStatus>,
+    to: TaskStatus,
+    detail: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO history (task_id, at, from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.as_str(), at, from, to, detail],
+    )?;
+    Ok(())
+}
 
 fn insert(conn: &Connection, task: &NewTask, now: f64) -> rusqlite::Result<()> {
     conn.execute(
@@ -552,11 +763,7 @@ fn insert(conn: &Connection, task: &NewTask, now: f64) -> rusqlite::Result<()> {
             now
         ],
     )?;
-    conn.execute(
-        "INSERT INTO history (task_id, at, from_status, to_status, detail) VALUES (?1, ?2, NULL, 'created', NULL)",
-        params![task.id.as_str(), now],
-    )?;
-    Ok(())
+    add_history(conn, &task.id, now, None, TaskStatus::Created, None)
 }
 
 fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>, DbError> {
@@ -565,13 +772,31 @@ fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>
         source,
     };
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"))
+        .prepare_cached(&format!(
+            "SELECT identity, spec, {SUMMARY_COLUMNS} FROM tasks WHERE id = ?1"
+        ))
         .map_err(sql)?;
-    let raw = stmt
-        .query_row(params![id.as_str()], record::RawRow::from_row)
-        .optional()
-        .map_err(sql)?;
-    raw.map(|r| r.into_record(path)).transpose()
+    let mut rows = stmt.query(params![id.as_str()]).map_err(sql)?;
+    match rows.next().map_err(sql)? {
+        Some(row) => record::record_from_row(row, path).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Wraps SQLite's errors with the DB file's path.
+fn sql_at(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + Copy + '_ {
+    move |source| DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The task `id`, which must exist.
+fn existing(conn: &Connection, path: &Path, id: &TaskId) -> Result<TaskRecord, DbError> {
+    get(conn, path, id)?.ok_or_else(|| DbError::NoSuchTask {
+        path: path.to_path_buf(),
+        id: id.clone(),
+    })
 }
 
 fn now() -> f64 {

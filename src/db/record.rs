@@ -1,113 +1,16 @@
-//! The rows of the jobs DB as Rust values: task statuses, records, updates and filters.
+//! The rows of the jobs DB as Rust values: one record type ([`TaskRecord`]: a
+//! [`TaskSummary`] plus the spec and identity only a task's own life needs), its borrowed form
+//! for listings ([`SummaryRef`]), attempts, updates and filters.
 
-use std::fmt;
+use std::ops::Deref;
 use std::path::Path;
 
 use regex::Regex;
 use serde::Serialize;
 
 use super::DbError;
+use super::state::{EndState, TaskStatus};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
-
-/// Where a task stands in xpr's life cycle (ExPyRe's statuses plus the steps xpr writes down
-/// before acting, so that a crash can be resumed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    /// Recorded; nothing done yet.
-    Created,
-    /// Inputs are in the remote run dir.
-    Staged,
-    /// The scheduler is being asked; it may or may not have the job (check by name).
-    Submitting,
-    /// The scheduler accepted the job.
-    Submitted,
-    /// The job has started running.
-    Started,
-    /// The job finished with exit code 0 and its expected outputs.
-    Succeeded,
-    /// The job finished and failed (non-zero exit, time limit, cancelled, missing outputs...).
-    Failed,
-    /// The job vanished: the scheduler has no record of how it ended.
-    Died,
-    /// The caller used the results; an identical task would run anew.
-    Processed,
-    /// Run directories removed.
-    Cleaned,
-}
-
-impl TaskStatus {
-    /// Every status, in life-cycle order.
-    pub const ALL: [TaskStatus; 10] = [
-        Self::Created,
-        Self::Staged,
-        Self::Submitting,
-        Self::Submitted,
-        Self::Started,
-        Self::Succeeded,
-        Self::Failed,
-        Self::Died,
-        Self::Processed,
-        Self::Cleaned,
-    ];
-
-    /// ExPyRe's group `ongoing`: not finished yet.
-    pub const ONGOING: [TaskStatus; 5] = [
-        Self::Created,
-        Self::Staged,
-        Self::Submitting,
-        Self::Submitted,
-        Self::Started,
-    ];
-
-    /// ExPyRe's group `can_produce_results`: ongoing, succeeded or died (a died task may
-    /// still have left its outputs).
-    pub const CAN_PRODUCE_RESULTS: [TaskStatus; 7] = [
-        Self::Created,
-        Self::Staged,
-        Self::Submitting,
-        Self::Submitted,
-        Self::Started,
-        Self::Succeeded,
-        Self::Died,
-    ];
-
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Staged => "staged",
-            Self::Submitting => "submitting",
-            Self::Submitted => "submitted",
-            Self::Started => "started",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Died => "died",
-            Self::Processed => "processed",
-            Self::Cleaned => "cleaned",
-        }
-    }
-
-    /// The status with this spelling.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// A status or one of ExPyRe's groups (`ongoing`, `can_produce_results`) by name.
-    pub fn parse_group(name: &str) -> Option<Vec<Self>> {
-        match name {
-            "ongoing" => Some(Self::ONGOING.to_vec()),
-            "can_produce_results" => Some(Self::CAN_PRODUCE_RESULTS.to_vec()),
-            other => Self::from_name(other).map(|s| vec![s]),
-        }
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A task to add to the DB.
 #[derive(Clone, Debug)]
@@ -128,43 +31,9 @@ pub struct NewTask {
     pub local_dir: Option<String>,
 }
 
-/// One task as the DB holds it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TaskRecord {
-    /// Its id.
-    pub id: TaskId,
-    /// The user's name for it.
-    pub name: String,
-    /// The system it runs on.
-    pub system: SystemName,
-    /// Where it stands.
-    pub status: TaskStatus,
-    /// Identity hash.
-    pub identity: String,
-    /// The spec as JSON.
-    pub spec: String,
-    /// The scheduler's job id once submitted.
-    pub scheduler_job_id: Option<SchedulerJobId>,
-    /// The scheduler's finer state (`timeout`, `out_of_memory`, `cancelled` ...).
-    pub sched_state: Option<String>,
-    /// The job's exit code, when known.
-    pub exit_code: Option<i32>,
-    /// The node it ran on, when known.
-    pub node: Option<String>,
-    /// Why it ended as it did, when known.
-    pub reason: Option<String>,
-    /// Remote run dir.
-    pub remote_dir: Option<String>,
-    /// Local stage dir.
-    pub local_dir: Option<String>,
-    /// When it was created (seconds since the Unix epoch).
-    pub created_at: f64,
-    /// When it last changed (seconds since the Unix epoch).
-    pub updated_at: f64,
-}
-
-/// One task as listings show it: a [`TaskRecord`] without its spec and identity, which only
-/// the task's own life needs.
+/// One task as listings show it: everything but its spec and identity. The job fields are
+/// the current attempt's (the one running, or the last one when the task has ended); earlier
+/// attempts are in [`Db::attempts`](super::Db::attempts).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskSummary {
     /// Its id.
@@ -175,16 +44,22 @@ pub struct TaskSummary {
     pub system: SystemName,
     /// Where it stands.
     pub status: TaskStatus,
-    /// The scheduler's job id once submitted.
+    /// The current attempt's number (1, 2 ...); 0 before the first submission and after a
+    /// reset by hand.
+    pub attempt: u32,
+    /// The scheduler's job id of the current attempt.
     pub scheduler_job_id: Option<SchedulerJobId>,
-    /// The scheduler's finer state.
-    pub sched_state: Option<String>,
-    /// The job's exit code, when known.
+    /// How the task ended (set with the status that ends it).
+    pub end_state: Option<EndState>,
+    /// The exit code, when known (the command's own when
+    /// [`EndState::ran_to_end`], else what the kill left).
     pub exit_code: Option<i32>,
     /// The node it ran on, when known.
     pub node: Option<String>,
     /// Why it ended as it did, when known.
     pub reason: Option<String>,
+    /// When its cancellation was asked for (seconds since the Unix epoch), if it was.
+    pub cancel_requested_at: Option<f64>,
     /// Remote run dir.
     pub remote_dir: Option<String>,
     /// Local stage dir.
@@ -195,13 +70,68 @@ pub struct TaskSummary {
     pub updated_at: f64,
 }
 
-/// Fields a transition sets; `None` leaves a field as it is.
+impl TaskSummary {
+    /// True when its cancellation was asked for.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_requested_at.is_some()
+    }
+}
+
+/// One task as the DB holds it: its [`TaskSummary`] (reached through `Deref`: `record.status`)
+/// plus what only the task's own life needs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskRecord {
+    /// The listing fields.
+    #[serde(flatten)]
+    pub summary: TaskSummary,
+    /// Identity hash: equal for tasks that would compute the same thing.
+    pub identity: String,
+    /// The spec as JSON.
+    pub spec: String,
+}
+
+impl Deref for TaskRecord {
+    type Target = TaskSummary;
+
+    fn deref(&self) -> &TaskSummary {
+        &self.summary
+    }
+}
+
+/// One submission of a task to a scheduler. A task's first submission is attempt 1; retries
+/// and resubmissions after a reset add more, each with its own job id and end.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Attempt {
+    /// 1, 2 ...
+    pub number: u32,
+    /// The system it was submitted to.
+    pub system: SystemName,
+    /// The scheduler's job id, once known.
+    pub scheduler_job_id: Option<SchedulerJobId>,
+    /// How it ended; `None` while it runs (or when it was abandoned by a reset).
+    pub end_state: Option<EndState>,
+    /// Its exit code, when known.
+    pub exit_code: Option<i32>,
+    /// The node it ran on, when known.
+    pub node: Option<String>,
+    /// Why it ended as it did.
+    pub reason: Option<String>,
+    /// When the scheduler took it (seconds since the Unix epoch).
+    pub submitted_at: Option<f64>,
+    /// When it was first seen running.
+    pub started_at: Option<f64>,
+    /// When its end was recorded.
+    pub ended_at: Option<f64>,
+}
+
+/// Fields a transition sets; `None` leaves a field as it is. Job fields go to the task and to
+/// its current attempt alike.
 #[derive(Clone, Debug, Default)]
 pub struct TaskUpdate {
     /// The scheduler's job id.
     pub scheduler_job_id: Option<SchedulerJobId>,
-    /// The scheduler's finer state.
-    pub sched_state: Option<String>,
+    /// How the task ended.
+    pub end_state: Option<EndState>,
     /// Exit code.
     pub exit_code: Option<i32>,
     /// Node.
@@ -230,7 +160,8 @@ pub struct HistoryEntry {
 }
 
 /// Which tasks to list: ExPyRe's filters. Empty lists match everything; regexps match the
-/// whole value.
+/// whole value. `statuses` and `system` are applied in SQL (indexed), the regexps on the rows
+/// SQL returns.
 #[derive(Clone, Debug, Default)]
 pub struct TaskFilter {
     /// Id regexps (`-i`).
@@ -241,6 +172,8 @@ pub struct TaskFilter {
     pub statuses: Vec<TaskStatus>,
     /// System regexps (`-S`).
     pub systems: Vec<Regex>,
+    /// Exactly this system (what a poll reads).
+    pub system: Option<SystemName>,
 }
 
 impl TaskFilter {
@@ -262,16 +195,43 @@ impl TaskFilter {
             names: compile(names)?,
             statuses,
             systems: compile(systems)?,
+            system: None,
         })
     }
 
-    /// True when `record` passes every part of the filter (statuses included).
-    pub fn matches(&self, record: &TaskRecord) -> bool {
+    /// The tasks of `system` in one of `statuses`.
+    pub fn system_in(system: &SystemName, statuses: &[TaskStatus]) -> TaskFilter {
+        TaskFilter {
+            statuses: statuses.to_vec(),
+            system: Some(system.clone()),
+            ..TaskFilter::default()
+        }
+    }
+
+    /// Tasks in one of `statuses`.
+    pub fn in_statuses(statuses: &[TaskStatus]) -> TaskFilter {
+        TaskFilter {
+            statuses: statuses.to_vec(),
+            ..TaskFilter::default()
+        }
+    }
+
+    /// True when no part of the filter is set: it matches every task.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+            && self.names.is_empty()
+            && self.statuses.is_empty()
+            && self.systems.is_empty()
+            && self.system.is_none()
+    }
+
+    /// True when `summary` passes every part of the filter (statuses included).
+    pub fn matches(&self, summary: &TaskSummary) -> bool {
         self.matches_parts(
-            record.status,
-            record.id.as_str(),
-            &record.name,
-            record.system.as_str(),
+            summary.status,
+            summary.id.as_str(),
+            &summary.name,
+            summary.system.as_str(),
         )
     }
 
@@ -284,6 +244,7 @@ impl TaskFilter {
         let any =
             |res: &[Regex], value: &str| res.is_empty() || res.iter().any(|r| r.is_match(value));
         (self.statuses.is_empty() || self.statuses.contains(&status))
+            && self.system.as_ref().is_none_or(|s| s.as_str() == system)
             && any(&self.ids, id)
             && any(&self.names, name)
             && any(&self.systems, system)
@@ -292,7 +253,7 @@ impl TaskFilter {
 
 /// One task's listing columns borrowed from the DB row being read: what
 /// [`Db::for_each_summary`](super::Db::for_each_summary) hands its visitor, so a listing of
-/// 100,000 tasks allocates nothing per task.
+/// 100,000 tasks allocates nothing per task. Fields as in [`TaskSummary`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SummaryRef<'a> {
     /// Its id.
@@ -303,16 +264,20 @@ pub struct SummaryRef<'a> {
     pub system: &'a str,
     /// Where it stands.
     pub status: TaskStatus,
-    /// The scheduler's job id once submitted.
+    /// The current attempt's number.
+    pub attempt: u32,
+    /// The scheduler's job id of the current attempt.
     pub scheduler_job_id: Option<&'a str>,
-    /// The scheduler's finer state.
-    pub sched_state: Option<&'a str>,
-    /// The job's exit code, when known.
+    /// How the task ended.
+    pub end_state: Option<EndState>,
+    /// The exit code, when known.
     pub exit_code: Option<i32>,
     /// The node it ran on, when known.
     pub node: Option<&'a str>,
     /// Why it ended as it did, when known.
     pub reason: Option<&'a str>,
+    /// When its cancellation was asked for.
+    pub cancel_requested_at: Option<f64>,
     /// Remote run dir.
     pub remote_dir: Option<&'a str>,
     /// Local stage dir.
@@ -332,11 +297,13 @@ impl SummaryRef<'_> {
             name: self.name.to_owned(),
             system: SystemName::new(self.system),
             status: self.status,
+            attempt: self.attempt,
             scheduler_job_id: self.scheduler_job_id.map(SchedulerJobId::new),
-            sched_state: owned(self.sched_state),
+            end_state: self.end_state,
             exit_code: self.exit_code,
             node: owned(self.node),
             reason: owned(self.reason),
+            cancel_requested_at: self.cancel_requested_at,
             remote_dir: owned(self.remote_dir),
             local_dir: owned(self.local_dir),
             created_at: self.created_at,
@@ -345,9 +312,11 @@ impl SummaryRef<'_> {
     }
 }
 
-/// Reads the columns of `super::SUMMARY_COLUMNS`, in order, borrowing the texts.
+/// Reads the columns of `super::SUMMARY_COLUMNS`, in order, from column `first` on, borrowing
+/// the texts.
 pub(super) fn summary_from_row<'a>(
     row: &'a rusqlite::Row<'_>,
+    first: usize,
     path: &Path,
 ) -> Result<SummaryRef<'a>, DbError> {
     let sql = |source| DbError::Sqlite {
@@ -355,12 +324,12 @@ pub(super) fn summary_from_row<'a>(
         source,
     };
     let text = |i: usize| -> Result<Option<&'a str>, DbError> {
-        let value = row.get_ref(i).map_err(sql)?;
+        let value = row.get_ref(first + i).map_err(sql)?;
         match value {
             rusqlite::types::ValueRef::Null => Ok(None),
             other => other.as_str().map(Some).map_err(|e| {
                 sql(rusqlite::Error::FromSqlConversionFailure(
-                    i,
+                    first + i,
                     other.data_type(),
                     Box::new(e),
                 ))
@@ -368,94 +337,63 @@ pub(super) fn summary_from_row<'a>(
         }
     };
     let id = text(0)?.unwrap_or("");
-    let status_text = text(3)?.unwrap_or("");
-    let status = TaskStatus::from_name(status_text).ok_or_else(|| DbError::Corrupt {
+    let corrupt = |column: &'static str, value: &str| DbError::Corrupt {
         path: path.to_path_buf(),
         id: id.to_owned(),
-        column: "status",
-        value: status_text.to_owned(),
-    })?;
+        column,
+        value: value.to_owned(),
+    };
+    let status_text = text(3)?.unwrap_or("");
+    let status =
+        TaskStatus::from_name(status_text).ok_or_else(|| corrupt("status", status_text))?;
+    let end_state = match text(6)? {
+        None => None,
+        Some(word) => Some(EndState::from_name(word).ok_or_else(|| corrupt("end_state", word))?),
+    };
     Ok(SummaryRef {
         id,
         name: text(1)?.unwrap_or(""),
         system: text(2)?.unwrap_or(""),
         status,
-        scheduler_job_id: text(4)?,
-        sched_state: text(5)?,
-        exit_code: row.get(6).map_err(sql)?,
-        node: text(7)?,
-        reason: text(8)?,
-        remote_dir: text(9)?,
-        local_dir: text(10)?,
-        created_at: row.get(11).map_err(sql)?,
-        updated_at: row.get(12).map_err(sql)?,
+        attempt: row.get(first + 4).map_err(sql)?,
+        scheduler_job_id: text(5)?,
+        end_state,
+        exit_code: row.get(first + 7).map_err(sql)?,
+        node: text(8)?,
+        reason: text(9)?,
+        cancel_requested_at: row.get(first + 10).map_err(sql)?,
+        remote_dir: text(11)?,
+        local_dir: text(12)?,
+        created_at: row.get(first + 13).map_err(sql)?,
+        updated_at: row.get(first + 14).map_err(sql)?,
     })
 }
 
-/// A row as SQLite returns it, before its texts are checked.
-pub(super) struct RawRow {
-    id: String,
-    name: String,
-    system: String,
-    status: String,
-    identity: String,
-    spec: String,
-    scheduler_job_id: Option<String>,
-    sched_state: Option<String>,
-    exit_code: Option<i32>,
-    node: Option<String>,
-    reason: Option<String>,
-    remote_dir: Option<String>,
-    local_dir: Option<String>,
-    created_at: f64,
-    updated_at: f64,
+/// Reads a whole record: `identity, spec` then the summary columns.
+pub(super) fn record_from_row(row: &rusqlite::Row<'_>, path: &Path) -> Result<TaskRecord, DbError> {
+    let sql = |source| DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    Ok(TaskRecord {
+        identity: row.get(0).map_err(sql)?,
+        spec: row.get(1).map_err(sql)?,
+        summary: summary_from_row(row, 2, path)?.to_summary(),
+    })
 }
 
-impl RawRow {
-    /// Reads the columns of `super::COLUMNS`, in order.
-    pub(super) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-        Ok(RawRow {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            system: row.get(2)?,
-            status: row.get(3)?,
-            identity: row.get(4)?,
-            spec: row.get(5)?,
-            scheduler_job_id: row.get(6)?,
-            sched_state: row.get(7)?,
-            exit_code: row.get(8)?,
-            node: row.get(9)?,
-            reason: row.get(10)?,
-            remote_dir: row.get(11)?,
-            local_dir: row.get(12)?,
-            created_at: row.get(13)?,
-            updated_at: row.get(14)?,
-        })
-    }
-
-    pub(super) fn into_record(self, path: &Path) -> Result<TaskRecord, DbError> {
-        let status = TaskStatus::from_name(&self.status).ok_or_else(|| DbError::Corrupt {
-            path: path.to_path_buf(),
-            id: self.id.clone(),
-            column: "status",
-            value: self.status.clone(),
-        })?;
-        Ok(TaskRecord {
-            id: TaskId::new(self.id),
-            name: self.name,
-            system: SystemName::new(self.system),
-            status,
-            identity: self.identity,
-            spec: self.spec,
-            scheduler_job_id: self.scheduler_job_id.map(SchedulerJobId::new),
-            sched_state: self.sched_state,
-            exit_code: self.exit_code,
-            node: self.node,
-            reason: self.reason,
-            remote_dir: self.remote_dir,
-            local_dir: self.local_dir,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
+/// Reads an attempt from the columns of `super::ATTEMPT_COLUMNS`.
+pub(super) fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        number: row.get(0)?,
+        system: SystemName::new(row.get::<_, String>(1)?),
+        scheduler_job_id: row.get::<_, Option<String>>(2)?.map(SchedulerJobId::new),
+        end_state: row.get(3)?,
+        exit_code: row.get(4)?,
+        node: row.get(5)?,
+        reason: row.get(6)?,
+        submitted_at: row.get(7)?,
+        started_at: row.get(8)?,
+        ended_at: row.get(9)?,
+    })
 }

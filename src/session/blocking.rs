@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use super::PollReport;
 use super::{Session, SessionError, SessionOptions, StartRequest, Started, TaskResults};
 use crate::config::LoadedConfig;
 use crate::db::{TaskFilter, TaskRecord, TaskStatus};
 use crate::ids::TaskId;
-use crate::monitor::PollReport;
 
 /// A [`Session`] with its own tokio runtime; each method blocks until done. Must not be used
 /// from inside an async runtime (it panics there, as tokio does).

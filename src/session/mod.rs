@@ -55,11 +55,16 @@
 //! the `submit` and [`crate::monitor`] modules for the steps.
 
 mod blocking;
+mod clock;
+mod decide;
+mod driver;
+mod error;
+mod follow;
+mod manage;
 pub mod protocol;
 mod submit;
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,136 +73,30 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use blocking::BlockingSession;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use decide::{EndContext, EndDecision, EndFacts, decide_end, end_state_of};
+pub use driver::{MAX_ARG_BYTES, SUBMIT_LOCK_FILE, SubmitReply, SystemDriver};
+pub use error::SessionError;
+pub use follow::PollReport;
 
-use crate::command::CommandSpec;
-use crate::config::{ConfigError, LoadedConfig, System};
-use crate::db::{Db, DbError, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
-use crate::ids::{SchedulerJobId, SystemName, TaskId};
-use crate::resources::{NodeFinderError, Resources};
-use crate::scheduler::script::ScriptError;
-use crate::scheduler::{ParseError, Scheduler, scheduler_for};
-use crate::stage::{StageEntry, StageError};
+use crate::config::{LoadedConfig, System};
+use crate::db::{
+    Attempt, Db, DbError, EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate,
+};
+use crate::ids::{SystemName, TaskId};
+use crate::resources::Resources;
+use crate::scheduler::{Scheduler, scheduler_for};
+use crate::stage::StageEntry;
 use crate::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_task_id};
-use crate::transport::{Retry, Transport, TransportError, check_success, transport_for_system};
+use crate::transport::{Transport, transport_for_system};
 
 /// The job script's file name in each run dir.
 pub const SCRIPT_FILE: &str = "xpr_job.sh";
 /// The jobs DB's file name in the stage root.
 pub const DB_FILE: &str = "jobs.db";
-/// The remote lock file's name in each remote base.
-pub const SUBMIT_LOCK_FILE: &str = ".xpr-submit.lock";
-/// The history note [`Session::cancel`] writes before asking the scheduler to cancel a job.
-pub(crate) const CANCEL_REQUESTED: &str = "cancel requested";
 /// Marker file in a local run dir: since when (epoch milliseconds) the job is in neither the queue
 /// nor accounting.
 pub(crate) const UNACCOUNTED_FILE: &str = ".xpr-unaccounted-since";
-
-/// Something a session could not do. Each variant names the system, host, task or path.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// The config is wrong or names an unknown system.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The jobs DB failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// Running a command or moving bytes failed (names host and command).
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// Packing inputs or unpacking outputs failed.
-    #[error("task {task}: {source}")]
-    Stage {
-        /// The task (or `-` for a whole stream).
-        task: String,
-        /// What failed.
-        #[source]
-        source: StageError,
-    },
-    /// The job script cannot be written.
-    #[error(transparent)]
-    Script(#[from] ScriptError),
-    /// The resources fit no partition.
-    #[error(transparent)]
-    Resources(#[from] NodeFinderError),
-    /// A scheduler reply that does not parse.
-    #[error("system {system}: {source}")]
-    Scheduler {
-        /// The system.
-        system: SystemName,
-        /// The parser's error.
-        #[source]
-        source: ParseError,
-    },
-    /// A remote helper (tar, batch submission) failed or replied nonsense.
-    #[error("system {system} (host {host}): {message}")]
-    Remote {
-        /// The system.
-        system: SystemName,
-        /// The host.
-        host: String,
-        /// What happened, with the command's stderr.
-        message: String,
-    },
-    /// A task spec that cannot run.
-    #[error("invalid task {name:?}: {why}")]
-    InvalidTask {
-        /// The task's name.
-        name: String,
-        /// What is wrong.
-        why: String,
-    },
-    /// A task in a state where the operation makes no sense.
-    #[error("task {id} is {status}: cannot {action}{}", hint_suffix(.hint))]
-    WrongState {
-        /// The task.
-        id: TaskId,
-        /// Its status.
-        status: TaskStatus,
-        /// What was asked.
-        action: &'static str,
-        /// What the user can do.
-        hint: Option<&'static str>,
-    },
-    /// Local file system trouble.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Waiting ran out of time.
-    #[error(
-        "timed out after {waited:?} with {} task(s) unfinished: {} (hint: they keep running; wait again or `xpr ls`)",
-        .pending.len(),
-        .pending.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-    )]
-    Timeout {
-        /// How long was waited.
-        waited: Duration,
-        /// The tasks not finished.
-        pending: Vec<TaskId>,
-    },
-}
-
-fn hint_suffix(hint: &Option<&'static str>) -> String {
-    hint.map(|h| format!(" (hint: {h})")).unwrap_or_default()
-}
-
-impl SessionError {
-    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
-        let path = path.to_path_buf();
-        move |source| SessionError::Io {
-            action,
-            path,
-            source,
-        }
-    }
-}
 
 /// Tunables of a session; [`SessionOptions::default`] suits interactive use.
 #[derive(Clone, Debug)]
@@ -221,6 +120,9 @@ pub struct SessionOptions {
     pub header_extra_env: Option<String>,
     /// How many bytes of stdout/stderr [`TaskResults`] keeps. Default 4 KiB.
     pub tail_bytes: usize,
+    /// What "now" is when measuring how long a job has been missing (tests move a
+    /// [`ManualClock`]). Default the system clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for SessionOptions {
@@ -241,6 +143,7 @@ impl Default for SessionOptions {
             hostname,
             header_extra_env: std::env::var(crate::scheduler::script::EXPYRE_HEADER_EXTRA).ok(),
             tail_bytes: 4096,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -258,6 +161,8 @@ pub struct StartRequest {
     pub base_dir: Option<PathBuf>,
     /// Extra header template lines (e.g. from a profile), after the system's and partition's.
     pub extra_header: Vec<String>,
+    /// Run it even if an identical task can still produce results (ExPyRe's `force_rerun`).
+    pub force_rerun: bool,
 }
 
 impl StartRequest {
@@ -269,12 +174,19 @@ impl StartRequest {
             resources,
             base_dir: None,
             extra_header: Vec::new(),
+            force_rerun: false,
         }
     }
 
     /// Takes relative inputs from `dir` instead of the current directory.
     pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the task even if an identical one can still produce results.
+    pub fn with_force_rerun(mut self, force: bool) -> Self {
+        self.force_rerun = force;
         self
     }
 
@@ -306,8 +218,12 @@ pub struct TaskResults {
     pub id: TaskId,
     /// Its status.
     pub status: TaskStatus,
-    /// The scheduler's finer state (`timeout`, `cancelled`, `missing_outputs` ...).
-    pub sched_state: Option<String>,
+    /// How it ended (`timeout`, `cancelled`, `missing_outputs` ...), once it has.
+    pub end_state: Option<EndState>,
+    /// The scheduler's job id of the current attempt.
+    pub scheduler_job_id: Option<crate::ids::SchedulerJobId>,
+    /// Every attempt, first first (the current one last).
+    pub attempts: Vec<Attempt>,
     /// The command's exit code, when known.
     pub exit_code: Option<i32>,
     /// Why it ended as it did, when known.
@@ -347,14 +263,26 @@ impl StoredTask {
     }
 }
 
+/// A system's driver, made once when first needed (a slow SSH login to one system holds up
+/// only the callers that need that system).
+type DriverCell = Arc<tokio::sync::OnceCell<Arc<SystemDriver>>>;
+
 pub(crate) struct Inner {
     pub config: LoadedConfig,
     pub options: SessionOptions,
     pub db: Mutex<Db>,
-    pub transports: tokio::sync::Mutex<HashMap<SystemName, Arc<dyn Transport>>>,
+    pub drivers: Mutex<HashMap<SystemName, DriverCell>>,
 }
 
-/// An open session (see the module docs). Clones share the DB, transports and options.
+impl Inner {
+    fn db(&self) -> MutexGuard<'_, Db> {
+        // A panic while holding the lock leaves the DB itself consistent (SQLite
+        // transactions), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An open session (see the module docs). Clones share the DB, drivers and options.
 #[derive(Clone)]
 pub struct Session {
     pub(crate) inner: Arc<Inner>,
@@ -388,7 +316,7 @@ impl Session {
                 config,
                 options,
                 db: Mutex::new(db),
-                transports: tokio::sync::Mutex::new(HashMap::new()),
+                drivers: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -437,24 +365,52 @@ impl Session {
         }
     }
 
-    /// Uses `transport` for `system` instead of the one its config names (tests use fakes).
+    /// Uses `transport` for `system` instead of the one its config names, with the system's
+    /// own scheduler adapter.
     pub async fn set_transport(&self, system: &str, transport: Arc<dyn Transport>) {
-        self.inner
-            .transports
-            .lock()
-            .await
-            .insert(SystemName::new(system), transport);
+        if let Ok(sys) = self.system(system) {
+            let scheduler: Arc<dyn Scheduler> = Arc::from(scheduler_for(sys.scheduler));
+            self.set_backend(system, transport, scheduler);
+        }
+    }
+
+    /// Drives `system` through `transport` and `scheduler` instead of what its config names
+    /// (tests use fakes of both). Does nothing for a system the config does not have.
+    pub fn set_backend(
+        &self,
+        system: &str,
+        transport: Arc<dyn Transport>,
+        scheduler: Arc<dyn Scheduler>,
+    ) {
+        let Ok(sys) = self.system(system) else {
+            return;
+        };
+        let driver = Arc::new(SystemDriver::new(sys.clone(), transport, scheduler));
+        let cell = tokio::sync::OnceCell::new_with(Some(driver));
+        self.drivers().insert(sys.name.clone(), Arc::new(cell));
+    }
+
+    fn drivers(&self) -> MutexGuard<'_, HashMap<SystemName, DriverCell>> {
+        self.inner.drivers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The driver of `system`: connected on first use, then shared.
+    pub async fn driver(&self, system: &SystemName) -> Result<Arc<SystemDriver>, SessionError> {
+        let sys = self.system(system.as_str())?.clone();
+        let cell = self.drivers().entry(sys.name.clone()).or_default().clone();
+        let driver = cell
+            .get_or_try_init(|| async {
+                let transport = transport_for_system(&sys).await?;
+                let scheduler: Arc<dyn Scheduler> = Arc::from(scheduler_for(sys.scheduler));
+                Ok::<_, SessionError>(Arc::new(SystemDriver::new(sys, transport, scheduler)))
+            })
+            .await?;
+        Ok(driver.clone())
     }
 
     /// The transport of `system`, connected on first use and then shared.
     pub async fn transport(&self, system: &System) -> Result<Arc<dyn Transport>, SessionError> {
-        let mut map = self.inner.transports.lock().await;
-        if let Some(t) = map.get(&system.name) {
-            return Ok(t.clone());
-        }
-        let t = transport_for_system(system).await?;
-        map.insert(system.name.clone(), t.clone());
-        Ok(t)
+        Ok(self.driver(&system.name).await?.transport().clone())
     }
 
     /// The system called `name`.
@@ -463,27 +419,44 @@ impl Session {
     }
 
     pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
-        // A panic while holding the lock leaves the DB itself consistent (SQLite
-        // transactions), so a poisoned lock is still usable.
-        self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.db()
+    }
+
+    /// Runs `f` on the jobs DB on a blocking thread: a DB call may wait up to the busy timeout
+    /// for another process's write lock, and must not hold up the runtime's workers meanwhile.
+    pub(crate) async fn with_db<T, F>(&self, f: F) -> Result<T, SessionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, DbError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut inner.db()))
+            .await
+            .expect("a DB call does not panic")
+            .map_err(SessionError::from)
     }
 
     /// Moves a task, treating "another process moved it first" as nothing to do (`None`).
-    pub(crate) fn transition(
+    pub(crate) async fn transition(
         &self,
         id: &TaskId,
         from: &[TaskStatus],
         to: TaskStatus,
-        update: &TaskUpdate,
+        update: TaskUpdate,
     ) -> Result<Option<TaskRecord>, SessionError> {
-        match self.db().transition(id, from, to, update) {
-            Ok(r) => Ok(Some(r)),
-            Err(DbError::WrongState { actual, .. }) => {
-                tracing::info!(task = %id, %actual, to = %to, "task moved by someone else");
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let task = id.clone();
+        let from = from.to_vec();
+        let moved = self
+            .with_db(move |db| match db.transition(&task, &from, to, &update) {
+                Ok(r) => Ok(Some(r)),
+                Err(DbError::WrongState { actual, .. }) => {
+                    tracing::info!(task = %task, %actual, to = %to, "task moved by someone else");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            })
+            .await?;
+        Ok(moved)
     }
 
     pub(crate) fn stored(&self, record: &TaskRecord) -> Result<StoredTask, SessionError> {
@@ -497,14 +470,24 @@ impl Session {
         })
     }
 
+    fn no_such_task(&self, id: &TaskId) -> SessionError {
+        SessionError::Db(DbError::NoSuchTask {
+            path: self.stage_root().join(DB_FILE),
+            id: id.clone(),
+        })
+    }
+
     /// The task `id`.
     pub fn get(&self, id: &TaskId) -> Result<TaskRecord, SessionError> {
-        self.db().get(id)?.ok_or_else(|| {
-            SessionError::Db(DbError::NoSuchTask {
-                path: self.stage_root().join(DB_FILE),
-                id: id.clone(),
-            })
-        })
+        self.db().get(id)?.ok_or_else(|| self.no_such_task(id))
+    }
+
+    /// The task `id`, read off the runtime's workers.
+    pub(crate) async fn get_async(&self, id: &TaskId) -> Result<TaskRecord, SessionError> {
+        let task = id.clone();
+        self.with_db(move |db| db.get(&task))
+            .await?
+            .ok_or_else(|| self.no_such_task(id))
     }
 
     /// Tasks matching `filter` (ExPyRe's `-i -n -s -S`), oldest first.
@@ -512,48 +495,29 @@ impl Session {
         Ok(self.db().list(filter)?)
     }
 
-    /// Tasks of system `system` in one of `statuses`.
-    pub(crate) fn list_system(
+    /// Tasks matching `filter` without their spec (read from the listing index): what the
+    /// follow loop reads every round, light even for 10,000s of tasks. Full records are read
+    /// only for the few tasks an action needs.
+    pub(crate) async fn summaries(
         &self,
-        system: &SystemName,
-        statuses: &[TaskStatus],
-    ) -> Result<Vec<TaskRecord>, SessionError> {
-        let filter = TaskFilter {
-            statuses: statuses.to_vec(),
-            ..TaskFilter::default()
-        };
-        Ok(self
-            .db()
-            .list(&filter)?
-            .into_iter()
-            .filter(|r| &r.system == system)
-            .collect())
-    }
-
-    /// Tasks of system `system` in one of `statuses`, without their spec (read from the
-    /// listing index): what the follow loop reads every round, light even for 10,000s of
-    /// tasks. Full records are read only for the few tasks an action needs.
-    pub(crate) fn summaries_system(
-        &self,
-        system: &SystemName,
-        statuses: &[TaskStatus],
+        filter: TaskFilter,
     ) -> Result<Vec<TaskSummary>, SessionError> {
-        let filter = TaskFilter {
-            statuses: statuses.to_vec(),
-            ..TaskFilter::default()
-        };
-        let mut out = Vec::new();
-        self.db().for_each_summary(&filter, |s| {
-            if s.system == system.as_str() {
-                out.push(s.to_summary());
-            }
-        })?;
-        Ok(out)
+        self.with_db(move |db| db.list_summaries(&filter)).await
     }
 
-    /// What task `id` left behind: status, exit code, local run dir and output tails.
+    /// Full records of tasks matching `filter`, read off the runtime's workers.
+    pub(crate) async fn records(
+        &self,
+        filter: TaskFilter,
+    ) -> Result<Vec<TaskRecord>, SessionError> {
+        self.with_db(move |db| db.list(&filter)).await
+    }
+
+    /// What task `id` left behind: status, end state, attempts, local run dir and output
+    /// tails.
     pub fn results(&self, id: &TaskId) -> Result<TaskResults, SessionError> {
         let record = self.get(id)?;
+        let attempts = self.db().attempts(id)?;
         let local_dir = self.local_run_dir(id);
         let tail = |file: &str| -> String {
             let path = local_dir.join(file);
@@ -565,7 +529,9 @@ impl Session {
         Ok(TaskResults {
             id: record.id.clone(),
             status: record.status,
-            sched_state: record.sched_state.clone(),
+            end_state: record.end_state,
+            scheduler_job_id: record.scheduler_job_id.clone(),
+            attempts,
             exit_code: record.exit_code,
             reason: record.reason.clone(),
             stdout_tail: tail(STDOUT_FILE),
@@ -574,226 +540,15 @@ impl Session {
         })
     }
 
-    /// Marks a finished task's results as used: an identical task started later runs anew.
-    pub fn mark_processed(&self, id: &TaskId) -> Result<TaskRecord, SessionError> {
-        let record = self.get(id)?;
-        self.db()
-            .transition(
-                id,
-                &[TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Died],
-                TaskStatus::Processed,
-                &TaskUpdate::default(),
-            )
-            .map_err(|e| match e {
-                DbError::WrongState { .. } => SessionError::WrongState {
-                    id: id.clone(),
-                    status: record.status,
-                    action: "mark it processed",
-                    hint: Some("only finished tasks can be; `xpr wait` for it first"),
-                },
-                e => e.into(),
-            })
-    }
-
-    /// Sets a task's status by hand (`xpr reset_status`), e.g. back to `created` to run it
-    /// again: the next poll stages and submits it.
-    pub fn reset_status(&self, id: &TaskId, to: TaskStatus) -> Result<TaskRecord, SessionError> {
-        if to == TaskStatus::Created {
-            let _ = fs::remove_file(self.local_run_dir(id).join(UNACCOUNTED_FILE));
-        }
-        Ok(self.db().transition(
-            id,
-            &[],
-            to,
-            &TaskUpdate {
-                detail: Some("reset by hand".to_owned()),
-                ..TaskUpdate::default()
-            },
-        )?)
-    }
-
-    /// Asks the scheduler to cancel tasks; their final state then comes from the follow loop
-    /// (accounting). Tasks not yet submitted are marked failed (`cancelled`) at once.
-    /// Returns the tasks acted on.
-    pub async fn cancel(&self, ids: &[TaskId]) -> Result<Vec<TaskId>, SessionError> {
-        let mut by_system: HashMap<SystemName, Vec<(TaskId, SchedulerJobId)>> = HashMap::new();
-        let mut done = Vec::new();
-        for id in ids {
-            let record = self.get(id)?;
-            match (record.status, &record.scheduler_job_id) {
-                (TaskStatus::Submitted | TaskStatus::Started, Some(job)) => {
-                    self.note_cancel_request(id)?;
-                    by_system
-                        .entry(record.system.clone())
-                        .or_default()
-                        .push((id.clone(), job.clone()))
-                }
-                (TaskStatus::Created | TaskStatus::Staged, _) => {
-                    let update = TaskUpdate {
-                        sched_state: Some("cancelled".to_owned()),
-                        reason: Some("cancelled before submission".to_owned()),
-                        ..TaskUpdate::default()
-                    };
-                    if self
-                        .transition(
-                            id,
-                            &[TaskStatus::Created, TaskStatus::Staged],
-                            TaskStatus::Failed,
-                            &update,
-                        )?
-                        .is_some()
-                    {
-                        done.push(id.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (system_name, jobs) in by_system {
-            let system = self.system(system_name.as_str())?.clone();
-            let transport = self.transport(&system).await?;
-            let scheduler = scheduler_for(system.scheduler);
-            let job_ids: Vec<SchedulerJobId> = jobs.iter().map(|(_, j)| j.clone()).collect();
-            for chunk in chunk_by_len(&job_ids, |j| j.as_str().len()) {
-                let cmd = scheduler.cancel(chunk);
-                // A cancel of a job that just ended fails harmlessly; the follow loop reads
-                // the final state either way, so the reply is only logged.
-                let out = transport.run(&cmd, Retry::Never).await?;
-                if !out.succeeded() {
-                    tracing::warn!(system = %system.name, command = %cmd, stderr = %out.stderr_text(), "cancel reported an error");
-                }
-            }
-            done.extend(jobs.into_iter().map(|(t, _)| t));
-        }
-        Ok(done)
-    }
-
-    /// Writes down (in the task's history) that its cancellation was asked for, before the
-    /// scheduler is asked: some schedulers' accounting cannot tell a cancelled running job from
-    /// one killed otherwise (Grid Engine: `failed 100`, exit 137 for both), and the follow loop
-    /// reads this note to call such an end `cancelled`. The status is left as it is; a task
-    /// moved meanwhile by another process is re-read (a few times at most).
-    fn note_cancel_request(&self, id: &TaskId) -> Result<(), SessionError> {
-        let update = TaskUpdate {
-            detail: Some(CANCEL_REQUESTED.to_owned()),
-            ..TaskUpdate::default()
-        };
-        for _ in 0..3 {
-            let status = self.get(id)?.status;
-            if !matches!(status, TaskStatus::Submitted | TaskStatus::Started) {
-                return Ok(());
-            }
-            if self.transition(id, &[status], status, &update)?.is_some() {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
-    /// True when the history of task `id` says its cancellation was asked for.
-    pub(crate) fn cancel_requested(&self, id: &TaskId) -> Result<bool, SessionError> {
-        Ok(self
-            .db()
-            .history(id)?
-            .iter()
-            .any(|h| h.detail.as_deref() == Some(CANCEL_REQUESTED)))
-    }
-
-    /// Removes the remote and local run dirs of finished tasks and marks them `cleaned`.
-    /// Only `run_<id>` dirs xpr made are removed; the user's own input files are never
-    /// touched (the run dirs hold copies).
-    pub async fn clean(&self, ids: &[TaskId]) -> Result<(), SessionError> {
-        let mut groups: HashMap<(SystemName, String), Vec<TaskRecord>> = HashMap::new();
-        for id in ids {
-            let record = self.get(id)?;
-            if TaskStatus::ONGOING.contains(&record.status) {
-                return Err(SessionError::WrongState {
-                    id: id.clone(),
-                    status: record.status,
-                    action: "clean it while it may still run",
-                    hint: Some("cancel it and wait for it to end first"),
-                });
-            }
-            let stored = self.stored(&record)?;
-            groups
-                .entry((record.system.clone(), stored.remote_base))
-                .or_default()
-                .push(record);
-        }
-        for ((system_name, base), records) in groups {
-            let system = self.system(system_name.as_str())?.clone();
-            self.remove_remote_dirs(&system, &base, &records).await?;
-            for record in records {
-                let local = self.local_run_dir(&record.id);
-                if local.exists() {
-                    fs::remove_dir_all(&local).map_err(SessionError::io("removing", &local))?;
-                }
-                if record.status != TaskStatus::Cleaned {
-                    self.transition(&record.id, &[], TaskStatus::Cleaned, &TaskUpdate::default())?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove_remote_dirs(
-        &self,
-        system: &System,
-        base: &str,
-        records: &[TaskRecord],
-    ) -> Result<(), SessionError> {
-        let transport = self.transport(system).await?;
-        let names = run_dir_names(records)?;
-        for chunk in chunk_by_len(&names, String::len) {
-            let cmd = CommandSpec::new("sh")
-                .args(["-c", protocol::CLEAN_PROGRAM, "xpr-clean", base])
-                .args(chunk.iter().map(OsString::from));
-            let out = transport.run(&cmd, Retry::Safe).await?;
-            check_success(transport.host(), &cmd, out)?;
-        }
-        Ok(())
-    }
-
-    /// Deletes tasks from the DB (`xpr rm`); with `cancel_and_clean`, first cancels the ones
-    /// still running and removes their run dirs.
-    pub async fn remove(&self, ids: &[TaskId], cancel_and_clean: bool) -> Result<(), SessionError> {
-        if cancel_and_clean {
-            self.cancel(ids).await?;
-            let mut groups: HashMap<(SystemName, String), Vec<TaskRecord>> = HashMap::new();
-            for id in ids {
-                let record = self.get(id)?;
-                let stored = self.stored(&record)?;
-                groups
-                    .entry((record.system.clone(), stored.remote_base))
-                    .or_default()
-                    .push(record);
-            }
-            for ((system_name, base), records) in groups {
-                let system = self.system(system_name.as_str())?.clone();
-                self.remove_remote_dirs(&system, &base, &records).await?;
-            }
-        }
-        for id in ids {
-            let local = self.local_run_dir(id);
-            if cancel_and_clean && local.exists() {
-                fs::remove_dir_all(&local).map_err(SessionError::io("removing", &local))?;
-            }
-            self.db().remove(id)?;
-        }
-        Ok(())
-    }
-
     /// Closes every transport this session opened (SSH masters it started).
     pub async fn close(&self) -> Result<(), SessionError> {
-        let transports: Vec<_> = self.inner.transports.lock().await.drain().collect();
-        for (_, t) in transports {
-            t.close().await?;
+        let cells: Vec<DriverCell> = self.drivers().drain().map(|(_, c)| c).collect();
+        for cell in cells {
+            if let Some(driver) = cell.get() {
+                driver.transport().close().await?;
+            }
         }
         Ok(())
-    }
-
-    pub(crate) fn scheduler(system: &System) -> Box<dyn Scheduler> {
-        scheduler_for(system.scheduler)
     }
 }
 
@@ -813,28 +568,4 @@ pub(crate) fn run_dir_names(records: &[TaskRecord]) -> Result<Vec<String>, Sessi
             }
         })
         .collect()
-}
-
-/// Most bytes of ids/names put in one command (well below `ARG_MAX` and sshd's limits).
-pub const MAX_ARG_BYTES: usize = 64 * 1024;
-
-/// Splits `items` into chunks whose lengths (plus one separator each) stay under
-/// [`MAX_ARG_BYTES`].
-pub(crate) fn chunk_by_len<T>(items: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut size = 0;
-    for (i, item) in items.iter().enumerate() {
-        let l = len(item) + 1;
-        if i > start && size + l > MAX_ARG_BYTES {
-            chunks.push(&items[start..i]);
-            start = i;
-            size = 0;
-        }
-        size += l;
-    }
-    if start < items.len() {
-        chunks.push(&items[start..]);
-    }
-    chunks
 }

@@ -17,20 +17,15 @@
 //!    that task goes through step 1 at once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::protocol::{self, BATCH_PROGRAM, STAGE_PROGRAM, frame_lines, parse_batch_reply};
-use super::{
-    SCRIPT_FILE, SUBMIT_LOCK_FILE, Session, SessionError, StartRequest, Started, StoredTask,
-    chunk_by_len,
-};
-use crate::command::{CommandOutput, CommandSpec};
-use crate::config::System;
-use crate::db::{NewTask, TaskRecord, TaskStatus, TaskUpdate};
+use super::driver::{SubmitReply, SystemDriver};
+use super::error::{SessionError, exit_words};
+use super::{SCRIPT_FILE, Session, StartRequest, Started, StoredTask};
+use crate::db::{EndState, NewTask, TaskFilter, TaskRecord, TaskStatus, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::resources::find_nodes;
 use crate::scheduler::JobStatus;
@@ -40,7 +35,6 @@ use crate::task::{
     ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, is_env_name,
     new_task_id, task_identity,
 };
-use crate::transport::{Retry, Transport, check_success};
 
 /// Names in a run dir that belong to xpr; inputs may not take them.
 const RESERVED: &[&str] = &[
@@ -70,24 +64,33 @@ impl Session {
     ) -> Result<Vec<Started>, SessionError> {
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
-            prepared.push(self.prepare(request)?);
+            prepared.push((self.prepare(request)?, request.force_rerun));
         }
         let mut by_system: BTreeMap<SystemName, Vec<usize>> = BTreeMap::new();
-        for (i, task) in prepared.iter().enumerate() {
+        for (i, (task, _)) in prepared.iter().enumerate() {
             by_system.entry(task.system.clone()).or_default().push(i);
         }
         let mut outcome: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
         for (system_name, indexes) in by_system {
-            let system = self.system(system_name.as_str())?.clone();
-            let _lock = self.system_lock(&system.name, true).await?;
+            let driver = self.driver(&system_name).await?;
+            let _lock = self.system_lock(&system_name, true).await?;
             for i in indexes {
-                let (record, reused) = self.db().create_or_reuse(&prepared[i])?;
+                let (task, force) = prepared[i].clone();
+                let (record, reused) = self
+                    .with_db(move |db| {
+                        if force {
+                            db.create(&task).map(|r| (r, false))
+                        } else {
+                            db.create_or_reuse(&task)
+                        }
+                    })
+                    .await?;
                 if reused {
                     tracing::info!(task = %record.id, "identical task reused; nothing submitted");
                 }
-                outcome[i] = Some((record.id, reused));
+                outcome[i] = Some((record.summary.id, reused));
             }
-            self.advance_locked(&system).await?;
+            self.advance_locked(&driver).await?;
         }
         outcome
             .into_iter()
@@ -135,7 +138,7 @@ impl Session {
                 .join(base)
         };
         let entries = plan_inputs(&base, &spec.inputs).map_err(|source| SessionError::Stage {
-            task: spec.name.clone(),
+            task: Some(spec.name.clone()),
             source,
         })?;
         for entry in &entries {
@@ -149,7 +152,7 @@ impl Session {
             }
         }
         let identity = task_identity(spec, &entries).map_err(|source| SessionError::Stage {
-            task: spec.name.clone(),
+            task: Some(spec.name.clone()),
             source,
         })?;
         let system = self.system(&request.system)?;
@@ -163,7 +166,7 @@ impl Session {
         if let Some(extra) = &self.options().header_extra_env {
             script_spec = script_spec.with_header_extra_env(extra.clone());
         }
-        let scheduler = Self::scheduler(system);
+        let scheduler = crate::scheduler::scheduler_for(system.scheduler);
         let script = build_script(system, &alloc, scheduler.as_ref(), &script_spec)?;
         let stored = StoredTask {
             spec: spec.clone(),
@@ -215,23 +218,29 @@ impl Session {
         }
     }
 
-    /// Carries every `created`, `staged` and `submitting` task of `system` to `submitted`
-    /// (or `failed`). The caller holds the system's lock.
-    pub(crate) async fn advance_locked(&self, system: &System) -> Result<(), SessionError> {
-        let pending = self.list_system(
-            &system.name,
-            &[
-                TaskStatus::Created,
-                TaskStatus::Staged,
-                TaskStatus::Submitting,
-            ],
-        )?;
+    /// Carries every `created`, `staged` and `submitting` task of the driver's system to
+    /// `submitted` (or `failed`); one whose cancellation was asked for ends `cancelled`
+    /// instead of being submitted. The caller holds the system's lock.
+    pub(crate) async fn advance_locked(&self, driver: &SystemDriver) -> Result<(), SessionError> {
+        let pending = self
+            .records(TaskFilter::system_in(
+                &driver.system().name,
+                &[
+                    TaskStatus::Created,
+                    TaskStatus::Staged,
+                    TaskStatus::Submitting,
+                ],
+            ))
+            .await?;
         if pending.is_empty() {
             return Ok(());
         }
-        let transport = self.transport(system).await?;
         let mut by_base: BTreeMap<String, Vec<TaskId>> = BTreeMap::new();
         for record in &pending {
+            if record.cancel_requested() && record.status != TaskStatus::Submitting {
+                self.cancel_unsubmitted(&record.id).await?;
+                continue;
+            }
             let stored = self.stored(record)?;
             by_base
                 .entry(stored.remote_base)
@@ -239,33 +248,35 @@ impl Session {
                 .push(record.id.clone());
         }
         for (base, ids) in by_base {
-            let submitting = self.records_in(&ids, TaskStatus::Submitting)?;
+            let submitting = self.records_in(&ids, TaskStatus::Submitting).await?;
             if !submitting.is_empty() {
-                self.recover(system, transport.as_ref(), &base, &submitting)
-                    .await?;
+                self.recover(driver, &base, &submitting).await?;
             }
-            let created = self.records_in(&ids, TaskStatus::Created)?;
+            let created = self.records_in(&ids, TaskStatus::Created).await?;
             if !created.is_empty() {
-                self.stage(system, transport.as_ref(), &base, &created)
-                    .await?;
+                self.stage(driver, &base, &created).await?;
             }
-            let staged = self.records_in(&ids, TaskStatus::Staged)?;
+            let staged = self.records_in(&ids, TaskStatus::Staged).await?;
+            let (cancelled, staged): (Vec<TaskRecord>, Vec<TaskRecord>) =
+                staged.into_iter().partition(|r| r.cancel_requested());
+            for record in cancelled {
+                self.cancel_unsubmitted(&record.id).await?;
+            }
             if !staged.is_empty() {
-                self.submit_batch(system, transport.as_ref(), &base, &staged)
-                    .await?;
+                self.submit_batch(driver, &base, &staged).await?;
             }
         }
         Ok(())
     }
 
-    fn records_in(
+    async fn records_in(
         &self,
         ids: &[TaskId],
         status: TaskStatus,
     ) -> Result<Vec<TaskRecord>, SessionError> {
         let mut out = Vec::new();
         for id in ids {
-            let record = self.get(id)?;
+            let record = self.get_async(id).await?;
             if record.status == status {
                 out.push(record);
             }
@@ -300,8 +311,7 @@ impl Session {
     /// Stages the run dirs of `created` tasks under `base` in one tar stream.
     async fn stage(
         &self,
-        system: &System,
-        transport: &dyn Transport,
+        driver: &SystemDriver,
         base: &str,
         records: &[TaskRecord],
     ) -> Result<(), SessionError> {
@@ -326,33 +336,26 @@ impl Session {
         let tar_path = scratch.clone();
         tokio::task::spawn_blocking(move || -> Result<(), SessionError> {
             let file = File::create(&tar_path).map_err(SessionError::io("creating", &tar_path))?;
-            let mut file = write_tar(std::io::BufWriter::new(file), &groups).map_err(|source| {
-                SessionError::Stage {
-                    task: "-".to_owned(),
-                    source,
-                }
-            })?;
+            let mut file = write_tar(std::io::BufWriter::new(file), &groups)
+                .map_err(|source| SessionError::Stage { task: None, source })?;
             file.flush().map_err(SessionError::io("writing", &tar_path))
         })
         .await
         .expect("the tar thread does not panic")?;
-        let cmd = CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base]);
-        let mut input = tokio::fs::File::open(&scratch)
-            .await
-            .map_err(SessionError::io("reading", &scratch))?;
-        let result = transport.run_streaming(&cmd, Some(&mut input), None).await;
+        let result = driver.stage(base, &scratch).await;
         let _ = fs::remove_file(&scratch);
-        check_success(transport.host(), &cmd, result?)?;
+        result?;
         for record in records {
             self.transition(
                 &record.id,
                 &[TaskStatus::Created],
                 TaskStatus::Staged,
-                &TaskUpdate {
-                    detail: Some(format!("staged on {} in {base}", system.name)),
+                TaskUpdate {
+                    detail: Some(format!("staged on {} in {base}", driver.system().name)),
                     ..TaskUpdate::default()
                 },
-            )?;
+            )
+            .await?;
         }
         Ok(())
     }
@@ -369,156 +372,100 @@ impl Session {
         Ok(dir.join(format!("{name}.{ext}")))
     }
 
-    /// Runs `lines` through the batch program under `base`'s remote lock.
-    async fn run_batch(
-        &self,
-        transport: &dyn Transport,
-        base: &str,
-        lines: &[Vec<u8>],
-        retry: Retry,
-    ) -> Result<(CommandSpec, CommandOutput), SessionError> {
-        let lock = format!("{}/{SUBMIT_LOCK_FILE}", base.trim_end_matches('/'));
-        let cmd = CommandSpec::new("sh")
-            .args([
-                OsString::from("-c"),
-                OsString::from(BATCH_PROGRAM),
-                OsString::from("xpr-batch"),
-                OsString::from(lock),
-            ])
-            .stdin(frame_lines(lines));
-        let out = transport.run(&cmd, retry).await?;
-        Ok((cmd, out))
-    }
-
     /// Submits `staged` tasks under `base` in one remote batch.
     async fn submit_batch(
         &self,
-        system: &System,
-        transport: &dyn Transport,
+        driver: &SystemDriver,
         base: &str,
         records: &[TaskRecord],
     ) -> Result<(), SessionError> {
-        let scheduler = Self::scheduler(system);
         let mut batch = Vec::new();
         for record in records {
             let update = TaskUpdate {
                 detail: Some(format!("batch of {}", records.len())),
                 ..TaskUpdate::default()
             };
-            if let Some(r) = self.transition(
-                &record.id,
-                &[TaskStatus::Staged],
-                TaskStatus::Submitting,
-                &update,
-            )? {
+            if let Some(r) = self
+                .transition(
+                    &record.id,
+                    &[TaskStatus::Staged],
+                    TaskStatus::Submitting,
+                    update,
+                )
+                .await?
+            {
                 batch.push(r);
             }
         }
         if batch.is_empty() {
             return Ok(());
         }
-        let lines: Vec<Vec<u8>> = batch
+        let job_dirs: Vec<&str> = batch
             .iter()
-            .map(|r| {
-                let job_dir = r.remote_dir.clone().unwrap_or_default();
-                let mut line = Vec::new();
-                // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
-                for pre in &system.pre_submit_cmds {
-                    line.extend_from_slice(b"{ ");
-                    line.extend_from_slice(pre.as_bytes());
-                    line.extend_from_slice(b"\n} && ");
-                }
-                line.extend(scheduler.submit(&job_dir, SCRIPT_FILE).to_shell_line());
-                line
-            })
+            .map(|r| r.remote_dir.as_deref().unwrap_or_default())
             .collect();
-        let (cmd, out) = match self.run_batch(transport, base, &lines, Retry::Never).await {
-            Ok(reply) => reply,
+        let replies = match driver.submit(base, &job_dirs, SCRIPT_FILE).await {
+            Ok(replies) => replies,
+            Err(e @ SessionError::Remote { .. }) => {
+                // The program stops before running anything unless it holds the lock.
+                for r in &batch {
+                    self.transition(
+                        &r.id,
+                        &[TaskStatus::Submitting],
+                        TaskStatus::Staged,
+                        TaskUpdate {
+                            detail: Some("batch did not run: no remote lock".to_owned()),
+                            ..TaskUpdate::default()
+                        },
+                    )
+                    .await?;
+                }
+                return Err(e);
+            }
             Err(e) => {
                 // The batch may have run in part: find out by name, never submit blindly.
-                if let Err(again) = self.recover(system, transport, base, &batch).await {
+                if let Err(again) = self.recover(driver, base, &batch).await {
                     tracing::warn!(error = %again, "lookup after a failed batch failed too; the next poll retries it");
                 }
                 return Err(e);
             }
         };
-        let reply = parse_batch_reply(&out.stdout);
-        if !reply.locked {
-            // The program stops before running anything unless it holds the lock.
-            for r in &batch {
-                self.transition(
-                    &r.id,
-                    &[TaskStatus::Submitting],
-                    TaskStatus::Staged,
-                    &TaskUpdate {
-                        detail: Some("batch did not run: no remote lock".to_owned()),
-                        ..TaskUpdate::default()
-                    },
-                )?;
-            }
-            return Err(SessionError::Remote {
-                system: system.name.clone(),
-                host: transport.host().to_owned(),
-                message: format!(
-                    "the submission batch could not start (exit {:?}): {} (command: {cmd})",
-                    out.code,
-                    out.stderr_text().trim()
-                ),
-            });
-        }
-        let replies: HashMap<usize, &CommandOutput> =
-            reply.records.iter().map(|(i, o)| (*i, o)).collect();
         let mut unsure = Vec::new();
-        for (i, record) in batch.iter().enumerate() {
-            let Some(output) = replies.get(&i) else {
-                unsure.push(record.clone());
-                continue;
-            };
-            match scheduler.parse_submit(output) {
-                Ok(job) => {
+        for (record, reply) in batch.iter().zip(replies) {
+            match reply {
+                SubmitReply::Submitted(job) => {
                     self.transition(
                         &record.id,
                         &[TaskStatus::Submitting],
                         TaskStatus::Submitted,
-                        &TaskUpdate {
+                        TaskUpdate {
                             scheduler_job_id: Some(job),
-                            sched_state: Some("queued".to_owned()),
                             ..TaskUpdate::default()
                         },
-                    )?;
+                    )
+                    .await?;
                 }
-                Err(e) if !output.succeeded() => {
-                    let stderr = protocol::tail_text(&output.stderr, 2000);
+                SubmitReply::Refused { code, message } => {
                     self.transition(
                         &record.id,
                         &[TaskStatus::Submitting],
                         TaskStatus::Failed,
-                        &TaskUpdate {
-                            sched_state: Some("submit_failed".to_owned()),
+                        TaskUpdate {
+                            end_state: Some(EndState::SubmitFailed),
                             reason: Some(format!(
-                                "the scheduler refused the job (exit {:?}): {}",
-                                output.code,
-                                if stderr.is_empty() {
-                                    e.to_string()
-                                } else {
-                                    stderr
-                                }
+                                "the scheduler refused the job ({}): {message}",
+                                exit_words(code)
                             )),
                             ..TaskUpdate::default()
                         },
-                    )?;
+                    )
+                    .await?;
                 }
-                Err(e) => {
-                    tracing::warn!(task = %record.id, error = %e, "submit reply unreadable; looking the job up by name");
-                    unsure.push(record.clone());
-                }
+                SubmitReply::Unsure => unsure.push(record.clone()),
             }
         }
         if !unsure.is_empty() {
-            self.recover(system, transport, base, &unsure).await?;
-        }
-        if let Some(error) = reply.error {
-            tracing::warn!(system = %system.name, %error, "submission batch reply was cut short");
+            self.recover(driver, base, &unsure).await?;
         }
         Ok(())
     }
@@ -527,81 +474,40 @@ impl Session {
     /// not found -> `staged` (to be submitted again).
     async fn recover(
         &self,
-        system: &System,
-        transport: &dyn Transport,
+        driver: &SystemDriver,
         base: &str,
         records: &[TaskRecord],
     ) -> Result<(), SessionError> {
-        let scheduler = Self::scheduler(system);
         let names: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
-        let lines: Vec<Vec<u8>> = chunk_by_len(&names, String::len)
-            .into_iter()
-            .map(|chunk| scheduler.find_by_name(chunk).to_shell_line())
-            .collect();
-        let (cmd, out) = self.run_batch(transport, base, &lines, Retry::Safe).await?;
-        let reply = parse_batch_reply(&out.stdout);
-        let remote = |message: String| SessionError::Remote {
-            system: system.name.clone(),
-            host: transport.host().to_owned(),
-            message,
-        };
-        if !reply.locked || !reply.complete || reply.records.len() != lines.len() {
-            return Err(remote(format!(
-                "looking up interrupted submissions by name failed (exit {:?}): {} (command: {cmd})",
-                out.code,
-                out.stderr_text().trim()
-            )));
-        }
-        let mut found: HashMap<String, Vec<JobStatus>> = HashMap::new();
-        for (_, output) in &reply.records {
-            let jobs =
-                scheduler
-                    .parse_find_by_name(output)
-                    .map_err(|source| SessionError::Scheduler {
-                        system: system.name.clone(),
-                        source,
-                    })?;
-            for job in jobs {
-                if let Some(name) = job.name.clone() {
-                    found.entry(name).or_default().push(job);
-                }
-            }
-        }
+        let found: HashMap<String, Vec<JobStatus>> = driver.find_by_name(base, &names).await?;
         for record in records {
-            match found
+            let (to, update) = match found
                 .get(record.id.as_str())
                 .and_then(|jobs| pick_job(jobs))
             {
-                Some(job) => {
-                    self.transition(
-                        &record.id,
-                        &[TaskStatus::Submitting],
-                        TaskStatus::Submitted,
-                        &TaskUpdate {
-                            scheduler_job_id: Some(job),
-                            detail: Some(
-                                "found by name in the scheduler after an interrupted submission"
-                                    .to_owned(),
-                            ),
-                            ..TaskUpdate::default()
-                        },
-                    )?;
-                }
-                None => {
-                    self.transition(
-                        &record.id,
-                        &[TaskStatus::Submitting],
-                        TaskStatus::Staged,
-                        &TaskUpdate {
-                            detail: Some(
-                                "not known to the scheduler by name: to be submitted again"
-                                    .to_owned(),
-                            ),
-                            ..TaskUpdate::default()
-                        },
-                    )?;
-                }
-            }
+                Some(job) => (
+                    TaskStatus::Submitted,
+                    TaskUpdate {
+                        scheduler_job_id: Some(job),
+                        detail: Some(
+                            "found by name in the scheduler after an interrupted submission"
+                                .to_owned(),
+                        ),
+                        ..TaskUpdate::default()
+                    },
+                ),
+                None => (
+                    TaskStatus::Staged,
+                    TaskUpdate {
+                        detail: Some(
+                            "not known to the scheduler by name: to be submitted again".to_owned(),
+                        ),
+                        ..TaskUpdate::default()
+                    },
+                ),
+            };
+            self.transition(&record.id, &[TaskStatus::Submitting], to, update)
+                .await?;
         }
         Ok(())
     }

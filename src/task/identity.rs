@@ -1,7 +1,9 @@
 //! A task's identity: a SHA-256 over what determines its results.
 //!
-//! Two tasks with equal identities compute the same thing: the same command, JSON arguments
-//! and environment, over inputs with the same names and contents. The hash is over a framed
+//! Two tasks with equal identities compute the same thing under the same name: the same name
+//! (as ExPyRe's `{name}_{hash}`, so `--name b` of a task identical to `a` is a task of its
+//! own), command, JSON arguments and environment, over inputs with the same names and
+//! contents. The hash is over a framed
 //! encoding (every field length-prefixed), so no two different tasks can be made to collide by
 //! moving bytes between fields. Input files are streamed through the hasher, never read whole.
 
@@ -15,7 +17,7 @@ use super::spec::{TaskCommand, TaskSpec};
 use crate::stage::{StageEntry, StageError};
 
 /// Bumped whenever the encoding below changes, so old and new identities never match.
-const ENCODING_VERSION: &[u8] = b"xpr-task-identity-v1";
+const ENCODING_VERSION: &[u8] = b"xpr-task-identity-v2";
 
 /// The identity of `spec` with its inputs resolved to `entries` (see
 /// [`crate::stage::plan_inputs`]), as 64 hex digits.
@@ -26,6 +28,7 @@ pub fn task_identity(spec: &TaskSpec, entries: &[StageEntry]) -> Result<String, 
         hasher.update(bytes);
     };
     field(&mut hasher, ENCODING_VERSION);
+    field(&mut hasher, spec.name.as_bytes());
     match &spec.command {
         TaskCommand::Argv(argv) => {
             field(&mut hasher, b"argv");

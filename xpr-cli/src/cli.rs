@@ -228,6 +228,10 @@ pub struct TaskArgs {
     /// JSON arguments, written to xpr_args.json in the run dir ($XPR_ARGS_FILE).
     #[arg(long, value_name = "JSON")]
     pub args: Option<String>,
+    /// Run it even if an identical task (same name, command, arguments, environment and
+    /// input contents) can still produce results (ExPyRe's `force_rerun`).
+    #[arg(long)]
+    pub force_rerun: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

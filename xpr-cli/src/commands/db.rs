@@ -61,17 +61,25 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
 /// A column of `xpr ls`: its header and how a task's cell is written.
 type Column = (&'static str, fn(&SummaryRef<'_>, &mut String));
 
-/// The columns of `xpr ls` (`-l` adds the last three).
-const COLUMNS: [Column; 10] = [
+/// The columns of `xpr ls` (`-l` adds the last four: the current attempt's number, node,
+/// remote dir and reason).
+const COLUMNS: [Column; 11] = [
     ("ID", |t, s| s.push_str(t.id)),
     ("NAME", |t, s| s.push_str(t.name)),
     ("SYSTEM", |t, s| s.push_str(t.system)),
     ("STATUS", |t, s| s.push_str(t.status.as_str())),
     ("JOB", |t, s| s.push_str(t.scheduler_job_id.unwrap_or(""))),
-    ("STATE", |t, s| s.push_str(t.sched_state.unwrap_or(""))),
+    ("STATE", |t, s| {
+        s.push_str(t.end_state.map_or("", |e| e.as_str()))
+    }),
     ("EXIT", |t, s| {
         if let Some(code) = t.exit_code {
             s.push_str(&code.to_string());
+        }
+    }),
+    ("ATTEMPT", |t, s| {
+        if t.attempt > 0 {
+            s.push_str(&t.attempt.to_string());
         }
     }),
     ("NODE", |t, s| s.push_str(t.node.unwrap_or(""))),
@@ -120,7 +128,8 @@ fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()>
 fn record_json(t: &TaskSummary) -> serde_json::Value {
     json!({
         "id": t.id, "name": t.name, "system": t.system, "status": t.status,
-        "scheduler_job_id": t.scheduler_job_id, "sched_state": t.sched_state,
+        "attempt": t.attempt, "scheduler_job_id": t.scheduler_job_id, "end_state": t.end_state,
+        "cancel_requested_at": t.cancel_requested_at,
         "exit_code": t.exit_code, "node": t.node, "reason": t.reason,
         "remote_dir": t.remote_dir, "local_dir": t.local_dir,
         "created_at": t.created_at, "updated_at": t.updated_at,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 use xpr::config::LoadedConfig;
-use xpr::db::{TaskFilter, TaskRecord, TaskStatus};
+use xpr::db::{EndState, TaskFilter, TaskRecord, TaskStatus};
 use xpr::ids::TaskId;
 use xpr::resources::{Resources, parse_time};
 use xpr::session::{Session, StartRequest, TaskResults};
@@ -90,7 +90,8 @@ fn start_request(args: &TaskArgs, session: &Session) -> anyhow::Result<StartRequ
     Ok(
         StartRequest::new(spec, system, resources.expect("set above"))
             .with_base_dir(cwd)
-            .with_extra_header(header),
+            .with_extra_header(header)
+            .with_force_rerun(args.force_rerun),
     )
 }
 
@@ -140,6 +141,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let request = start_request(&args.task, &session)?;
     let started = rt.block_on(session.start(request))?;
     let id = started.record.id.clone();
+    if started.reused {
+        eprintln!(
+            "xpr: reusing task {id} ({}): an identical task ran or runs already (hint: --force-rerun runs it anew)",
+            started.record.status
+        );
+    }
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(Duration::from_millis(200));
     progress.set_message(format!("{id}: {}", started.record.status));
@@ -152,6 +159,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         if let Ok(record) = session.get(&id) {
             let job = record
                 .scheduler_job_id
+                .as_ref()
                 .map(|j| format!(" (job {j})"))
                 .unwrap_or_default();
             progress.set_message(format!("{id}: {}{job}", record.status));
@@ -184,7 +192,7 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
         (TaskStatus::Succeeded, _) => ExitCode::SUCCESS,
         // The job's own exit code, only when the job ended by itself (not killed at its time
         // limit, cancelled ...: those exit 5 whatever code the kill left).
-        (_, Some(code)) if code != 0 && results.sched_state.as_deref() == Some("failed") => {
+        (_, Some(code)) if code != 0 && results.end_state == Some(EndState::Failed) => {
             eprintln!(
                 "xpr: task {} failed: {}",
                 results.id,
@@ -200,7 +208,7 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
                 results
                     .reason
                     .as_deref()
-                    .or(results.sched_state.as_deref())
+                    .or(results.end_state.map(EndState::as_str))
                     .unwrap_or("no result")
             );
             ExitCode::from(exit::TASK_FAILED)
@@ -236,7 +244,8 @@ fn copy_outputs(run_dir: &Path, globs: &[String], dest: &Path) -> anyhow::Result
 
 fn results_json(r: &TaskResults, copied: &[PathBuf]) -> serde_json::Value {
     json!({
-        "id": r.id, "status": r.status, "sched_state": r.sched_state, "exit_code": r.exit_code,
+        "id": r.id, "status": r.status, "end_state": r.end_state, "exit_code": r.exit_code,
+        "scheduler_job_id": r.scheduler_job_id, "attempts": r.attempts,
         "reason": r.reason, "local_dir": r.local_dir.display().to_string(),
         "outputs": copied.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "stdout_tail": r.stdout_tail, "stderr_tail": r.stderr_tail,
@@ -295,11 +304,7 @@ fn print_statuses(tasks: &[TaskRecord]) {
             .exit_code
             .map(|c| format!(" exit {c}"))
             .unwrap_or_default();
-        let state = t
-            .sched_state
-            .as_deref()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
+        let state = t.end_state.map(|s| format!(" ({s})")).unwrap_or_default();
         println!("{}  {}  {}{state}{exit}", t.id, t.system, t.status);
     }
 }
@@ -308,7 +313,7 @@ fn print_statuses(tasks: &[TaskRecord]) {
 pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let session = open_session()?;
-    rt.block_on(session.poll())?;
+    let report = rt.block_on(session.poll())?;
     let tasks = match selected(&session, select)? {
         Some(tasks) => tasks,
         None => session.list(&TaskFilter::default())?,
@@ -319,7 +324,17 @@ pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
         .collect();
     print_statuses(&refreshed);
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    // One unreachable system does not hide the others: each is reported, the rest shown.
+    for (system, error) in &report.failed {
+        eprintln!(
+            "xpr: system {system} could not be polled (its tasks above are as last known): {error}"
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::OTHER)
+    })
 }
 
 /// `xpr wait`: follow until the selected (default: all ongoing) tasks finish.
@@ -356,8 +371,11 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     } else {
         println!("task:      {}", r.id);
         println!("status:    {}", r.status);
-        if let Some(s) = &r.sched_state {
-            println!("scheduler: {s}");
+        if let Some(s) = r.end_state {
+            println!("end state: {s}");
+        }
+        if let Some(job) = &r.scheduler_job_id {
+            println!("job:       {job}");
         }
         if let Some(c) = r.exit_code {
             println!("exit code: {c}");
@@ -366,6 +384,18 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
             println!("reason:    {reason}");
         }
         println!("run dir:   {}", r.local_dir.display());
+        if r.attempts.len() > 1 {
+            println!("attempts:");
+            for a in &r.attempts {
+                let job = a.scheduler_job_id.as_ref().map_or("-", |j| j.as_str());
+                let end = a.end_state.map_or("-", EndState::as_str);
+                let exit = a
+                    .exit_code
+                    .map(|c| format!(" exit {c}"))
+                    .unwrap_or_default();
+                println!("  {}: job {job} on {}: {end}{exit}", a.number, a.system);
+            }
+        }
         if !r.stdout_tail.is_empty() {
             println!("--- stdout (tail)\n{}", r.stdout_tail.trim_end());
         }

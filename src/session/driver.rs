@@ -1,0 +1,366 @@
+//! The system driver: the one owner of a system's remote side.
+//!
+//! Everything the engine asks of a system goes through its [`SystemDriver`]: status and
+//! accounting of many jobs, finding jobs by name, cancelling, the batch program that submits,
+//! staging run dirs up, fetching them back and removing them. Each operation is one round trip
+//! for many tasks (id lists are chunked only to stay under [`MAX_ARG_BYTES`]), returns typed
+//! results, and names the system and host in its errors. The driver holds no task state and
+//! never touches the jobs DB: the orchestrators above it (`submit`, `follow`, `manage`) decide
+//! and write transitions.
+//!
+//! A driver is a transport (how to reach the host) plus a scheduler adapter (which commands
+//! to run there and how to read their replies); tests give it fakes of both.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::{SessionError, exit_words};
+use super::protocol::{
+    BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, STAGE_PROGRAM, frame_lines,
+    parse_batch_reply, tail_text,
+};
+use crate::command::{CommandOutput, CommandSpec};
+use crate::config::System;
+use crate::ids::SchedulerJobId;
+use crate::scheduler::{JobStatus, ParseError, Scheduler};
+use crate::transport::{Retry, Transport, check_success};
+
+/// Most bytes of ids/names put in one command (well below `ARG_MAX` and sshd's limits).
+pub const MAX_ARG_BYTES: usize = 64 * 1024;
+
+/// The remote lock file's name in each remote base.
+pub const SUBMIT_LOCK_FILE: &str = ".xpr-submit.lock";
+
+/// What the scheduler said to one job's submission in a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitReply {
+    /// Accepted, with this job id.
+    Submitted(SchedulerJobId),
+    /// Refused: the submit command failed, with what it said.
+    Refused {
+        /// Its exit code.
+        code: Option<i32>,
+        /// The end of its stderr (or the parser's complaint when stderr is empty).
+        message: String,
+    },
+    /// No readable reply (the batch was cut short, or the reply does not parse): the job may
+    /// or may not exist; look it up by name before submitting again.
+    Unsure,
+}
+
+/// The driver of one system (see the module docs).
+pub struct SystemDriver {
+    system: System,
+    transport: Arc<dyn Transport>,
+    scheduler: Arc<dyn Scheduler>,
+}
+
+impl std::fmt::Debug for SystemDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemDriver")
+            .field("system", &self.system.name)
+            .field("host", &self.transport.host())
+            .field("scheduler", &self.scheduler.kind())
+            .finish()
+    }
+}
+
+/// One of a scheduler's "ask about many jobs" commands: how to build it and read its reply.
+type JobQuery = (
+    &'static str,
+    fn(&dyn Scheduler, &[SchedulerJobId]) -> CommandSpec,
+    fn(&dyn Scheduler, &CommandOutput) -> Result<Vec<JobStatus>, ParseError>,
+);
+
+const STATUS: JobQuery = ("status", |s, ids| s.status(ids), |s, o| s.parse_status(o));
+const ACCOUNTING: JobQuery = (
+    "accounting",
+    |s, ids| s.accounting(ids),
+    |s, o| s.parse_accounting(o),
+);
+
+impl SystemDriver {
+    /// A driver for `system` reaching it through `transport` and speaking `scheduler`.
+    pub fn new(
+        system: System,
+        transport: Arc<dyn Transport>,
+        scheduler: Arc<dyn Scheduler>,
+    ) -> Self {
+        Self {
+            system,
+            transport,
+            scheduler,
+        }
+    }
+
+    /// The system driven.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
+    /// The host it reaches.
+    pub fn host(&self) -> &str {
+        self.transport.host()
+    }
+
+    /// The transport (to close it).
+    pub(crate) fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    fn remote_error(&self, message: String) -> SessionError {
+        SessionError::Remote {
+            system: self.system.name.clone(),
+            host: self.host().to_owned(),
+            message,
+        }
+    }
+
+    fn parse_error(&self, source: ParseError) -> SessionError {
+        SessionError::Scheduler {
+            system: self.system.name.clone(),
+            source,
+        }
+    }
+
+    /// Runs one of the "about many jobs" queries for `ids`: chunk, run, parse, key by id.
+    async fn query_jobs(
+        &self,
+        (what, build, parse): JobQuery,
+        ids: &[SchedulerJobId],
+    ) -> Result<HashMap<SchedulerJobId, JobStatus>, SessionError> {
+        let mut out = HashMap::new();
+        for chunk in chunk_by_len(ids, |j| j.as_str().len()) {
+            let cmd = build(self.scheduler.as_ref(), chunk);
+            let reply = self.transport.run(&cmd, Retry::Safe).await?;
+            let parsed = parse(self.scheduler.as_ref(), &reply).map_err(|e| {
+                tracing::debug!(system = %self.system.name, what, command = %cmd, "reply does not parse");
+                self.parse_error(e)
+            })?;
+            out.extend(parsed.into_iter().map(|s| (s.id.clone(), s)));
+        }
+        Ok(out)
+    }
+
+    /// What the queue says of `ids` (jobs it no longer lists are absent from the map).
+    pub async fn status(
+        &self,
+        ids: &[SchedulerJobId],
+    ) -> Result<HashMap<SchedulerJobId, JobStatus>, SessionError> {
+        self.query_jobs(STATUS, ids).await
+    }
+
+    /// What accounting says of `ids` (jobs it has no record of are absent).
+    pub async fn accounting(
+        &self,
+        ids: &[SchedulerJobId],
+    ) -> Result<HashMap<SchedulerJobId, JobStatus>, SessionError> {
+        self.query_jobs(ACCOUNTING, ids).await
+    }
+
+    /// Asks the scheduler to cancel `ids`. A cancel of a job that just ended fails harmlessly
+    /// and the follow loop reads the final state either way, so a refusal is only logged.
+    pub async fn cancel(&self, ids: &[SchedulerJobId]) -> Result<(), SessionError> {
+        for chunk in chunk_by_len(ids, |j| j.as_str().len()) {
+            let cmd = self.scheduler.cancel(chunk);
+            let out = self.transport.run(&cmd, Retry::Never).await?;
+            if !out.succeeded() {
+                tracing::warn!(system = %self.system.name, command = %cmd, stderr = %out.stderr_text(), "cancel reported an error");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `lines` through the batch program under `base`'s remote lock.
+    pub async fn run_batch(
+        &self,
+        base: &str,
+        lines: &[Vec<u8>],
+        retry: Retry,
+    ) -> Result<(CommandSpec, CommandOutput, BatchReply), SessionError> {
+        let lock = format!("{}/{SUBMIT_LOCK_FILE}", base.trim_end_matches('/'));
+        let cmd = CommandSpec::new("sh")
+            .args([
+                OsString::from("-c"),
+                OsString::from(BATCH_PROGRAM),
+                OsString::from("xpr-batch"),
+                OsString::from(lock),
+            ])
+            .stdin(frame_lines(lines));
+        let out = self.transport.run(&cmd, retry).await?;
+        let reply = parse_batch_reply(&out.stdout);
+        Ok((cmd, out, reply))
+    }
+
+    /// Submits the job scripts `script` in each of `job_dirs` in one batch under `base`'s
+    /// remote lock, each after the system's `pre_submit_cmds`. Returns one reply per job, in
+    /// order. Fails, having run nothing, when the batch could not take the lock; a transport
+    /// error means some jobs may have been submitted (look them up by name).
+    pub async fn submit(
+        &self,
+        base: &str,
+        job_dirs: &[&str],
+        script: &str,
+    ) -> Result<Vec<SubmitReply>, SessionError> {
+        let lines: Vec<Vec<u8>> = job_dirs
+            .iter()
+            .map(|job_dir| {
+                let mut line = Vec::new();
+                // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
+                for pre in &self.system.pre_submit_cmds {
+                    line.extend_from_slice(b"{ ");
+                    line.extend_from_slice(pre.as_bytes());
+                    line.extend_from_slice(b"\n} && ");
+                }
+                line.extend(self.scheduler.submit(job_dir, script).to_shell_line());
+                line
+            })
+            .collect();
+        let (cmd, out, reply) = self.run_batch(base, &lines, Retry::Never).await?;
+        if !reply.locked {
+            return Err(self.remote_error(format!(
+                "the submission batch could not start ({}): {} (command: {cmd})",
+                exit_words(out.code),
+                out.stderr_text().trim()
+            )));
+        }
+        if let Some(error) = &reply.error {
+            tracing::warn!(system = %self.system.name, %error, "submission batch reply was cut short");
+        }
+        let mut by_index: HashMap<usize, &CommandOutput> =
+            reply.records.iter().map(|(i, o)| (*i, o)).collect();
+        Ok((0..job_dirs.len())
+            .map(|i| match by_index.remove(&i) {
+                None => SubmitReply::Unsure,
+                Some(output) => match self.scheduler.parse_submit(output) {
+                    Ok(job) => SubmitReply::Submitted(job),
+                    Err(e) if !output.succeeded() => {
+                        let stderr = tail_text(&output.stderr, 2000);
+                        SubmitReply::Refused {
+                            code: output.code,
+                            message: if stderr.is_empty() {
+                                e.to_string()
+                            } else {
+                                stderr
+                            },
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(system = %self.system.name, error = %e, "submit reply unreadable; the job will be looked up by name");
+                        SubmitReply::Unsure
+                    }
+                },
+            })
+            .collect())
+    }
+
+    /// The jobs carrying each of `names`, under `base`'s remote lock (so no batch of a dead
+    /// process is still submitting). A name absent from the map has no job.
+    pub async fn find_by_name(
+        &self,
+        base: &str,
+        names: &[String],
+    ) -> Result<HashMap<String, Vec<JobStatus>>, SessionError> {
+        let lines: Vec<Vec<u8>> = chunk_by_len(names, String::len)
+            .into_iter()
+            .map(|chunk| self.scheduler.find_by_name(chunk).to_shell_line())
+            .collect();
+        let (cmd, out, reply) = self.run_batch(base, &lines, Retry::Safe).await?;
+        if !reply.locked || !reply.complete || reply.records.len() != lines.len() {
+            return Err(self.remote_error(format!(
+                "looking up interrupted submissions by name failed ({}): {} (command: {cmd})",
+                exit_words(out.code),
+                out.stderr_text().trim()
+            )));
+        }
+        let mut found: HashMap<String, Vec<JobStatus>> = HashMap::new();
+        for (_, output) in &reply.records {
+            let jobs = self
+                .scheduler
+                .parse_find_by_name(output)
+                .map_err(|e| self.parse_error(e))?;
+            for job in jobs {
+                if let Some(name) = job.name.clone() {
+                    found.entry(name).or_default().push(job);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Streams the tar file `tar` into `base` (the stage program unpacks it there).
+    pub async fn stage(&self, base: &str, tar: &Path) -> Result<(), SessionError> {
+        let cmd = CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base]);
+        let mut input = tokio::fs::File::open(tar)
+            .await
+            .map_err(SessionError::io("reading", tar))?;
+        let out = self
+            .transport
+            .run_streaming(&cmd, Some(&mut input), None)
+            .await?;
+        check_success(self.host(), &cmd, out)?;
+        Ok(())
+    }
+
+    /// Fetches the run dirs `names` under `base` as one tar stream into the file `tar`.
+    pub async fn fetch(
+        &self,
+        base: &str,
+        names: &[String],
+        tar: &Path,
+    ) -> Result<(), SessionError> {
+        let cmd = CommandSpec::new("sh")
+            .args(["-c", COLLECT_PROGRAM, "xpr-collect", base])
+            .args(names.iter().map(OsString::from));
+        let mut file = tokio::fs::File::create(tar)
+            .await
+            .map_err(SessionError::io("creating", tar))?;
+        let out = self
+            .transport
+            .run_streaming(&cmd, None, Some(&mut file))
+            .await?;
+        if !out.succeeded() {
+            return Err(self.remote_error(format!(
+                "fetching run dirs failed ({}): {} (command: {cmd})",
+                exit_words(out.code),
+                out.stderr_text().trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes the run dirs `names` (each `run_<id>`) under `base`.
+    pub async fn remove_run_dirs(&self, base: &str, names: &[String]) -> Result<(), SessionError> {
+        for chunk in chunk_by_len(names, String::len) {
+            let cmd = CommandSpec::new("sh")
+                .args(["-c", CLEAN_PROGRAM, "xpr-clean", base])
+                .args(chunk.iter().map(OsString::from));
+            let out = self.transport.run(&cmd, Retry::Safe).await?;
+            check_success(self.host(), &cmd, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits `items` into chunks whose lengths (plus one separator each) stay under
+/// [`MAX_ARG_BYTES`].
+pub(crate) fn chunk_by_len<T>(items: &[T], len: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, item) in items.iter().enumerate() {
+        let l = len(item) + 1;
+        if i > start && size + l > MAX_ARG_BYTES {
+            chunks.push(&items[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += l;
+    }
+    if start < items.len() {
+        chunks.push(&items[start..]);
+    }
+    chunks
+}

@@ -1,0 +1,610 @@
+//! Following jobs to their end and bringing their outputs back: the orchestration of polls
+//! over each system's [`SystemDriver`]; what an end means is decided in [`super::decide`].
+//!
+//! One poll of a system ([`Session::poll_system`]):
+//!
+//! 1. if no live process holds the system's lock, continue what a dead one left (`created`,
+//!    `staged`, `submitting`: see the `submit` module);
+//! 2. ONE status query for all its `submitted`/`started` jobs; running -> `started`; a job
+//!    still live whose cancellation was asked for is cancelled (again: the request may have
+//!    come before the job existed);
+//! 3. the jobs the status reply shows final (Slurm's `squeue --states=all` and LSF's `bjobs`
+//!    list finished jobs for a while): their run dirs come back at once (step 6's tar stream),
+//!    and each whose script wrote `xpr.exit` is finished from it, without accounting: the exit
+//!    status the job wrote itself is the final word, and it saves a query that slurmdbd can
+//!    take a second to answer for a few hundred jobs;
+//! 4. the other jobs that are final in the status reply (no `xpr.exit`: killed, timed out,
+//!    cancelled) or absent from it: ONE accounting query for all of them; their final state
+//!    and exit code come from accounting (from the status reply when accounting does not know
+//!    the job yet but the queue showed it final);
+//! 5. a job in neither the queue nor accounting is *unaccounted*: the first time is written
+//!    down (a marker file in its local run dir, so any process polling sees the same clock,
+//!    read from the session's [`Clock`](super::Clock)); past
+//!    [`SessionOptions::vanish_timeout`](super::SessionOptions) it has vanished. A job xpr
+//!    cancelled need not wait: Grid Engine keeps no record of a pending job deleted by `qdel`;
+//! 6. collect the finished ones: their run dirs come back in ONE tar stream per remote base,
+//!    are extracted into a scratch dir in the stage root and moved into
+//!    `<stage_root>/run_<id>/`; then [`decide_end`] says how each ended.
+//!
+//! A poll reads only its system's in-flight rows (SQL filters on system and status), and full
+//! records only of the tasks that move.
+//!
+//! [`Session::follow`] runs one loop per system, concurrently, each polling at an adaptive,
+//! polite interval: [`min_poll_interval`](super::SessionOptions::min_poll_interval) while
+//! things change (jobs start or finish), growing by half each quiet round (jobs wait in the
+//! queue or run long) up to [`max_poll_interval`](super::SessionOptions::max_poll_interval).
+//! The interval is counted from the start of one poll to the start of the next, with at least
+//! a quarter of it free between the end of one poll and the start of the next.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::decide::{EndContext, EndFacts, decide_end};
+use super::driver::{SystemDriver, chunk_by_len};
+use super::error::SessionError;
+use super::protocol::tail_text;
+use super::{Session, UNACCOUNTED_FILE, run_dir_names};
+use crate::db::{TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
+use crate::ids::{SchedulerJobId, SystemName, TaskId};
+use crate::scheduler::{JobState, JobStatus};
+use crate::stage::{extract_tar, safe_relative_path};
+use crate::task::{EXIT_FILE, STDERR_FILE};
+
+/// What one poll changed.
+#[derive(Debug, Default)]
+pub struct PollReport {
+    /// Tasks whose status changed, as they are now.
+    pub changed: Vec<TaskRecord>,
+    /// Tasks still ongoing on the polled system(s) after the poll.
+    pub ongoing: usize,
+    /// Systems that could not be polled, each with its error; the others were polled.
+    pub failed: Vec<(SystemName, SessionError)>,
+}
+
+/// A followed job whose end is known (or that vanished: `job` is `None`).
+struct Ended {
+    record: TaskRecord,
+    job: Option<JobStatus>,
+}
+
+impl Session {
+    /// One round for every system that has ongoing tasks, concurrently (the CLI's `status` /
+    /// `sync`). A system that cannot be reached does not stop the others: its error is in
+    /// [`PollReport::failed`].
+    pub async fn poll(&self) -> Result<PollReport, SessionError> {
+        let mut systems: Vec<SystemName> = self
+            .summaries(TaskFilter::in_statuses(&TaskStatus::ONGOING))
+            .await?
+            .into_iter()
+            .map(|r| r.system)
+            .collect();
+        systems.sort();
+        systems.dedup();
+        let mut set = tokio::task::JoinSet::new();
+        for system in systems {
+            let session = self.clone();
+            set.spawn(async move {
+                let result = session.poll_system(system.as_str()).await;
+                (system, result)
+            });
+        }
+        let mut report = PollReport::default();
+        while let Some(joined) = set.join_next().await {
+            match joined.expect("a poll task does not panic") {
+                (_, Ok(r)) => {
+                    report.changed.extend(r.changed);
+                    report.ongoing += r.ongoing;
+                }
+                (system, Err(e)) => report.failed.push((system, e)),
+            }
+        }
+        report.failed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(report)
+    }
+
+    /// One round for `system` (see the module docs).
+    pub async fn poll_system(&self, system: &str) -> Result<PollReport, SessionError> {
+        let system = self.system(system)?.name.clone();
+        let mut report = PollReport::default();
+        let ongoing = TaskFilter::system_in(&system, &TaskStatus::ONGOING);
+        let before: HashMap<TaskId, TaskStatus> = self
+            .summaries(ongoing.clone())
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.status))
+            .collect();
+        if before.is_empty() {
+            return Ok(report);
+        }
+        let driver = self.driver(&system).await?;
+        // Continue what a dead process left, unless a live one is at it right now.
+        if let Some(_lock) = self.system_lock(&system, false).await? {
+            self.advance_locked(&driver).await?;
+        }
+        self.follow_jobs(&driver).await?;
+        let mut changed = Vec::new();
+        let after = self
+            .summaries(TaskFilter {
+                system: Some(system.clone()),
+                ..TaskFilter::default()
+            })
+            .await?;
+        for s in after {
+            if let Some(old) = before.get(&s.id) {
+                if *old != s.status {
+                    changed.push(s.id.clone());
+                }
+                if !s.status.is_finished() {
+                    report.ongoing += 1;
+                }
+            }
+        }
+        for id in changed {
+            report.changed.push(self.get_async(&id).await?);
+        }
+        Ok(report)
+    }
+
+    async fn follow_jobs(&self, driver: &SystemDriver) -> Result<(), SessionError> {
+        let system = &driver.system().name;
+        let followed: Vec<TaskSummary> = self
+            .summaries(TaskFilter::system_in(system, &TaskStatus::IN_SCHEDULER))
+            .await?
+            .into_iter()
+            .filter(|r| r.scheduler_job_id.is_some())
+            .collect();
+        if followed.is_empty() {
+            return Ok(());
+        }
+        let job_ids: Vec<SchedulerJobId> = followed
+            .iter()
+            .filter_map(|r| r.scheduler_job_id.clone())
+            .collect();
+        let status = driver.status(&job_ids).await?;
+
+        let mut to_account = Vec::new();
+        let mut final_in_queue = Vec::new();
+        let mut to_cancel = Vec::new();
+        for task in &followed {
+            let job = task.scheduler_job_id.as_ref().expect("filtered above");
+            match status.get(job) {
+                Some(s) if !s.state.is_final() => {
+                    self.clear_unaccounted(&task.id);
+                    if task.cancel_requested() {
+                        to_cancel.push(job.clone());
+                    }
+                    self.mark_running(task, s).await?;
+                }
+                Some(s) => final_in_queue.push(Ended {
+                    record: self.get_async(&task.id).await?,
+                    job: Some(s.clone()),
+                }),
+                None => to_account.push(self.get_async(&task.id).await?),
+            }
+        }
+        if !to_cancel.is_empty() {
+            driver.cancel(&to_cancel).await?;
+        }
+
+        // The queue shows these final: their run dirs come back now, and those whose script
+        // wrote its exit status are finished from it without asking accounting. The rest
+        // (killed, timed out, cancelled: no exit status) wait for accounting's word.
+        let mut fetched: HashSet<TaskId> = HashSet::new();
+        if !final_in_queue.is_empty() {
+            fetched = self.fetch(driver, &final_in_queue).await?;
+            for e in final_in_queue {
+                if fetched.contains(&e.record.id)
+                    && self.local_run_dir(&e.record.id).join(EXIT_FILE).is_file()
+                {
+                    self.finish(driver, e, true).await?;
+                } else {
+                    to_account.push(e.record);
+                }
+            }
+        }
+        if to_account.is_empty() {
+            return Ok(());
+        }
+
+        let account_ids: Vec<SchedulerJobId> = to_account
+            .iter()
+            .filter_map(|r| r.scheduler_job_id.clone())
+            .collect();
+        let accounting = driver.accounting(&account_ids).await?;
+        let mut ended = Vec::new();
+        for record in to_account {
+            let job = record.scheduler_job_id.clone().expect("filtered above");
+            let known = accounting
+                .get(&job)
+                .filter(|s| s.state.is_final())
+                .or_else(|| status.get(&job).filter(|s| s.state.is_final()));
+            if let Some(s) = known {
+                ended.push(Ended {
+                    job: Some(s.clone()),
+                    record,
+                });
+                continue;
+            }
+            if let Some(s) = accounting.get(&job) {
+                // Accounting still sees it live (e.g. the queue listing lagged).
+                self.clear_unaccounted(&record.id);
+                self.mark_running(&record, s).await?;
+                continue;
+            }
+            if record.cancel_requested() {
+                ended.push(Ended { job: None, record });
+                continue;
+            }
+            let missing_for = self.unaccounted_for(&record.id)?;
+            if missing_for >= self.options().vanish_timeout {
+                ended.push(Ended { job: None, record });
+            }
+        }
+        if !ended.is_empty() {
+            self.collect(driver, ended, &fetched).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_running(&self, task: &TaskSummary, job: &JobStatus) -> Result<(), SessionError> {
+        if task.status == TaskStatus::Submitted && job.state == JobState::Running {
+            self.transition(
+                &task.id,
+                &[TaskStatus::Submitted],
+                TaskStatus::Started,
+                TaskUpdate {
+                    node: job.node.clone(),
+                    ..TaskUpdate::default()
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn clear_unaccounted(&self, id: &TaskId) {
+        let _ = fs::remove_file(self.local_run_dir(id).join(UNACCOUNTED_FILE));
+    }
+
+    /// How long the job of `id` has been in neither queue nor accounting, by the session's
+    /// clock (zero the first time: the moment is written down). The marker holds epoch
+    /// milliseconds.
+    fn unaccounted_for(&self, id: &TaskId) -> Result<Duration, SessionError> {
+        let dir = self.local_run_dir(id);
+        let path = dir.join(UNACCOUNTED_FILE);
+        let now = self.options().clock.now().as_millis() as u64;
+        let since = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        let since = match since {
+            Some(s) => s,
+            None => {
+                fs::create_dir_all(&dir).map_err(SessionError::io("creating", &dir))?;
+                fs::write(&path, format!("{now}\n")).map_err(SessionError::io("writing", &path))?;
+                now
+            }
+        };
+        Ok(Duration::from_millis(now.saturating_sub(since)))
+    }
+
+    /// Brings the run dirs of ended jobs back (one tar stream per remote base), except those
+    /// of `fetched` (brought back earlier in this poll), and records how each task ended.
+    async fn collect(
+        &self,
+        driver: &SystemDriver,
+        ended: Vec<Ended>,
+        fetched: &HashSet<TaskId>,
+    ) -> Result<(), SessionError> {
+        let (earlier, now): (Vec<Ended>, Vec<Ended>) = ended
+            .into_iter()
+            .partition(|e| fetched.contains(&e.record.id));
+        let came_back = self.fetch(driver, &now).await?;
+        for e in earlier {
+            self.finish(driver, e, true).await?;
+        }
+        for e in now {
+            let back = came_back.contains(&e.record.id);
+            self.finish(driver, e, back).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings the run dirs of `jobs` back, one tar stream per remote base; returns the tasks
+    /// whose run dir came back.
+    async fn fetch(
+        &self,
+        driver: &SystemDriver,
+        jobs: &[Ended],
+    ) -> Result<HashSet<TaskId>, SessionError> {
+        let mut by_base: BTreeMap<String, Vec<TaskRecord>> = BTreeMap::new();
+        for e in jobs {
+            let base = self.stored(&e.record)?.remote_base;
+            by_base.entry(base).or_default().push(e.record.clone());
+        }
+        let mut came_back = HashSet::new();
+        for (base, records) in by_base {
+            let names = run_dir_names(&records)?;
+            let mut fetched: HashSet<String> = HashSet::new();
+            for chunk in chunk_by_len(&names, String::len) {
+                fetched.extend(self.fetch_run_dirs(driver, &base, chunk).await?);
+            }
+            came_back.extend(
+                records
+                    .into_iter()
+                    .filter(|r| fetched.contains(&format!("run_{}", r.id)))
+                    .map(|r| r.summary.id),
+            );
+        }
+        Ok(came_back)
+    }
+
+    /// Fetches `names` (run dirs under `base`) in one tar stream into the local run dirs;
+    /// returns the names that came back.
+    async fn fetch_run_dirs(
+        &self,
+        driver: &SystemDriver,
+        base: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, SessionError> {
+        let tar_path = self.scratch_file("collect", "tar")?;
+        if let Err(e) = driver.fetch(base, names, &tar_path).await {
+            let _ = fs::remove_file(&tar_path);
+            return Err(e);
+        }
+        let scratch = tar_path.with_extension("d");
+        let extract_into = scratch.clone();
+        let tar_file = tar_path.clone();
+        let extracted = tokio::task::spawn_blocking(move || {
+            let input =
+                fs::File::open(&tar_file).map_err(SessionError::io("reading", &tar_file))?;
+            extract_tar(std::io::BufReader::new(input), &extract_into)
+                .map_err(|source| SessionError::Stage { task: None, source })
+        })
+        .await
+        .expect("the extraction thread does not panic");
+        let _ = fs::remove_file(&tar_path);
+        if let Err(e) = extracted {
+            let _ = fs::remove_dir_all(&scratch);
+            return Err(e);
+        }
+        let mut came_back = Vec::new();
+        for name in names {
+            let fresh = scratch.join(name);
+            if !fresh.is_dir() {
+                continue;
+            }
+            let target = self.stage_root().join(name);
+            let old = scratch.join(format!("{name}.old"));
+            if target.exists() {
+                fs::rename(&target, &old).map_err(SessionError::io("moving aside", &target))?;
+            }
+            fs::rename(&fresh, &target).map_err(SessionError::io("moving into place", &fresh))?;
+            came_back.push(name.clone());
+        }
+        let _ = fs::remove_dir_all(&scratch);
+        Ok(came_back)
+    }
+
+    /// Records how one task ended ([`decide_end`] over what its run dir and the scheduler
+    /// say).
+    async fn finish(
+        &self,
+        driver: &SystemDriver,
+        ended: Ended,
+        came_back: bool,
+    ) -> Result<(), SessionError> {
+        let Ended { record, job } = ended;
+        let dir = self.local_run_dir(&record.id);
+        let exit_status = fs::read_to_string(dir.join(EXIT_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .filter(|_| came_back);
+        let missing_outputs = match exit_status {
+            Some(0) => missing_outputs(&dir, &self.stored(&record)?.spec.outputs),
+            _ => Vec::new(),
+        };
+        let stderr_tail = match exit_status {
+            Some(code) if code != 0 => {
+                tail_text(&fs::read(dir.join(STDERR_FILE)).unwrap_or_default(), 500)
+            }
+            _ => String::new(),
+        };
+        let facts = EndFacts {
+            exit_status,
+            missing_outputs,
+            cancel_requested: record.cancel_requested(),
+            job: job.as_ref(),
+            stderr_tail,
+        };
+        let job_id = record
+            .scheduler_job_id
+            .as_ref()
+            .map(|j| j.to_string())
+            .unwrap_or_default();
+        let decision = decide_end(
+            &facts,
+            EndContext {
+                job_id: &job_id,
+                system: driver.system().name.as_str(),
+                vanish_timeout: self.options().vanish_timeout,
+            },
+        );
+        let update = TaskUpdate {
+            end_state: Some(decision.end_state),
+            exit_code: decision.exit_code,
+            reason: decision.reason,
+            node: job.as_ref().and_then(|j| j.node.clone()),
+            local_dir: Some(dir.to_string_lossy().into_owned()),
+            ..TaskUpdate::default()
+        };
+        self.transition(
+            &record.id,
+            &TaskStatus::IN_SCHEDULER,
+            decision.end_state.status(),
+            update,
+        )
+        .await?;
+        self.clear_unaccounted(&record.id);
+        Ok(())
+    }
+
+    /// Follows tasks until they are finished: `ids`, or every ongoing task when `None`. One
+    /// loop per system runs concurrently. Fails with [`SessionError::Timeout`] after
+    /// `timeout` (the tasks keep running). Returns the tasks as they ended.
+    pub async fn follow(
+        &self,
+        ids: Option<&[TaskId]>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<TaskRecord>, SessionError> {
+        // (id, system, status) of each task to follow, from the light listing columns.
+        let tasks: Vec<(TaskId, SystemName, TaskStatus)> = match ids {
+            // Each id given must exist: an unknown one is an error, not nothing to wait for.
+            Some(ids) => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let r = self.get_async(id).await?;
+                    out.push((r.summary.id, r.summary.system, r.summary.status));
+                }
+                out
+            }
+            None => self
+                .summaries(TaskFilter::in_statuses(&TaskStatus::ONGOING))
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.system, s.status))
+                .collect(),
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut systems: Vec<SystemName> = Vec::new();
+        for (_, system, status) in &tasks {
+            if !status.is_finished() && !systems.contains(system) {
+                systems.push(system.clone());
+            }
+        }
+        let ids: Vec<TaskId> = tasks.into_iter().map(|(id, _, _)| id).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for system in systems {
+            let session = self.clone();
+            let ids = ids.clone();
+            set.spawn(async move { session.follow_system(system, ids, deadline).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = set.join_next().await {
+            if let Err(e) = joined.expect("a follow loop does not panic") {
+                first_error.get_or_insert(e);
+            }
+        }
+        let mut records = Vec::with_capacity(ids.len());
+        for id in &ids {
+            records.push(self.get_async(id).await?);
+        }
+        if let Some(e) = first_error {
+            let pending: Vec<TaskId> = records
+                .iter()
+                .filter(|r| !r.status.is_finished())
+                .map(|r| r.id.clone())
+                .collect();
+            return Err(match e {
+                SessionError::Timeout { waited, .. } => SessionError::Timeout { waited, pending },
+                e => e,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Waits until `ids` are finished, at most `timeout`.
+    pub async fn wait(
+        &self,
+        ids: &[TaskId],
+        timeout: Duration,
+    ) -> Result<Vec<TaskRecord>, SessionError> {
+        self.follow(Some(ids), Some(timeout)).await
+    }
+
+    async fn follow_system(
+        &self,
+        system: SystemName,
+        ids: Vec<TaskId>,
+        deadline: Option<Instant>,
+    ) -> Result<(), SessionError> {
+        let options = self.options().clone();
+        let ids: HashSet<TaskId> = ids.into_iter().collect();
+        let unfinished: Vec<TaskStatus> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_finished())
+            .collect();
+        let started = Instant::now();
+        let mut interval = options.min_poll_interval;
+        let mut errors = 0;
+        loop {
+            let poll_started = Instant::now();
+            match self.poll_system(system.as_str()).await {
+                Ok(report) => {
+                    errors = 0;
+                    interval = if report.changed.is_empty() {
+                        (interval + interval / 2).min(options.max_poll_interval)
+                    } else {
+                        options.min_poll_interval
+                    };
+                }
+                // The network drops, clusters hiccup: keep following, a few times.
+                Err(e) if errors < 5 => {
+                    errors += 1;
+                    tracing::warn!(%system, error = %e, "poll failed; trying again");
+                    interval = options.max_poll_interval.min(interval * 2);
+                }
+                Err(e) => return Err(e),
+            }
+            let done = !self
+                .summaries(TaskFilter::system_in(&system, &unfinished))
+                .await?
+                .iter()
+                .any(|t| ids.contains(&t.id));
+            if done {
+                return Ok(());
+            }
+            // The interval runs from the start of one poll to the start of the next, so a
+            // poll's own round trips (several over a slow link) do not stretch it; a quarter
+            // of it always stays free, so a slow scheduler is never asked back to back.
+            let interval = interval.max(options.min_poll_interval);
+            let mut sleep = interval
+                .saturating_sub(poll_started.elapsed())
+                .max(interval / 4);
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SessionError::Timeout {
+                        waited: started.elapsed(),
+                        pending: Vec::new(),
+                    });
+                }
+                sleep = sleep.min(left);
+            }
+            tokio::time::sleep(sleep).await;
+        }
+    }
+}
+
+/// The expected outputs (files or globs, relative to `dir`) that match nothing. Only the
+/// user's pattern is a pattern: `dir` is escaped, whatever characters its path holds.
+pub(crate) fn missing_outputs(dir: &Path, outputs: &[String]) -> Vec<String> {
+    outputs
+        .iter()
+        .filter(|pattern| {
+            let Ok(rel) = safe_relative_path(Path::new(pattern.as_str()), "expected output") else {
+                return true;
+            };
+            if pattern.contains(['*', '?', '[']) {
+                let full = PathBuf::from(glob::Pattern::escape(&dir.to_string_lossy())).join(&rel);
+                !glob::glob(&full.to_string_lossy())
+                    .map(|mut m| m.any(|p| p.is_ok()))
+                    .unwrap_or(false)
+            } else {
+                dir.join(&rel).symlink_metadata().is_err()
+            }
+        })
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! What a user does to tasks by hand: cancel, clean, remove, mark processed, reset. Thin
+//! orchestrators of DB transitions over each system's [`SystemDriver`].
+//!
+//! A cancel covers every task it selects, whatever its state: the request is written first
+//! (the task's `cancel_requested_at` column), then a task not yet submitted ends `cancelled`
+//! and is never submitted (a live submitter is waited for through the system's lock, so a task
+//! in `submitting` is cancelled once its job id is known), and a submitted job is cancelled
+//! through the scheduler. Its final state then comes from the follow loop, which calls any
+//! end without an exit status `cancelled` and cancels again a job it still sees live.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+
+use super::error::SessionError;
+use super::{Session, UNACCOUNTED_FILE, run_dir_names};
+use crate::db::{DbError, EndState, TaskRecord, TaskStatus, TaskUpdate};
+use crate::ids::{SchedulerJobId, SystemName, TaskId};
+
+/// Statuses a task has before it is in a scheduler.
+const NOT_SUBMITTED: [TaskStatus; 2] = [TaskStatus::Created, TaskStatus::Staged];
+
+impl Session {
+    /// Marks a finished task's results as used: an identical task started later runs anew.
+    pub fn mark_processed(&self, id: &TaskId) -> Result<TaskRecord, SessionError> {
+        let record = self.get(id)?;
+        self.db()
+            .transition(
+                id,
+                &[TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Died],
+                TaskStatus::Processed,
+                &TaskUpdate::default(),
+            )
+            .map_err(|e| match e {
+                DbError::WrongState { .. } => SessionError::WrongState {
+                    id: id.clone(),
+                    status: record.status,
+                    action: "mark it processed",
+                    hint: Some("only finished tasks can be; `xpr wait` for it first"),
+                },
+                e => e.into(),
+            })
+    }
+
+    /// Sets a task's status by hand (`xpr reset_status`), e.g. back to `created` to run it
+    /// again: the next poll stages and submits it as a new attempt. The old attempt stays in
+    /// the task's attempts; the task no longer shows its job id, end state or exit code.
+    pub fn reset_status(&self, id: &TaskId, to: TaskStatus) -> Result<TaskRecord, SessionError> {
+        let _ = fs::remove_file(self.local_run_dir(id).join(UNACCOUNTED_FILE));
+        Ok(self.db().reset(id, to, "reset by hand")?)
+    }
+
+    /// Cancels tasks (see the module docs). Returns the tasks acted on: every selected task
+    /// that had not finished.
+    pub async fn cancel(&self, ids: &[TaskId]) -> Result<Vec<TaskId>, SessionError> {
+        let wanted = ids.to_vec();
+        let requested = self.with_db(move |db| db.request_cancel(&wanted)).await?;
+        let mut by_system: BTreeMap<SystemName, Vec<TaskRecord>> = BTreeMap::new();
+        for record in requested {
+            by_system
+                .entry(record.system.clone())
+                .or_default()
+                .push(record);
+        }
+        let mut done = Vec::new();
+        for (system, records) in by_system {
+            done.extend(records.iter().map(|r| r.id.clone()));
+            self.cancel_on(&system, records).await?;
+        }
+        Ok(done)
+    }
+
+    /// Cancels `records` (cancel already requested) of one system.
+    async fn cancel_on(
+        &self,
+        system: &SystemName,
+        records: Vec<TaskRecord>,
+    ) -> Result<(), SessionError> {
+        let mut in_flight = false;
+        for record in &records {
+            if NOT_SUBMITTED.contains(&record.status) {
+                let moved = self.cancel_unsubmitted(&record.id).await?;
+                in_flight |= moved.is_none();
+            } else if record.status == TaskStatus::Submitting {
+                in_flight = true;
+            }
+        }
+        if in_flight {
+            // A submitter is at it (or died at it): once it lets go of the lock, every such
+            // task has a job id or is back in `staged`, and the advance skips cancelled ones.
+            let driver = self.driver(system).await?;
+            let _lock = self.system_lock(system, true).await?;
+            self.advance_locked(&driver).await?;
+        }
+        let mut jobs: Vec<SchedulerJobId> = Vec::new();
+        for record in &records {
+            let now = self.get_async(&record.id).await?;
+            if TaskStatus::IN_SCHEDULER.contains(&now.status)
+                && let Some(job) = &now.scheduler_job_id
+            {
+                jobs.push(job.clone());
+            }
+        }
+        if !jobs.is_empty() {
+            self.driver(system).await?.cancel(&jobs).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a task that is not yet in a scheduler as cancelled; `None` when it moved on
+    /// meanwhile (a submitter took it).
+    pub(crate) async fn cancel_unsubmitted(
+        &self,
+        id: &TaskId,
+    ) -> Result<Option<TaskRecord>, SessionError> {
+        self.transition(
+            id,
+            &NOT_SUBMITTED,
+            TaskStatus::Failed,
+            TaskUpdate {
+                end_state: Some(EndState::Cancelled),
+                reason: Some("cancelled before submission".to_owned()),
+                ..TaskUpdate::default()
+            },
+        )
+        .await
+    }
+
+    /// Removes the remote and local run dirs of finished tasks and marks them `cleaned`.
+    /// Only `run_<id>` dirs xpr made are removed; the user's own input files are never
+    /// touched (the run dirs hold copies).
+    pub async fn clean(&self, ids: &[TaskId]) -> Result<(), SessionError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let record = self.get_async(id).await?;
+            if !record.status.is_finished() {
+                return Err(SessionError::WrongState {
+                    id: id.clone(),
+                    status: record.status,
+                    action: "clean it while it may still run",
+                    hint: Some("cancel it and wait for it to end first"),
+                });
+            }
+            records.push(record);
+        }
+        for ((system, base), records) in self.by_remote_base(records)? {
+            let driver = self.driver(&system).await?;
+            driver
+                .remove_run_dirs(&base, &run_dir_names(&records)?)
+                .await?;
+            for record in records {
+                self.remove_local_run_dir(&record.id)?;
+                if record.status != TaskStatus::Cleaned {
+                    self.transition(&record.id, &[], TaskStatus::Cleaned, TaskUpdate::default())
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes tasks from the DB (`xpr rm`); with `cancel_and_clean`, first cancels the ones
+    /// still running and removes their run dirs.
+    pub async fn remove(&self, ids: &[TaskId], cancel_and_clean: bool) -> Result<(), SessionError> {
+        if cancel_and_clean {
+            self.cancel(ids).await?;
+            let mut records = Vec::with_capacity(ids.len());
+            for id in ids {
+                records.push(self.get_async(id).await?);
+            }
+            for ((system, base), records) in self.by_remote_base(records)? {
+                let driver = self.driver(&system).await?;
+                driver
+                    .remove_run_dirs(&base, &run_dir_names(&records)?)
+                    .await?;
+            }
+        }
+        for id in ids {
+            if cancel_and_clean {
+                self.remove_local_run_dir(id)?;
+            }
+            let task = id.clone();
+            self.with_db(move |db| db.remove(&task)).await?;
+        }
+        Ok(())
+    }
+
+    fn remove_local_run_dir(&self, id: &TaskId) -> Result<(), SessionError> {
+        let local = self.local_run_dir(id);
+        if local.exists() {
+            fs::remove_dir_all(&local).map_err(SessionError::io("removing", &local))?;
+        }
+        Ok(())
+    }
+
+    /// Groups records by (system, remote base dir).
+    pub(crate) fn by_remote_base(
+        &self,
+        records: Vec<TaskRecord>,
+    ) -> Result<HashMap<(SystemName, String), Vec<TaskRecord>>, SessionError> {
+        let mut groups: HashMap<(SystemName, String), Vec<TaskRecord>> = HashMap::new();
+        for record in records {
+            let base = self.stored(&record)?.remote_base;
+            groups
+                .entry((record.system.clone(), base))
+                .or_default()
+                .push(record);
+        }
+        Ok(groups)
+    }
+}
