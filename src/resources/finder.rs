@@ -32,11 +32,10 @@ use std::fmt;
 
 use regex::Regex;
 
-use super::request::{CountRequest, MemRequest, Resources, quoted_list};
-use super::units::{format_hms, format_mem};
-use crate::config::{Partition, System};
+use super::request::{CountRequest, MemRequest, Resources, quoted_list, whole_match_regex};
+use crate::config::{Partition, SchedulerKind, System};
 use crate::ids::SystemName;
-use crate::scheduler::SchedulerKind;
+use crate::units::{format_hms, format_mem};
 
 /// Where a request lands: partition and node counts. Feeds the header template keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -294,13 +293,6 @@ impl fmt::Display for RejectReason {
             }
         }
     }
-}
-
-/// Compiles a partition regexp so that it must match a whole partition key.
-pub(crate) fn whole_match_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    // Compiled alone first so that an error points into the user's text, not our wrapper.
-    Regex::new(pattern)?;
-    Regex::new(&format!("^(?:{pattern})$"))
 }
 
 /// A request turned into counts for one partition.
