@@ -45,7 +45,7 @@ pub fn assert_listed(dir_name: &str, expected: &[&str]) {
     assert_eq!(
         listing(dir_name),
         expected,
-        "fixtures/public/{dir_name} changed: update the test's list and add a test for each new file"
+        "fixtures/public/{dir_name} changed: update the test's list, and test each new file"
     );
 }
 
