@@ -8,20 +8,29 @@
 //!
 //! The library is the product; the `xpr` command line is a thin layer over it.
 //!
-//! Layers, bottom up (each knows nothing of the ones above it):
+//! Layers, bottom up: a module imports only modules of the layers below its own, never one
+//! above (`tests/layering.rs` checks every `crate::` and `super::` path in `src/` against
+//! this table). Rows of one layer import each other only where the table says so.
 //!
-//! | module | owns |
-//! |---|---|
-//! | [`ids`] | newtype identifiers: system names, task ids, scheduler job ids |
-//! | [`command`] | a command as data ([`command::CommandSpec`]) and its output |
-//! | [`config`] | finding, merging and validating `config.json`; systems and partitions |
-//! | [`resources`] | time and memory units, resource requests, the node finder |
-//! | [`template`] | the `{key}` header template language |
-//! | [`scheduler`] | per-scheduler script, command building and reply parsing (pure) |
-//! | [`transport`] | running commands and moving bytes, locally or over SSH |
-//! | [`task`] | a task's spec, identity and job script body |
-//! | [`session`] | the entry point: a task's life (start, results, cancel, clean) over a jobs DB |
-//! | [`monitor`] | following jobs (batched status and accounting) and collecting their outputs |
+//! | module | layer | owns |
+//! |---|---|---|
+//! | [`ids`] | 0 | newtype identifiers: system names, task ids, scheduler job ids |
+//! | [`command`] | 0 | a command as data ([`command::CommandSpec`]) and its output |
+//! | [`units`] | 1 | time and memory units in ExPyRe's spellings (seconds, kB) |
+//! | [`config`] | 2 | finding, merging, validating `config.json`; systems, partitions |
+//! | [`resources`] | 3 | resource requests, the node finder (which uses `request`, not back) |
+//! | [`template`] | 4 | the `{key}` header template language |
+//! | [`scheduler`] | 5 | per-scheduler script, command building and reply parsing (pure) |
+//! | [`transport`] | 6 | running commands and moving bytes, locally or over SSH |
+//! | [`stage`] | 7 | packing inputs and unpacking outputs as tar streams, safely |
+//! | [`task`] | 7 | a task's spec, identity and job script body; may import [`stage`] |
+//! | [`db`] | 7 | the jobs DB: tasks, their states and history, in one SQLite file |
+//! | [`session`] | 8 | the engine: a task's life (start, results, cancel, clean) over a jobs DB |
+//! | [`monitor`] | 8 | engine too: following jobs (status, accounting) and collecting outputs |
+//!
+//! Moved down to keep that order, and still reachable at their old paths:
+//! [`units`] (also `resources::units`, `resources::parse_time` ...) and
+//! [`config::SchedulerKind`] (also `scheduler::SchedulerKind`).
 //!
 //! ```
 //! use xpr::config::Config;
@@ -46,3 +55,4 @@ pub mod stage;
 pub mod task;
 pub mod template;
 pub mod transport;
+pub mod units;

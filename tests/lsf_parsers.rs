@@ -1,11 +1,13 @@
 //! The LSF adapter against its fixtures: hand-written ones in `fixtures/lsf/` (see SOURCES.md
-//! there) and real captured outputs in the shared public fixtures folder, plus the exact
-//! command lines it builds.
+//! there) and real outputs of other projects in `fixtures/public/lsf/` (see
+//! `fixtures/public/SOURCES.md`), plus the exact command lines it builds.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod public_fixtures;
 
 use xpr::command::{CommandOutput, CommandSpec};
 use xpr::ids::SchedulerJobId;
@@ -324,19 +326,18 @@ fn find_by_name_runs_bjobs_once_per_name() {
     );
 }
 
-fn public_fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("XPR_PUBLIC_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/public-fixtures")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("public fixtures not found at {}; skipping", dir.display());
-        None
-    }
-}
+/// Every public LSF output; each has its expectations in `public_fixtures_all_parse`.
+const PUBLIC: &[&str] = &[
+    "bjobs-json-extended-empty__batcheuphoria.json",
+    "bjobs-json-extended__batcheuphoria.json",
+    "bjobs-json-fragment__balsam.txt",
+    "bjobs-json-state__batcheuphoria.json",
+    "bjobs-o-delimited__aiida.txt",
+    "bjobs-stderr-not-found__aiida.txt",
+    "bjobs__pysqa.txt",
+    "bkill-reply__aiida.txt",
+    "bsub-replies__multi.txt",
+];
 
 /// The field list of aiida-core's `bjobs -noheader -o '...'` (its sample has no header line).
 const AIIDA_FIELDS: &[&str] = &[
@@ -356,23 +357,14 @@ const AIIDA_FIELDS: &[&str] = &[
     "name",
 ];
 
-/// Every file in `lsf/` is read by the parser that fits it, or listed here with the reason.
+/// Every file in `fixtures/public/lsf/` is read by the parser that fits it, or checked to be
+/// refused by it with the reason.
 #[test]
 fn public_fixtures_all_parse() {
-    let Some(root) = public_fixtures() else {
-        return;
-    };
-    let Ok(entries) = fs::read_dir(root.join("lsf")) else {
-        eprintln!("no lsf/ in the public fixtures; skipping");
-        return;
-    };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-    files.sort();
-    assert!(!files.is_empty());
-    for path in files {
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = fs::read_to_string(&path).unwrap();
-        match file.as_str() {
+    public_fixtures::assert_listed("lsf", PUBLIC);
+    for &file in PUBLIC {
+        let text = public_fixtures::read("lsf", file);
+        match file {
             "bjobs-json-extended__batcheuphoria.json" | "bjobs-json-state__batcheuphoria.json" => {
                 let jobs = status_of(&text);
                 assert_eq!(jobs.len(), 1, "{file}");

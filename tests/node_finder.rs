@@ -211,13 +211,13 @@ fn second_table_from_expyre_dicts() {
 
 #[test]
 fn partial_node_considers_only_partitions_one_node_holds() {
-    // Upstream would pick node16 or node32 by least excess and then fail; xpr takes the
-    // first partition in config order where 20 cores fit one node.
+    // Upstream would pick node16_1,node16_2 by least excess (12) and then fail, as 20 cores
+    // do not fit one 16-core node; xpr drops the partitions where they do not fit.
     let alloc = ok(
         &example_system(),
         Resources::cores(20).with_partial_node(true),
     );
-    assert_eq!(summary(&alloc), ("node36", 1, 20, 20));
+    assert_eq!(alloc.partition, "node32");
     let e = err(
         &example_system(),
         Resources::cores(73).with_partial_node(true),
@@ -228,6 +228,41 @@ fn partial_node_considers_only_partitions_one_node_holds() {
             "node_bigmem_72: 73 cores do not fit one 72-core node, as --partial-node needs"
         )
     );
+}
+
+/// The reference's corrected departure: among the partitions one node of which holds the
+/// cores, upstream's rule still picks (first with zero excess, else first with least excess;
+/// excess being the node's unused cores), not config order alone.
+#[test]
+fn partial_node_keeps_upstreams_choice_rule() {
+    let sys = example_system();
+    let partial = |cores| Resources::cores(cores).with_partial_node(true);
+    // 20 cores: node36 would leave 16 cores unused, node32 12, the bigmem ones 36 and 52.
+    assert_eq!(summary(&ok(&sys, partial(20))), ("node32", 1, 20, 20));
+    // 32 cores: node32 leaves none, so it beats node36 (4 unused), which comes first.
+    assert_eq!(summary(&ok(&sys, partial(32))), ("node32", 1, 32, 32));
+    // 56 cores fill a node_bigmem; 60 leave 12 on node_bigmem_72, the only one they fit.
+    assert_eq!(summary(&ok(&sys, partial(56))), ("node_bigmem", 1, 56, 56));
+    assert_eq!(
+        summary(&ok(&sys, partial(60))),
+        ("node_bigmem_72", 1, 60, 60)
+    );
+
+    // Ties go to the first in config order.
+    let ties = system(
+        "ties",
+        SchedulerKind::Slurm,
+        vec![
+            partition("a48", 48, None, None),
+            partition("b40", 40, None, None),
+            partition("c40", 40, None, None),
+            partition("d36", 36, None, None),
+        ],
+    );
+    assert_eq!(summary(&ok(&ties, partial(30))), ("d36", 1, 30, 30));
+    assert_eq!(summary(&ok(&ties, partial(38))), ("b40", 1, 38, 38));
+    assert_eq!(summary(&ok(&ties, partial(40))), ("b40", 1, 40, 40));
+    assert_eq!(summary(&ok(&ties, partial(41))), ("a48", 1, 41, 41));
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! node size, time and memory, matching the regexps, no excess under exact fit); an error lists
 //! every partition. The choice among several partitions is checked against single-partition
 //! systems: a partition is acceptable exactly when the finder accepts it alone, and the winner
-//! is the first acceptable one with the least excess.
+//! is the first acceptable one with the least excess (unused cores on its nodes, also with
+//! `partial_node`).
 
 use proptest::prelude::*;
 use xpr::config::{Partition, System};
@@ -225,24 +226,24 @@ proptest! {
         request in arb_request(),
     ) {
         // A partition is acceptable exactly when it is accepted alone.
-        let alone: Vec<Option<NodeAllocation>> = system
+        let alone: Vec<(u32, NodeAllocation)> = system
             .partitions
             .iter()
-            .map(|p| {
+            .filter_map(|p| {
                 let single = System { partitions: vec![p.clone()], ..system.clone() };
-                find_nodes(&single, &request).ok()
+                find_nodes(&single, &request).ok().map(|a| (p.num_cores, a))
             })
             .collect();
-        let partial = request.partial_node || system.scheduler == SchedulerKind::Local;
-        let excess = |a: &NodeAllocation| {
-            let pc = u64::from(a.num_cores_per_node);
-            let (cores, _) = requested(request.count, pc);
-            if partial { 0 } else { u64::from(a.num_cores) - cores }
+        // Excess: the cores of the allocation's nodes that the cores asked leave unused
+        // (with partial_node, of its one node), whatever the flags.
+        let excess = |(pc, a): &(u32, NodeAllocation)| {
+            let pc = u64::from(*pc);
+            u64::from(a.num_nodes) * pc - requested(request.count, pc).0
         };
         let best = alone
             .iter()
-            .flatten()
-            .min_by_key(|a| excess(a)); // min_by_key keeps the first of equal keys
+            .min_by_key(|a| excess(a)) // min_by_key keeps the first of equal keys
+            .map(|(_, a)| a);
         match (find_nodes(&system, &request), best) {
             (Ok(alloc), Some(best)) => prop_assert_eq!(&alloc, best),
             (Err(_), None) => {}

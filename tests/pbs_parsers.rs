@@ -1,11 +1,14 @@
 //! The PBS adapter (PBS Pro and Torque) against its fixtures: hand-written ones in
-//! `fixtures/pbs/` (see SOURCES.md there) and real captured outputs in the shared public
-//! fixtures folder, plus the exact command lines it builds.
+//! `fixtures/pbs/` (see SOURCES.md there) and real outputs of other projects in
+//! `fixtures/public/{pbs,pbspro,torque}/` (see `fixtures/public/SOURCES.md`), plus the exact
+//! command lines it builds.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod public_fixtures;
 
 use xpr::command::{CommandOutput, CommandSpec};
 use xpr::ids::SchedulerJobId;
@@ -370,42 +373,48 @@ fn find_by_name_script_behaviour() {
     assert!(PbsScheduler.parse_find_by_name(&out).is_err());
 }
 
-/// The shared folder of real outputs, when present.
-fn public_fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("XPR_PUBLIC_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/public-fixtures")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("public fixtures not found at {}; skipping", dir.display());
-        None
-    }
-}
+/// Every public PBS output, by directory; each has its expectations in `check_public`.
+const PUBLIC: &[(&str, &[&str])] = &[
+    (
+        "pbs",
+        &[
+            "qstat-f-unexpected-newlines__aiida-pbspro.txt",
+            "qstat-f__aiida-pbspro.txt",
+            "qstat-f__pysqa-gadi.txt",
+            "qsub-replies__multi.txt",
+        ],
+    ),
+    (
+        "pbspro",
+        &[
+            "pbsnodes-a-F-json__firecrest.json",
+            "qstat-F-json-f-Q__firecrest.json",
+            "qstat-F-json-f-x-running__firecrest.json",
+            "qstat-f-F-json-x-finished-trimmed__psij.json",
+            "qstat-xf-F-json-running__swrap.json",
+        ],
+    ),
+    (
+        "torque",
+        &[
+            "qstat-x-finished__batcheuphoria.xml",
+            "qstat-x-queued__batcheuphoria.xml",
+        ],
+    ),
+];
 
 fn count(jobs: &[JobStatus], state: &JobState) -> usize {
     jobs.iter().filter(|j| &j.state == state).count()
 }
 
-/// Every file in `pbs/`, `pbspro/` and `torque/` parses, and what a user would check holds.
+/// Every file in `fixtures/public/{pbs,pbspro,torque}` parses, and what a user would check
+/// holds.
 #[test]
 fn public_fixtures_all_parse() {
-    let Some(root) = public_fixtures() else {
-        return;
-    };
-    let mut seen = 0;
-    for sub in ["pbs", "pbspro", "torque"] {
-        let Ok(entries) = fs::read_dir(root.join(sub)) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for path in files {
-            let file = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = fs::read_to_string(&path).unwrap();
-            seen += 1;
+    for (dir, files) in PUBLIC {
+        public_fixtures::assert_listed(dir, files);
+        for file in *files {
+            let text = public_fixtures::read(dir, file);
             if file.starts_with("qsub-replies") {
                 // Blocks separated by one blank line, each a whole qsub stdout.
                 let got: Vec<String> = text
@@ -431,12 +440,11 @@ fn public_fixtures_all_parse() {
                 continue;
             }
             let jobs = PbsScheduler
-                .parse_status(&CommandOutput::success(text.clone()))
+                .parse_status(&CommandOutput::success(text))
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
-            check_public(&file, &jobs);
+            check_public(file, &jobs);
         }
     }
-    assert!(seen > 0, "the public fixtures folder has no PBS files");
 }
 
 fn check_public(file: &str, jobs: &[JobStatus]) {
@@ -510,12 +518,9 @@ fn check_public(file: &str, jobs: &[JobStatus]) {
         "qstat-x-queued__batcheuphoria.xml" => {
             assert_eq!(states, [&JobState::Queued], "{file}");
         }
-        other => {
-            // A new file: it parsed, which is all we know to check.
-            eprintln!(
-                "public fixture {other} parsed to {} jobs (no expectations yet)",
-                jobs.len()
-            );
-        }
+        other => panic!(
+            "public fixture {other} parsed to {} jobs and has no expectations: add them",
+            jobs.len()
+        ),
     }
 }

@@ -1,6 +1,7 @@
 //! The Grid Engine adapter's parsers against real outputs: `fixtures/sge/` (captured on the
 //! test bed by `tests/testbed/capture/sge.sh`, plus two hand-written must-work replies) and
-//! the public fixtures of `$XPR_PUBLIC_FIXTURES/sge` when that folder exists.
+//! the public outputs of other projects in `fixtures/public/sge/` (see
+//! `fixtures/public/SOURCES.md`), one test per file.
 //!
 //! A fixture case is `<dir>/<case>.txt` (stdout) with optional `.stderr` and `.exit` (see
 //! `fixtures/sge/SOURCES.md`). Test-bed job numbers change with every capture, so tests compare
@@ -9,6 +10,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+mod public_fixtures;
 
 use xpr::command::CommandOutput;
 use xpr::ids::SchedulerJobId;
@@ -536,36 +539,29 @@ fn capture_script_uses_the_adapter_scripts() {
 
 // --- public fixtures -----------------------------------------------------------------------------
 
-fn public_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("XPR_PUBLIC_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/public-fixtures")
-        })
-        .join("sge");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "public fixtures not found at {} (set XPR_PUBLIC_FIXTURES); skipped",
-            dir.display()
-        );
-        None
-    }
+/// Every public Grid Engine output; each has a test below.
+const PUBLIC: &[&str] = &[
+    "qacct-j-with-summary__lxm3.txt",
+    "qacct-j__lxm3.txt",
+    "qstat-ext-urg-xml__aiida.xml",
+    "qstat-xml-array-mixed__lxm3.xml",
+    "qstat-xml-array-pending__lxm3.xml",
+    "qstat-xml-array-running__lxm3.xml",
+    "qstat-xml-j-details__lxm3.xml",
+    "qstat-xml-j-finished__batcheuphoria.xml",
+    "qstat-xml-pending__lxm3.xml",
+    "qstat-xml__pysqa.xml",
+    "qsub-replies__multi.txt",
+];
+
+fn public(name: &str) -> String {
+    public_fixtures::read("sge", name)
 }
 
-fn public(name: &str) -> Option<String> {
-    let path = public_dir()?.join(name);
-    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
-
-fn public_status(name: &str) -> Option<Vec<JobStatus>> {
-    let text = public(name)?;
-    Some(
-        SgeScheduler
-            .parse_status(&CommandOutput::success(text))
-            .unwrap_or_else(|e| panic!("{name}: {e}")),
-    )
+fn public_status(name: &str) -> Vec<JobStatus> {
+    SgeScheduler
+        .parse_status(&CommandOutput::success(public(name)))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn states(statuses: &[JobStatus]) -> Vec<(String, JobState)> {
@@ -575,18 +571,13 @@ fn states(statuses: &[JobStatus]) -> Vec<(String, JobState)> {
         .collect()
 }
 
-/// Every public file parses with the parser that fits its command.
+/// Every public file parses with the parser that fits its command, and has a test below.
 #[test]
 fn public_every_file_parses() {
-    let Some(dir) = public_dir() else { return };
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name == "SOURCES.md" {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
+    public_fixtures::assert_listed("sge", PUBLIC);
+    let source = include_str!("sge_parsers.rs");
+    for &name in PUBLIC {
+        let text = public(name);
         let found = if name.starts_with("qacct") {
             sge::parse_qacct(&text).map(|r| r.len())
         } else if name.starts_with("qstat-xml-j") {
@@ -600,9 +591,12 @@ fn public_every_file_parses() {
         };
         let found = found.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(found > 0, "{name}: nothing parsed");
-        count += 1;
+        // PUBLIC names it once, its own test a second time.
+        assert!(
+            source.matches(&format!("\"{name}\"")).count() >= 2,
+            "public fixture sge/{name} has no test"
+        );
     }
-    assert!(count >= 11, "only {count} public sge fixtures");
 }
 
 /// The ids of the blank-line separated replies of `qsub-replies__multi.txt`.
@@ -620,9 +614,7 @@ fn qsub_blocks(text: &str) -> Vec<String> {
 
 #[test]
 fn public_qsub_replies() {
-    let Some(text) = public("qsub-replies__multi.txt") else {
-        return;
-    };
+    let text = public("qsub-replies__multi.txt");
     assert_eq!(
         qsub_blocks(&text),
         [
@@ -639,9 +631,7 @@ fn public_qsub_replies() {
 
 #[test]
 fn public_qstat_ext_urg_aiida() {
-    let Some(s) = public_status("qstat-ext-urg-xml__aiida.xml") else {
-        return;
-    };
+    let s = public_status("qstat-ext-urg-xml__aiida.xml");
     assert_eq!(
         states(&s),
         [
@@ -656,9 +646,7 @@ fn public_qstat_ext_urg_aiida() {
 
 #[test]
 fn public_qstat_array_pending_lxm3() {
-    let Some(s) = public_status("qstat-xml-array-pending__lxm3.xml") else {
-        return;
-    };
+    let s = public_status("qstat-xml-array-pending__lxm3.xml");
     let expected: Vec<(String, JobState)> = (1..=5)
         .map(|t| (format!("9830188.{t}"), JobState::Queued))
         .collect();
@@ -667,9 +655,7 @@ fn public_qstat_array_pending_lxm3() {
 
 #[test]
 fn public_qstat_array_running_lxm3() {
-    let Some(s) = public_status("qstat-xml-array-running__lxm3.xml") else {
-        return;
-    };
+    let s = public_status("qstat-xml-array-running__lxm3.xml");
     let expected: Vec<(String, JobState)> = (1..=5)
         .map(|t| (format!("9830197.{t}"), JobState::Running))
         .collect();
@@ -682,9 +668,7 @@ fn public_qstat_array_running_lxm3() {
 
 #[test]
 fn public_qstat_array_mixed_lxm3() {
-    let Some(s) = public_status("qstat-xml-array-mixed__lxm3.xml") else {
-        return;
-    };
+    let s = public_status("qstat-xml-array-mixed__lxm3.xml");
     assert_eq!(
         states(&s),
         [
@@ -698,18 +682,14 @@ fn public_qstat_array_mixed_lxm3() {
 
 #[test]
 fn public_qstat_pending_lxm3() {
-    let Some(s) = public_status("qstat-xml-pending__lxm3.xml") else {
-        return;
-    };
+    let s = public_status("qstat-xml-pending__lxm3.xml");
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].state, JobState::Queued);
 }
 
 #[test]
 fn public_qstat_pysqa_with_eqw() {
-    let Some(s) = public_status("qstat-xml__pysqa.xml") else {
-        return;
-    };
+    let s = public_status("qstat-xml__pysqa.xml");
     assert_eq!(
         states(&s),
         [
@@ -723,9 +703,7 @@ fn public_qstat_pysqa_with_eqw() {
 
 #[test]
 fn public_qstat_j_details_lxm3() {
-    let Some(text) = public("qstat-xml-j-details__lxm3.xml") else {
-        return;
-    };
+    let text = public("qstat-xml-j-details__lxm3.xml");
     let jobs = sge::parse_qstat_detail_xml(&text).unwrap();
     let numbers: Vec<u64> = jobs.iter().map(|j| j.job).collect();
     assert_eq!(numbers, [9132, 10751]);
@@ -739,9 +717,7 @@ fn public_qstat_j_details_lxm3() {
 
 #[test]
 fn public_qstat_j_finished_batcheuphoria() {
-    let Some(text) = public("qstat-xml-j-finished__batcheuphoria.xml") else {
-        return;
-    };
+    let text = public("qstat-xml-j-finished__batcheuphoria.xml");
     let jobs = sge::parse_qstat_detail_xml(&text).unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].job, 22005);
@@ -749,20 +725,15 @@ fn public_qstat_j_finished_batcheuphoria() {
     assert_eq!(jobs[0].tasks[0].status, Some(65536));
 }
 
-fn public_accounting(name: &str) -> Option<Vec<JobStatus>> {
-    let text = public(name)?;
-    Some(
-        SgeScheduler
-            .parse_accounting(&CommandOutput::success(text))
-            .unwrap_or_else(|e| panic!("{name}: {e}")),
-    )
+fn public_accounting(name: &str) -> Vec<JobStatus> {
+    SgeScheduler
+        .parse_accounting(&CommandOutput::success(public(name)))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]
 fn public_qacct_lxm3() {
-    let Some(s) = public_accounting("qacct-j__lxm3.txt") else {
-        return;
-    };
+    let s = public_accounting("qacct-j__lxm3.txt");
     assert_eq!(
         states(&s),
         [
@@ -776,9 +747,7 @@ fn public_qacct_lxm3() {
 
 #[test]
 fn public_qacct_with_summary_lxm3() {
-    let Some(s) = public_accounting("qacct-j-with-summary__lxm3.txt") else {
-        return;
-    };
+    let s = public_accounting("qacct-j-with-summary__lxm3.txt");
     assert_eq!(s.len(), 2, "the summary table is not a record: {s:#?}");
     assert_eq!(s[1].id.as_str(), "5338.18");
 }

@@ -1,13 +1,16 @@
 //! The Slurm adapter's commands and parsers, against real outputs: the project's own fixtures
 //! in `fixtures/slurm/` (captured on the test bed by `tests/testbed/capture/slurm.sh`, copied
 //! from public repositories, or hand-written in the shape of real replies; see
-//! `fixtures/slurm/SOURCES.md`), and the public reference fixtures when that folder exists.
+//! `fixtures/slurm/SOURCES.md`), and the public outputs of other projects in
+//! `fixtures/public/slurm/` (see `fixtures/public/SOURCES.md`), one test per file.
 //!
 //! Fixture files: `fixtures/slurm/<command>/<case>.txt` is the command's stdout;
 //! `<case>.stderr` its stderr and `<case>.exit` its exit code, when present (absent: empty
 //! stderr, exit 0). A case whose name starts with `reject-` must fail to parse.
 
 use std::path::{Path, PathBuf};
+
+mod public_fixtures;
 
 use xpr::command::CommandOutput;
 use xpr::ids::SchedulerJobId;
@@ -460,25 +463,8 @@ fn find_by_name_merges_squeue_and_sacct() {
 
 // ------------------------------------------------------------------ public reference fixtures
 
-/// The public fixtures folder, or `None` (with a message) when it is not there.
-fn public_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("XPR_PUBLIC_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/public-fixtures")
-        })
-        .join("slurm");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("public fixtures not found at {}; skipping", dir.display());
-        None
-    }
-}
-
-fn public(name: &str) -> Option<String> {
-    let path = public_dir()?.join(name);
-    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+fn public(name: &str) -> String {
+    public_fixtures::read("slurm", name)
 }
 
 /// Every public Slurm fixture and what reads it; a new file must be added here.
@@ -534,9 +520,12 @@ const PUBLIC: &[(&str, &str)] = &[
         "scontrol-show-o-job__firecrest.txt",
         "parse_scontrol_show_job",
     ),
-    // Skipped: a partition listing, not a job reply; the adapter does not read partitions
-    // (they come from the config).
-    ("sinfo-partitions__toil.txt", "skipped"),
+    // A partition listing, not a job reply: the adapter does not read partitions (they come
+    // from the config), but their time limits are in the units config.json takes.
+    (
+        "sinfo-partitions__toil.txt",
+        "parse_time (TIMELIMIT column)",
+    ),
     ("squeue-Format-pipe__firecrest.txt", "parse_table"),
     ("squeue-custom-pipe__pysqa.txt", "parse_table"),
     ("squeue-o-caret-delimited__aiida.txt", "parse_table"),
@@ -544,17 +533,16 @@ const PUBLIC: &[(&str, &str)] = &[
 
 #[test]
 fn public_every_file_has_a_parser() {
-    let Some(dir) = public_dir() else { return };
-    let mut found: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    found.sort();
-    let listed: Vec<String> = PUBLIC.iter().map(|(f, _)| (*f).to_owned()).collect();
-    assert_eq!(
-        found, listed,
-        "public Slurm fixtures changed: update PUBLIC and add a test"
-    );
+    let listed: Vec<&str> = PUBLIC.iter().map(|(f, _)| *f).collect();
+    public_fixtures::assert_listed("slurm", &listed);
+    // And a test here reads each one (PUBLIC names it once, the test a second time).
+    let source = include_str!("slurm_parsers.rs");
+    for file in listed {
+        assert!(
+            source.matches(&format!("\"{file}\"")).count() >= 2,
+            "public fixture slurm/{file} has no test"
+        );
+    }
 }
 
 fn sacct_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
@@ -567,9 +555,7 @@ fn sacct_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
 
 #[test]
 fn public_sacct_toil() {
-    let Some(text) = public("sacct-n-P-JobIDRaw-State-ExitCode__toil.txt") else {
-        return;
-    };
+    let text = public("sacct-n-P-JobIDRaw-State-ExitCode__toil.txt");
     let layout = TableLayout::new("|", [Field::JobId, Field::State, Field::ExitCode]);
     let s = sacct_statuses(&text, &layout);
     assert_eq!(s.len(), 9);
@@ -612,7 +598,7 @@ fn public_sacct_aiida_state_only() {
         ("sacct-p-node-fail__aiida.txt", JobState::NodeFail),
         ("sacct-p-out-of-memory__aiida.txt", JobState::OutOfMemory),
     ] {
-        let Some(text) = public(file) else { return };
+        let text = public(file);
         let (header, rows) = text.split_once('\n').unwrap();
         let layout = TableLayout::from_sacct_header(header, "|");
         let records = parse_table(rows, &layout, "sacct output").unwrap();
@@ -624,9 +610,7 @@ fn public_sacct_aiida_state_only() {
 
 #[test]
 fn public_sacct_submitit_arrays() {
-    let Some(text) = public("sacct-parsable2-array-ranges__submitit.txt") else {
-        return;
-    };
+    let text = public("sacct-parsable2-array-ranges__submitit.txt");
     let (header, rows) = text.split_once('\n').unwrap();
     let s = sacct_statuses(rows, &TableLayout::from_sacct_header(header, "|"));
     assert_eq!(s.len(), 3);
@@ -634,9 +618,7 @@ fn public_sacct_submitit_arrays() {
     assert_eq!(by_id(&s, "20956421_0").state, JobState::Running);
     assert_eq!(by_id(&s, "20956421_[2-4%25]").state, JobState::Queued);
 
-    let Some(text) = public("sacct-parsable2-array-list__submitit.txt") else {
-        return;
-    };
+    let text = public("sacct-parsable2-array-list__submitit.txt");
     let (header, rows) = text.split_once('\n').unwrap();
     let s = sacct_statuses(rows, &TableLayout::from_sacct_header(header, "|"));
     assert_eq!(by_id(&s, "12_0").state, JobState::Running);
@@ -649,9 +631,7 @@ fn public_sacct_submitit_arrays() {
 
 #[test]
 fn public_sacct_firecrest() {
-    let Some(text) = public("sacct-parsable2-noheader__firecrest.txt") else {
-        return;
-    };
+    let text = public("sacct-parsable2-noheader__firecrest.txt");
     let columns = "JobID,AllocNodes,Cluster,ExitCode,Group,Account,JobName,NodeList,Partition,Priority,\
                    State,Reason,ElapsedRaw,Submit,Start,End,Suspended,TimelimitRaw,User,WorkDir";
     let layout = TableLayout::from_sacct_header(&columns.replace(',', "|"), "|");
@@ -665,9 +645,7 @@ fn public_sacct_firecrest() {
 
 #[test]
 fn public_sacct_json() {
-    let Some(text) = public("sacct-json__batcheuphoria.json") else {
-        return;
-    };
+    let text = public("sacct-json__batcheuphoria.json");
     let s = parse_sacct_json(&text).unwrap();
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].id.as_str(), "267854");
@@ -675,9 +653,7 @@ fn public_sacct_json() {
     assert_eq!(s[0].name.as_deref(), Some("r230620"));
     assert_eq!(s[0].node.as_deref(), Some("compute013"));
 
-    let Some(text) = public("sacct-json-requeued__batcheuphoria.json") else {
-        return;
-    };
+    let text = public("sacct-json-requeued__batcheuphoria.json");
     let s = parse_sacct_json(&text).unwrap();
     assert_eq!(s.len(), 1, "one job id listed twice is one job");
     assert_eq!(
@@ -690,9 +666,7 @@ fn public_sacct_json() {
 
 #[test]
 fn public_sbatch_replies() {
-    let Some(text) = public("sbatch-replies__multi.txt") else {
-        return;
-    };
+    let text = public("sbatch-replies__multi.txt");
     let mut accepted = Vec::new();
     let mut rejected = 0;
     for block in text.split("\n\n") {
@@ -723,9 +697,7 @@ fn public_sbatch_replies() {
 
 #[test]
 fn public_scontrol() {
-    let Some(text) = public("scontrol-show-job-completed__toil.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-job-completed__toil.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     assert_eq!(
         (s[0].id.as_str(), s[0].state.clone()),
@@ -734,9 +706,7 @@ fn public_scontrol() {
     assert_eq!(s[0].node.as_deref(), Some("wn-hb-01"));
     assert_eq!(s[0].exit_code, Some(0));
 
-    let Some(text) = public("scontrol-show-job-running__toil.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-job-running__toil.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     assert_eq!(
         (s[0].id.as_str(), s[0].state.clone()),
@@ -744,9 +714,7 @@ fn public_scontrol() {
     );
     assert_eq!(s[0].exit_code, None);
 
-    let Some(text) = public("scontrol-show-job-pending__toil.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-job-pending__toil.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     assert_eq!(
         (s[0].id.as_str(), s[0].state.clone()),
@@ -758,16 +726,12 @@ fn public_scontrol() {
         Some("ReqNodeNotAvail,_UnavailableNodes:wn-db-05")
     );
 
-    let Some(text) = public("scontrol-show-job-all__toil.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-job-all__toil.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     let listed: Vec<&str> = s.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(listed, ["787204", "789724", "789728"]);
 
-    let Some(text) = public("scontrol-show-job__batcheuphoria.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-job__batcheuphoria.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     assert_eq!(
         (s[0].id.as_str(), s[0].state.clone()),
@@ -775,9 +739,7 @@ fn public_scontrol() {
     );
     assert_eq!(s[0].name.as_deref(), Some("r230620"));
 
-    let Some(text) = public("scontrol-show-o-job__firecrest.txt") else {
-        return;
-    };
+    let text = public("scontrol-show-o-job__firecrest.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
     assert_eq!(s.len(), 1);
     assert_eq!(
@@ -808,9 +770,7 @@ fn squeue_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
 
 #[test]
 fn public_squeue_aiida_caret() {
-    let Some(text) = public("squeue-o-caret-delimited__aiida.txt") else {
-        return;
-    };
+    let text = public("squeue-o-caret-delimited__aiida.txt");
     // %i %t %r %B %u %D %C %R %P %l %M %S %j %V
     use Field::*;
     let layout = TableLayout::new(
@@ -834,9 +794,7 @@ fn public_squeue_aiida_caret() {
 
 #[test]
 fn public_squeue_firecrest_format() {
-    let Some(text) = public("squeue-Format-pipe__firecrest.txt") else {
-        return;
-    };
+    let text = public("squeue-Format-pipe__firecrest.txt");
     use Field::*;
     // JobID NumNodes Cluster (empty) GroupName Account Name NodeList Partition PriorityLong
     // State Reason TimeUsed SubmitTime StartTime EndTime (empty) TimeLimit UserName WorkDir
@@ -857,9 +815,7 @@ fn public_squeue_firecrest_format() {
 
 #[test]
 fn public_squeue_pysqa() {
-    let Some(text) = public("squeue-custom-pipe__pysqa.txt") else {
-        return;
-    };
+    let text = public("squeue-custom-pipe__pysqa.txt");
     // %A|%u|%t|%.15j|%Z
     use Field::*;
     let layout = TableLayout::new("|", [JobId, Ignored, State, Name, Ignored]);
@@ -867,6 +823,36 @@ fn public_squeue_pysqa() {
     assert_eq!(s.len(), 5);
     assert!(s.iter().all(|j| j.state == JobState::Running));
     assert_eq!(by_id(&s, "5322013").name.as_deref(), Some("pi_19576482"));
+}
+
+#[test]
+fn public_sinfo_toil() {
+    let text = public("sinfo-partitions__toil.txt");
+    // Not a job listing: the status parser refuses it rather than finding no jobs in it.
+    assert!(
+        S.parse_status(&CommandOutput::success(text.clone()))
+            .is_err()
+    );
+    // `sinfo -o "%P %G %l ..."`: Slurm's time limits read as config.json's `max_time` would.
+    let (header, rows) = text.split_once('\n').unwrap();
+    assert!(header.starts_with("PARTITION GRES TIMELIMIT "), "{header}");
+    let limits: Vec<(&str, u64)> = rows
+        .lines()
+        .map(|row| {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let limit = xpr::resources::parse_time(cols[2])
+                .unwrap_or_else(|e| panic!("{row}: {e}"))
+                .unwrap();
+            (cols[0], limit)
+        })
+        .collect();
+    assert_eq!(limits.len(), 10);
+    assert_eq!(limits[0], ("short*", 3600));
+    assert_eq!(limits[1], ("medium", 12 * 3600));
+    assert_eq!(limits[2], ("long", 14 * 24 * 3600));
+    assert_eq!(limits[3], ("gpu", 7 * 24 * 3600));
+    // `1:00` is minutes:seconds, in Slurm as in ExPyRe.
+    assert_eq!(limits[8], ("simple_nodelist", 60));
 }
 
 // ------------------------------------------------------------------ test bed captures

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::resources::UnitError;
+use crate::units::UnitError;
 
 /// A JSON path into a config document: the keys from the top level down.
 ///

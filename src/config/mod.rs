@@ -17,12 +17,17 @@
 //!   units are resolved: `max_time` in seconds, `max_mem` in kB;
 //! - defaults are applied: `script_exec` `/bin/bash`, `rundir` `run_expyre` when `host` is set.
 //!
+//! [`SchedulerKind`] (a system's `scheduler` key) is defined here, below the node finder and
+//! the scheduler adapters that use it; `xpr::scheduler::SchedulerKind` re-exports it. Units
+//! are read with [`crate::units`]; nothing here imports a layer above the config.
+//!
 //! No config file at all is not an error: only the built-in `local` system then exists, and
 //! asking [`LoadedConfig::system`] for any other is an error naming the places searched.
 
 mod discover;
 mod error;
 mod merge;
+mod scheduler_kind;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -32,13 +37,13 @@ use serde_json::{Map, Value};
 pub use discover::{CONFIG_FILE_NAME, ConfigSearch, Discovery, discover};
 pub use error::{ConfigError, ConfigErrorKind, JsonPath, edit_distance, suggest};
 pub use merge::DELETE_MARKER;
+pub use scheduler_kind::SchedulerKind;
 pub use validate::{
     DEFAULT_RUNDIR, DEFAULT_SCRIPT_EXEC, PARTITION_KEYS, PROFILE_KEYS, RESOURCE_KEYS, SYSTEM_KEYS,
     TOP_LEVEL_KEYS,
 };
 
 use crate::ids::SystemName;
-use crate::scheduler::SchedulerKind;
 use merge::Merged;
 
 /// The name of the built-in system.

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use super::SchedulerKind;
 use super::error::{ConfigError, ConfigErrorKind, JsonPath, suggest};
 use super::merge::Provenance;
 use super::{BUILTIN_SYSTEM, Config, Partition, Profile, System};
 use crate::ids::SystemName;
-use crate::resources::{parse_mem, parse_time};
-use crate::scheduler::SchedulerKind;
+use crate::units::{parse_mem, parse_time};
 
 /// Keys accepted at the top level.
 pub const TOP_LEVEL_KEYS: &[&str] = &[

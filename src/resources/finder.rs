@@ -18,8 +18,9 @@
 //! asked. Departures from ExPyRe, on purpose:
 //!
 //! - with `partial_node`, only partitions where the cores fit one node are candidates, and
-//!   since each then gives exactly the cores asked (no excess) the first in config order wins;
-//!   ExPyRe picked by excess first and then failed when the cores did not fit;
+//!   among them rule 3 still picks, the excess being the node's unused cores (20 cores on 36-
+//!   and 32-core partitions go to the 32-core one); ExPyRe picked by excess among all of them
+//!   and then failed when the cores did not fit the one it picked;
 //! - regexps are anchored as `^(?:re)$`, so an alternation `a|b` also matches whole keys only
 //!   (ExPyRe's `'^' + re + '$'` anchored only its first and last branch);
 //! - on a system whose scheduler is `local` (no batch system, one machine) `partial_node` is
@@ -31,11 +32,10 @@ use std::fmt;
 
 use regex::Regex;
 
-use super::request::{CountRequest, MemRequest, Resources, quoted_list};
-use super::units::{format_hms, format_mem};
-use crate::config::{Partition, System};
+use super::request::{CountRequest, MemRequest, Resources, quoted_list, whole_match_regex};
+use crate::config::{Partition, SchedulerKind, System};
 use crate::ids::SystemName;
-use crate::scheduler::SchedulerKind;
+use crate::units::{format_hms, format_mem};
 
 /// Where a request lands: partition and node counts. Feeds the header template keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,13 +295,6 @@ impl fmt::Display for RejectReason {
     }
 }
 
-/// Compiles a partition regexp so that it must match a whole partition key.
-pub(crate) fn whole_match_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    // Compiled alone first so that an error points into the user's text, not our wrapper.
-    Regex::new(pattern)?;
-    Regex::new(&format!("^(?:{pattern})$"))
-}
-
 /// A request turned into counts for one partition.
 struct Shape {
     nodes: u64,
@@ -494,12 +487,10 @@ pub fn find_nodes(system: &System, request: &Resources) -> Result<NodeAllocation
             }),
             Ok(shape) => {
                 let pc = u64::from(p.num_cores);
-                // With partial_node the cores asked are given exactly: no excess.
-                let excess = if partial_node {
-                    0
-                } else {
-                    (pc - shape.cores % pc) % pc
-                };
+                // Upstream's excess: the cores left unused on the last node. With
+                // partial_node the one node's unused cores (`check` made sure the cores fit
+                // it), so that 20 cores go to a 32-core node before a 36-core one.
+                let excess = (pc - shape.cores % pc) % pc;
                 if best.as_ref().is_none_or(|(e, _, _)| excess < *e) {
                     best = Some((excess, p, shape));
                 }

@@ -6,10 +6,11 @@
 //! [`NodeAllocation`] (partition, nodes, cores) that feeds the header template keys, or a
 //! [`NodeFinderError`] listing every partition with the reason it was turned down.
 //!
-//! - [`units`]: `parse_time`, `parse_mem`, their JSON forms and `format_hms` (ExPyRe's exact
-//!   spellings; seconds and kB throughout);
-//! - [`request`]: [`Resources`] and how it is read from JSON;
+//! - [`request`]: [`Resources`] and how it is read from JSON (the partition regexps included);
 //! - [`finder`]: [`find_nodes`], ExPyRe's partition choice with xpr's documented departures.
+//!   It depends on `request`, never the other way;
+//! - the units (`parse_time`, `parse_mem`, their JSON forms, `format_hms`) are
+//!   [`crate::units`], one layer down, re-exported here.
 //!
 //! Everything here is pure: no I/O.
 //!
@@ -29,13 +30,15 @@
 
 pub mod finder;
 pub mod request;
-pub mod units;
 
 pub use finder::{
     NodeAllocation, NodeFinderError, NodeFinderErrorKind, RejectReason, Rejection, find_nodes,
 };
 pub use request::{CountRequest, MemRequest, Resources, ResourcesError};
-pub use units::{
-    UnitError, format_hms, format_mem, format_mem_exact, mem_from_json, parse_mem, parse_time,
-    time_from_json,
+// The units live below the config (which reads `max_time` and `max_mem` with them); they
+// stay reachable here, as `xpr::resources::units` and `xpr::resources::parse_time`, for code
+// written before they moved.
+pub use crate::units::{
+    self, UnitError, format_hms, format_mem, format_mem_exact, mem_from_json, parse_mem,
+    parse_time, time_from_json,
 };

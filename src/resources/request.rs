@@ -17,9 +17,10 @@
 
 use std::fmt;
 
+use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::units::{UnitError, format_hms, format_mem, mem_from_json, time_from_json};
+use crate::units::{UnitError, format_hms, format_mem, mem_from_json, time_from_json};
 
 /// How many of what a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,6 +377,14 @@ impl fmt::Display for Resources {
     }
 }
 
+/// Compiles a partition regexp so that it must match a whole partition key (here, where the
+/// request's regexps are read, so that the node finder depends on requests and not back).
+pub(crate) fn whole_match_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    // Compiled alone first so that an error points into the user's text, not our wrapper.
+    Regex::new(pattern)?;
+    Regex::new(&format!("^(?:{pattern})$"))
+}
+
 /// `'a', 'b.*'`: regexps as the user wrote them.
 pub(crate) fn quoted_list(items: &[String]) -> String {
     items
@@ -558,7 +567,7 @@ fn regexp_list(key: &'static str, v: &Value) -> Result<Vec<String>, ResourcesErr
         });
     }
     for pattern in &list {
-        if let Err(e) = super::finder::whole_match_regex(pattern) {
+        if let Err(e) = whole_match_regex(pattern) {
             return Err(ResourcesError::BadRegex {
                 key,
                 pattern: pattern.clone(),

@@ -7,8 +7,6 @@
 //! the shared driver in the layers above that runs them through a transport, and pure
 //! `parse_*` functions (text -> typed records).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandOutput, CommandSpec};
@@ -21,48 +19,9 @@ pub mod script;
 pub mod sge;
 pub mod slurm;
 
-/// Which batch system a system runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SchedulerKind {
-    /// Slurm (`sbatch`, `squeue`, `sacct`).
-    Slurm,
-    /// PBS Pro or Torque (`qsub`, `qstat`).
-    Pbs,
-    /// Son of / Univa / Open Grid Engine (`qsub`, `qstat`, `qacct`).
-    Sge,
-    /// IBM Spectrum LSF (`bsub`, `bjobs`).
-    Lsf,
-    /// No batch system: jobs run detached on the host, limited to its cores.
-    Local,
-}
-
-impl SchedulerKind {
-    /// Every kind, in a stable order (for messages listing the accepted values).
-    pub const ALL: [SchedulerKind; 5] = [Self::Slurm, Self::Pbs, Self::Sge, Self::Lsf, Self::Local];
-
-    /// The config spelling (`"slurm"`, `"pbs"`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Slurm => "slurm",
-            Self::Pbs => "pbs",
-            Self::Sge => "sge",
-            Self::Lsf => "lsf",
-            Self::Local => "local",
-        }
-    }
-
-    /// The config spelling parsed back; `None` for anything else.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl fmt::Display for SchedulerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Which batch system a system runs: part of a system's config, so defined in
+/// [`crate::config`] (the layer below) and re-exported here next to the adapters.
+pub use crate::config::SchedulerKind;
 
 /// Where a job stands, in one model for every scheduler.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,10 @@
 //! Tasks: what a task is ([`TaskSpec`]), its identity hash, and the part of the job script
 //! that runs it.
 //!
-//! A task's life (create, stage, submit, follow, collect, clean) is driven from here through
-//! the jobs DB ([`crate::db`]), a transport and a scheduler; see the design notes in the
-//! crate's README.
+//! A task's life (create, stage, submit, follow, collect, clean) is driven by the engine
+//! ([`crate::session`]) through the jobs DB, a transport and a scheduler; this module only
+//! says what a task is. Of its own layer it imports only [`crate::stage`], whose entries the
+//! identity hashes (see the layer table in the crate docs).
 
 mod body;
 mod id;

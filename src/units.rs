@@ -13,6 +13,9 @@
 //!
 //! Signs, exponents, `inf`/`nan` and mixed units (`1h1s`) are errors. Values that overflow a
 //! `u64` are errors rather than silently wrapping.
+//!
+//! This module imports nothing of xpr: both the config (`max_time`, `max_mem`) and resource
+//! requests read their units here. [`crate::resources`] re-exports it under its old path.
 
 use std::sync::LazyLock;
 
