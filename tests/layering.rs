@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Module -> rank, bottom up. `monitor` is part of the engine (`session`).
+/// Module -> rank, bottom up.
 const LAYERS: &[(&str, u8)] = &[
     ("ids", 0),
     ("command", 0),
@@ -31,21 +31,29 @@ const LAYERS: &[(&str, u8)] = &[
     ("task", 7),
     ("db", 7),
     ("session", 8),
-    ("monitor", 8),
 ];
 
 /// (importer, imported) allowed within one rank; any other import within a rank is an error.
 const SAME_RANK: &[(&str, &str)] = &[
     // A task's identity hashes its staged inputs.
     ("task", "stage"),
-    // One engine in two places until `monitor` is folded into `session`.
-    ("session", "monitor"),
-    ("monitor", "session"),
 ];
 
 /// (importer, imported) module paths inside one top-level module that may not import each
 /// other in this direction.
-const SIBLINGS_FORBIDDEN: &[(&str, &str)] = &[("resources::request", "resources::finder")];
+const SIBLINGS_FORBIDDEN: &[(&str, &str)] = &[
+    ("resources::request", "resources::finder"),
+    // Inside the engine: the driver (remote side) and the pure decisions know nothing of the
+    // orchestrators above them, nor of each other.
+    ("session::driver", "session::follow"),
+    ("session::driver", "session::submit"),
+    ("session::driver", "session::manage"),
+    ("session::driver", "session::decide"),
+    ("session::decide", "session::driver"),
+    ("session::decide", "session::follow"),
+    ("session::decide", "session::submit"),
+    ("session::decide", "session::manage"),
+];
 
 fn rank(module: &str) -> Option<u8> {
     LAYERS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
