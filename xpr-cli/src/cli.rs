@@ -50,8 +50,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Ask the schedulers once and bring back the outputs of finished tasks.
     Sync(SelectArgs),
-    /// A task's status, exit code, run dir and the tails of its stdout and stderr.
-    Results(IdArg),
+    /// A task's status, end state, exit code, attempts, run dir and the tails of its stdout
+    /// and stderr.
+    Results(ResultsArgs),
     /// A task's whole stdout and stderr.
     Logs(IdArg),
     /// Cancel tasks through their scheduler.
@@ -299,6 +300,16 @@ pub struct ResetArgs {
     /// The status to set.
     #[arg(long, default_value = "created", value_name = "STATUS")]
     pub to: String,
+}
+
+/// `xpr results`.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// The task id (see `xpr ls`).
+    pub id: String,
+    /// Print JSON (with every attempt) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One task id.

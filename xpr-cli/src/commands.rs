@@ -24,7 +24,7 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(args) => tasks::submit(&args),
         Command::Status(select) | Command::Sync(select) => tasks::status(&select),
         Command::Wait(args) => tasks::wait(&args),
-        Command::Results(arg) => tasks::results(&arg.id, false),
+        Command::Results(args) => tasks::results(&args.id, args.json),
         Command::Logs(arg) => tasks::logs(&arg.id),
         Command::Cancel(select) => tasks::cancel(&select),
         Command::Clean(select) => tasks::clean(&select),

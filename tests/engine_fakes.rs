@@ -1,0 +1,438 @@
+//! The engine's follow, submit-recovery and cancel logic against a fake cluster
+//! (`tests/fakes`: a fake scheduler and transport, the session's clock a [`ManualClock`]):
+//! a job that vanishes, accounting that lags, a reply cut in half, a submit that fails for one
+//! task of ten, cancels of running, queued, staged and half-submitted tasks, and one
+//! unreachable system among two. Nothing here sleeps: time moves when a test says so.
+
+mod fakes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fakes::{BatchPlan, FakeCluster, FakeScheduler, FakeState, FakeTransport};
+use serde_json::json;
+use tempfile::TempDir;
+use xpr::config::LoadedConfig;
+use xpr::db::{EndState, TaskStatus};
+use xpr::ids::TaskId;
+use xpr::resources::{CountRequest, Resources};
+use xpr::scheduler::JobState;
+use xpr::session::{ManualClock, Session, SessionOptions, StartRequest};
+use xpr::task::TaskSpec;
+
+const VANISH: Duration = Duration::from_secs(300);
+
+struct Fixture {
+    _root: TempDir,
+    session: Session,
+    clock: Arc<ManualClock>,
+    clusters: Vec<FakeCluster>,
+}
+
+/// A session over the fake systems `names`, each its own fake cluster.
+fn fixture(names: &[&str]) -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    let systems: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                json!({"host": null, "scheduler": "slurm",
+                       "partitions": {"p": {"num_cores": 4, "max_time": "1h"}}}),
+            )
+        })
+        .collect();
+    let config = root.path().join("config.json");
+    std::fs::write(&config, json!({ "systems": systems }).to_string()).unwrap();
+    let loaded = LoadedConfig::from_files(std::slice::from_ref(&config), root.path()).unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let options = SessionOptions {
+        vanish_timeout: VANISH,
+        clock: clock.clone(),
+        ..SessionOptions::default()
+    };
+    let session = Session::open_with(loaded, options).unwrap();
+    let clusters = names
+        .iter()
+        .map(|n| {
+            let cluster = FakeCluster::default();
+            session.set_backend(
+                n,
+                Arc::new(FakeTransport::new(cluster.clone())),
+                Arc::new(FakeScheduler),
+            );
+            cluster
+        })
+        .collect();
+    Fixture {
+        _root: root,
+        session,
+        clock,
+        clusters,
+    }
+}
+
+fn request(name: &str, system: &str) -> StartRequest {
+    let resources = Resources::new(CountRequest::Cores(1))
+        .with_partial_node(true)
+        .with_max_time(600);
+    StartRequest::new(TaskSpec::argv(name, ["echo", name]), system, resources)
+}
+
+impl Fixture {
+    fn cluster(&self) -> &FakeCluster {
+        &self.clusters[0]
+    }
+
+    async fn start(&self, names: &[&str]) -> Vec<TaskId> {
+        let requests = names.iter().map(|n| request(n, "fake")).collect();
+        let started = self.session.start_many(requests).await.unwrap();
+        started.into_iter().map(|s| s.record.id.clone()).collect()
+    }
+
+    async fn poll(&self) {
+        self.session.poll_system("fake").await.unwrap();
+    }
+
+    fn status(&self, id: &TaskId) -> TaskStatus {
+        self.session.get(id).unwrap().status
+    }
+
+    /// The fake job of task `id`, checking the DB follows that very job.
+    fn job_of(&self, id: &TaskId) -> u64 {
+        let (n, _) = self.cluster().job_named(id.as_str());
+        let record = self.session.get(id).unwrap();
+        assert_eq!(
+            record
+                .scheduler_job_id
+                .as_ref()
+                .map(|j| j.as_str().to_owned()),
+            Some(n.to_string()),
+            "task {id} follows its own job"
+        );
+        n
+    }
+}
+
+#[tokio::test]
+async fn a_job_in_neither_queue_nor_accounting_vanishes_exactly_past_the_timeout() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["ghost"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().set(n, FakeState::Running);
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Started);
+
+    // Gone from both: the first poll only writes down when.
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    f.clock.advance(VANISH - Duration::from_secs(1));
+    f.poll().await;
+    assert_eq!(
+        f.status(&id),
+        TaskStatus::Started,
+        "not yet past the timeout"
+    );
+    f.clock.advance(Duration::from_secs(1));
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(record.status, TaskStatus::Died);
+    assert_eq!(record.end_state, Some(EndState::Vanished));
+    let reason = record.reason.clone().unwrap();
+    assert!(reason.contains(&format!("job {n} on fake")), "{reason}");
+    assert!(reason.contains("5m"), "{reason}");
+    let attempts = f.session.results(&id).unwrap().attempts;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].end_state, Some(EndState::Vanished));
+}
+
+#[tokio::test]
+async fn a_job_seen_again_before_the_timeout_is_not_declared_vanished() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["flaky"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    f.clock.advance(VANISH - Duration::from_secs(10));
+    f.poll().await;
+    // The queue lists it again (a listing that lagged): the missing clock starts over.
+    f.cluster().show(n, true, true);
+    f.poll().await;
+    f.cluster().show(n, false, false);
+    f.clock.advance(Duration::from_secs(20));
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Submitted);
+}
+
+#[tokio::test]
+async fn accounting_that_lags_is_waited_for_and_then_gives_the_result() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["lagging"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().complete(n, 0);
+    // It left the queue; accounting has no record yet (slurmdbd under load).
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    f.clock.advance(Duration::from_secs(240));
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Submitted, "waits, not vanished");
+    f.cluster().show(n, false, true);
+    f.poll().await;
+    let results = f.session.results(&id).unwrap();
+    assert_eq!(results.status, TaskStatus::Succeeded, "{results:?}");
+    assert_eq!(results.end_state, Some(EndState::Succeeded));
+    assert_eq!(results.exit_code, Some(0));
+    assert_eq!(results.stdout_tail, format!("job {n}"));
+}
+
+#[tokio::test]
+async fn a_final_state_in_the_queue_is_used_while_accounting_does_not_know_the_job() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["slow"]).await.remove(0);
+    let n = f.job_of(&id);
+    // Killed at its time limit: no xpr.exit; the queue says so, accounting lags.
+    f.cluster().set(n, FakeState::Ended(JobState::Timeout));
+    f.cluster().show(n, true, false);
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(record.status, TaskStatus::Failed);
+    assert_eq!(record.end_state, Some(EndState::Timeout));
+}
+
+#[tokio::test]
+async fn a_job_that_finished_from_its_exit_status_needs_no_accounting_query() {
+    let f = fixture(&["fake"]);
+    let ids = f.start(&["a", "b"]).await;
+    for id in &ids {
+        let n = f.job_of(id);
+        f.cluster().complete(n, if id == &ids[0] { 0 } else { 3 });
+    }
+    f.poll().await;
+    assert_eq!(f.status(&ids[0]), TaskStatus::Succeeded);
+    let failed = f.session.get(&ids[1]).unwrap();
+    assert_eq!(failed.end_state, Some(EndState::Failed));
+    assert_eq!(failed.exit_code, Some(3));
+    assert_eq!(
+        f.cluster().count("fake-status"),
+        1,
+        "one status query per poll"
+    );
+    assert_eq!(f.cluster().count("fake-acct"), 0);
+}
+
+#[tokio::test]
+async fn a_reply_cut_in_half_loses_no_job_and_duplicates_none() {
+    let f = fixture(&["fake"]);
+    // All ten ran; the reply carries only the first five records.
+    f.cluster().plan(BatchPlan {
+        reply_records: Some(5),
+        ..BatchPlan::default()
+    });
+    let names: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = f.start(&names).await;
+    assert_eq!(f.cluster().state().jobs.len(), 10);
+    assert_eq!(
+        f.cluster().count("fake-find"),
+        1,
+        "the five unsure ones looked up at once"
+    );
+    for id in &ids {
+        assert_eq!(f.status(id), TaskStatus::Submitted);
+        f.job_of(id);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_stopped_half_way_submits_the_rest_once_on_the_next_poll() {
+    let f = fixture(&["fake"]);
+    // Seven ran, five replies came back, then the connection dropped.
+    f.cluster().plan(BatchPlan {
+        run_only: Some(7),
+        reply_records: Some(5),
+        ..BatchPlan::default()
+    });
+    let names: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = f.start(&names).await;
+    let staged: Vec<&TaskId> = ids
+        .iter()
+        .filter(|id| f.status(id) == TaskStatus::Staged)
+        .collect();
+    assert_eq!(
+        staged.len(),
+        3,
+        "the three that never ran go back to staged"
+    );
+    assert_eq!(f.cluster().state().jobs.len(), 7);
+    f.poll().await;
+    assert_eq!(
+        f.cluster().state().jobs.len(),
+        10,
+        "each task exactly one job"
+    );
+    for id in &ids {
+        assert_eq!(f.status(id), TaskStatus::Submitted);
+        f.job_of(id);
+        assert_eq!(f.session.results(id).unwrap().attempts.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_submit_refused_for_one_task_of_ten_fails_that_task_only() {
+    let f = fixture(&["fake"]);
+    f.cluster().plan(BatchPlan {
+        refuse: vec![3],
+        ..BatchPlan::default()
+    });
+    let names: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = f.start(&names).await;
+    for (i, id) in ids.iter().enumerate() {
+        let record = f.session.get(id).unwrap();
+        if i == 3 {
+            assert_eq!(record.status, TaskStatus::Failed);
+            assert_eq!(record.end_state, Some(EndState::SubmitFailed));
+            let reason = record.reason.clone().unwrap();
+            assert!(reason.contains("invalid account"), "{reason}");
+            assert!(reason.contains("exit code 1"), "{reason}");
+            assert!(!reason.contains("Some("), "no Rust internals: {reason}");
+            let attempts = f.session.results(id).unwrap().attempts;
+            assert_eq!(attempts[0].end_state, Some(EndState::SubmitFailed));
+        } else {
+            assert_eq!(record.status, TaskStatus::Submitted);
+            f.job_of(id);
+        }
+    }
+    assert_eq!(f.cluster().state().jobs.len(), 9);
+}
+
+#[tokio::test]
+async fn a_cancelled_running_job_ends_cancelled_whatever_accounting_calls_it() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["long"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().set(n, FakeState::Running);
+    f.poll().await;
+    assert_eq!(
+        f.session.cancel(std::slice::from_ref(&id)).await.unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(f.cluster().state().cancelled, vec![n.to_string()]);
+    // Still listed as running on the next poll: asked again.
+    f.poll().await;
+    assert_eq!(f.cluster().state().cancelled.len(), 2);
+    // Grid Engine calls a cancelled running job a SIGKILL failure.
+    f.cluster().set(
+        n,
+        FakeState::Ended(JobState::Failed {
+            exit_code: Some(137),
+        }),
+    );
+    f.cluster().show(n, false, true);
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(record.status, TaskStatus::Failed);
+    assert_eq!(record.end_state, Some(EndState::Cancelled));
+}
+
+#[tokio::test]
+async fn a_cancelled_queued_job_with_no_record_ends_cancelled_without_waiting() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["queued"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.session.cancel(std::slice::from_ref(&id)).await.unwrap();
+    // Grid Engine keeps no record of a pending job deleted with qdel.
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(record.end_state, Some(EndState::Cancelled));
+    assert!(record.reason.clone().unwrap().contains("at xpr's request"));
+}
+
+#[tokio::test]
+async fn a_cancel_covers_a_task_caught_mid_submission_and_one_not_yet_submitted() {
+    let f = fixture(&["fake"]);
+    // The batch ran but the connection dropped before its reply, and the lookup by name
+    // failed too: the task is left `submitting` with a job the DB does not know.
+    f.cluster().plan(BatchPlan {
+        drop_connection: true,
+        ..BatchPlan::default()
+    });
+    f.cluster().state().find_failures = 1;
+    let err = f
+        .session
+        .start(request("caught", "fake"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("fake-host"), "{err}");
+    let caught = f.session.list(&Default::default()).unwrap()[0].id.clone();
+    assert_eq!(f.status(&caught), TaskStatus::Submitting);
+    let (n, _) = f.cluster().job_named(caught.as_str());
+
+    // A task that the scheduler never got: lookup finds nothing, back to staged.
+    f.cluster().plan(BatchPlan {
+        run_only: Some(0),
+        reply_records: Some(0),
+        ..BatchPlan::default()
+    });
+    let staged = f.start(&["later"]).await.remove(0);
+    assert_eq!(f.status(&staged), TaskStatus::Staged);
+
+    let acted = f
+        .session
+        .cancel(&[caught.clone(), staged.clone()])
+        .await
+        .unwrap();
+    assert_eq!(acted.len(), 2);
+    // The half-submitted job was found by name and cancelled; the staged one never submitted.
+    assert_eq!(f.cluster().state().cancelled, vec![n.to_string()]);
+    assert_eq!(
+        f.session
+            .get(&caught)
+            .unwrap()
+            .scheduler_job_id
+            .clone()
+            .unwrap()
+            .as_str(),
+        n.to_string()
+    );
+    let never = f.session.get(&staged).unwrap();
+    assert_eq!(never.status, TaskStatus::Failed);
+    assert_eq!(never.end_state, Some(EndState::Cancelled));
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    assert_eq!(
+        f.cluster().state().jobs.len(),
+        1,
+        "nothing more was submitted"
+    );
+    assert_eq!(
+        f.session.get(&caught).unwrap().end_state,
+        Some(EndState::Cancelled)
+    );
+}
+
+#[tokio::test]
+async fn one_unreachable_system_does_not_stop_the_poll_of_another() {
+    let f = fixture(&["fake", "down"]);
+    let up = f.start(&["up"]).await.remove(0);
+    let down = f
+        .session
+        .start(request("down", "down"))
+        .await
+        .unwrap()
+        .record
+        .id
+        .clone();
+    let n = f.job_of(&up);
+    f.cluster().complete(n, 0);
+    f.clusters[1].state().unreachable = true;
+    let report = f.session.poll().await.unwrap();
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0.as_str(), "down");
+    assert!(report.failed[0].1.to_string().contains("fake-host"));
+    assert_eq!(f.status(&up), TaskStatus::Succeeded);
+    assert!(report.changed.iter().any(|r| r.id == up));
+    assert_eq!(f.status(&down), TaskStatus::Submitted);
+}

@@ -1,0 +1,508 @@
+//! A fake cluster for testing the engine's logic above the transport with no daemon and no
+//! real clock: [`FakeScheduler`] is a scheduler adapter whose commands are `fake-submit`,
+//! `fake-status` ...; [`FakeTransport`] answers them from an in-memory job table the test
+//! controls ([`FakeCluster`]), and runs xpr's own stage/collect/clean programs for real on this
+//! machine (the "remote" run dirs are local directories), so staging and collection are the
+//! real code paths. The batch program's framed stdin is decoded and answered in its reply
+//! format, which lets a test cut a reply short or refuse one submission of ten.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use xpr::command::{CommandOutput, CommandSpec};
+use xpr::config::SchedulerKind;
+use xpr::ids::SchedulerJobId;
+use xpr::scheduler::{JobState, JobStatus, ParseError, Scheduler};
+use xpr::transport::{
+    BoxFuture, DynRead, DynWrite, LocalTransport, Retry, Transport, TransportError,
+    TransportErrorKind,
+};
+
+/// Where a fake job is, as the test sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FakeState {
+    /// Waiting in the queue.
+    Queued,
+    /// Running.
+    Running,
+    /// Over, as the scheduler reports it.
+    Ended(JobState),
+}
+
+/// One job of the fake cluster.
+#[derive(Clone, Debug)]
+pub struct FakeJob {
+    /// The job's name (xpr uses the task id).
+    pub name: String,
+    /// Its run dir.
+    pub dir: PathBuf,
+    /// Where it is.
+    pub state: FakeState,
+    /// Shown by `fake-status`.
+    pub in_queue: bool,
+    /// Shown by `fake-acct`.
+    pub in_accounting: bool,
+}
+
+/// What the next batch does, set by a test.
+#[derive(Clone, Debug, Default)]
+pub struct BatchPlan {
+    /// Submissions (counting from 0 in the batch) that the scheduler refuses.
+    pub refuse: Vec<usize>,
+    /// Run only this many lines, then stop (as if the connection dropped mid-batch).
+    pub run_only: Option<usize>,
+    /// Keep only this many records in the reply (the rest of the reply is lost).
+    pub reply_records: Option<usize>,
+    /// Fail the whole command with a dropped connection after running (after `run_only`).
+    pub drop_connection: bool,
+}
+
+/// The shared state of a fake cluster.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    /// Jobs by number.
+    pub jobs: BTreeMap<u64, FakeJob>,
+    next: u64,
+    /// Plans for the next batches, first first.
+    pub plans: Vec<BatchPlan>,
+    /// How many commands of each kind were run.
+    pub counts: BTreeMap<String, usize>,
+    /// Job ids cancelled, in order.
+    pub cancelled: Vec<String>,
+    /// Every status or accounting command fails while set (an unreachable host).
+    pub unreachable: bool,
+    /// Find-by-name fails this many more times.
+    pub find_failures: usize,
+}
+
+/// A handle on the fake cluster, shared by the transport and the test.
+#[derive(Clone, Debug, Default)]
+pub struct FakeCluster(Arc<Mutex<ClusterState>>);
+
+impl FakeCluster {
+    /// The state, locked.
+    pub fn state(&self) -> MutexGuard<'_, ClusterState> {
+        self.0.lock().unwrap()
+    }
+
+    /// Plans the next batch.
+    pub fn plan(&self, plan: BatchPlan) {
+        self.state().plans.push(plan);
+    }
+
+    /// The job called `name` (the task id); panics if there is none or several.
+    pub fn job_named(&self, name: &str) -> (u64, FakeJob) {
+        let state = self.state();
+        let found: Vec<_> = state
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.name == name)
+            .map(|(n, j)| (*n, j.clone()))
+            .collect();
+        assert_eq!(found.len(), 1, "one job named {name}: {:?}", state.jobs);
+        found.into_iter().next().unwrap()
+    }
+
+    /// Sets job `n`'s state.
+    pub fn set(&self, n: u64, state: FakeState) {
+        self.state().jobs.get_mut(&n).unwrap().state = state;
+    }
+
+    /// Makes job `n` run its script's end as xpr's job script would: `xpr.stdout` and then
+    /// `xpr.exit` with `code` in its run dir; the queue shows it `Ended(result)`.
+    pub fn complete(&self, n: u64, code: i32) {
+        let dir = self.state().jobs[&n].dir.clone();
+        std::fs::write(dir.join("xpr.stdout"), format!("job {n}\n")).unwrap();
+        std::fs::write(dir.join("xpr.exit"), format!("{code}\n")).unwrap();
+        let result = if code == 0 {
+            JobState::Succeeded
+        } else {
+            JobState::Failed {
+                exit_code: Some(code),
+            }
+        };
+        self.set(n, FakeState::Ended(result));
+    }
+
+    /// Shows job `n` in the queue and/or accounting.
+    pub fn show(&self, n: u64, in_queue: bool, in_accounting: bool) {
+        let mut state = self.state();
+        let job = state.jobs.get_mut(&n).unwrap();
+        job.in_queue = in_queue;
+        job.in_accounting = in_accounting;
+    }
+
+    /// How many commands named `program` ran.
+    pub fn count(&self, program: &str) -> usize {
+        self.state().counts.get(program).copied().unwrap_or(0)
+    }
+}
+
+/// The scheduler adapter of the fake cluster.
+#[derive(Debug, Default)]
+pub struct FakeScheduler;
+
+fn ids_cmd(program: &str, ids: &[SchedulerJobId]) -> CommandSpec {
+    CommandSpec::new(program).args(ids.iter().map(|i| i.as_str()))
+}
+
+fn parse_error(what: &'static str, message: String) -> ParseError {
+    ParseError {
+        scheduler: SchedulerKind::Slurm,
+        what,
+        message,
+        snippet: None,
+    }
+}
+
+/// Reads `ID STATE [EXIT] [NAME]` lines.
+fn parse_jobs(what: &'static str, out: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+    let text = out.stdout_text();
+    let mut jobs = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let [id, state, exit, name] = words[..] else {
+            return Err(parse_error(what, format!("bad line {line:?}")));
+        };
+        let state = match state {
+            "Q" => JobState::Queued,
+            "R" => JobState::Running,
+            "CD" => JobState::Succeeded,
+            "F" => JobState::Failed {
+                exit_code: exit.parse().ok(),
+            },
+            "TO" => JobState::Timeout,
+            "CA" => JobState::Cancelled,
+            "NF" => JobState::NodeFail,
+            other => return Err(parse_error(what, format!("bad state {other:?}"))),
+        };
+        jobs.push(JobStatus {
+            id: SchedulerJobId::new(id),
+            name: Some(name.to_owned()),
+            raw_state: state_code(&state).to_owned(),
+            state,
+            exit_code: exit.parse().ok(),
+            node: Some("fake-node".to_owned()),
+            reason: None,
+        });
+    }
+    Ok(jobs)
+}
+
+fn state_code(state: &JobState) -> &'static str {
+    match state {
+        JobState::Queued | JobState::Held => "Q",
+        JobState::Running => "R",
+        JobState::Succeeded => "CD",
+        JobState::Failed { .. } => "F",
+        JobState::Timeout => "TO",
+        JobState::Cancelled => "CA",
+        JobState::NodeFail => "NF",
+        _ => "F",
+    }
+}
+
+impl Scheduler for FakeScheduler {
+    fn kind(&self) -> SchedulerKind {
+        SchedulerKind::Slurm
+    }
+
+    fn default_header(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {
+        CommandSpec::new("fake-submit").args([job_dir, script])
+    }
+
+    fn parse_submit(&self, output: &CommandOutput) -> Result<SchedulerJobId, ParseError> {
+        let text = output.stdout_text();
+        let id = text.trim();
+        if output.succeeded() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(SchedulerJobId::new(id))
+        } else {
+            Err(parse_error("submit", format!("no job id in {text:?}")))
+        }
+    }
+
+    fn status(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        ids_cmd("fake-status", ids)
+    }
+
+    fn parse_status(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        parse_jobs("status", output)
+    }
+
+    fn accounting(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        ids_cmd("fake-acct", ids)
+    }
+
+    fn parse_accounting(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        parse_jobs("accounting", output)
+    }
+
+    fn find_by_name(&self, names: &[String]) -> CommandSpec {
+        CommandSpec::new("fake-find").args(names)
+    }
+
+    fn parse_find_by_name(&self, output: &CommandOutput) -> Result<Vec<JobStatus>, ParseError> {
+        parse_jobs("find", output)
+    }
+
+    fn cancel(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        ids_cmd("fake-cancel", ids)
+    }
+
+    fn hold(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        ids_cmd("fake-hold", ids)
+    }
+
+    fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
+        ids_cmd("fake-release", ids)
+    }
+}
+
+/// The transport of the fake cluster (see the module docs).
+#[derive(Debug)]
+pub struct FakeTransport {
+    cluster: FakeCluster,
+    local: LocalTransport,
+}
+
+impl FakeTransport {
+    /// A transport answering from `cluster`.
+    pub fn new(cluster: FakeCluster) -> Self {
+        Self {
+            cluster,
+            local: LocalTransport::new(),
+        }
+    }
+
+    fn dropped(&self, cmd: &CommandSpec) -> TransportError {
+        TransportError::new("fake-host", TransportErrorKind::ConnectionDropped).with_command(cmd)
+    }
+
+    /// Answers one scheduler command (argv words), as the fake scheduler would.
+    fn answer(&self, words: &[String]) -> CommandOutput {
+        let mut state = self.cluster.state();
+        *state.counts.entry(words[0].clone()).or_default() += 1;
+        let line = |n: &u64, j: &FakeJob| {
+            let (code, exit) = match &j.state {
+                FakeState::Queued => ("Q", "-".to_owned()),
+                FakeState::Running => ("R", "-".to_owned()),
+                FakeState::Ended(s) => (
+                    state_code(s),
+                    match s {
+                        JobState::Failed { exit_code: Some(c) } => c.to_string(),
+                        JobState::Succeeded => "0".to_owned(),
+                        _ => "-".to_owned(),
+                    },
+                ),
+            };
+            format!("{n} {code} {exit} {}\n", j.name)
+        };
+        match words[0].as_str() {
+            "fake-submit" => {
+                state.next += 1;
+                let n = state.next;
+                let dir = PathBuf::from(&words[1]);
+                let name = dir
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_start_matches("run_")
+                    .to_owned();
+                assert!(
+                    dir.join(&words[2]).is_file(),
+                    "job script staged in {dir:?}"
+                );
+                state.jobs.insert(
+                    n,
+                    FakeJob {
+                        name,
+                        dir,
+                        state: FakeState::Queued,
+                        in_queue: true,
+                        in_accounting: true,
+                    },
+                );
+                CommandOutput::success(format!("{n}\n"))
+            }
+            "fake-status" | "fake-acct" => {
+                let accounting = words[0] == "fake-acct";
+                let mut out = String::new();
+                for id in &words[1..] {
+                    let n: u64 = id.parse().unwrap();
+                    if let Some(j) = state.jobs.get(&n)
+                        && (if accounting {
+                            j.in_accounting
+                        } else {
+                            j.in_queue
+                        })
+                    {
+                        out.push_str(&line(&n, j));
+                    }
+                }
+                CommandOutput::success(out)
+            }
+            "fake-find" => {
+                let mut out = String::new();
+                for (n, j) in &state.jobs {
+                    if words[1..].contains(&j.name) && j.in_queue {
+                        out.push_str(&line(n, j));
+                    }
+                }
+                CommandOutput::success(out)
+            }
+            "fake-cancel" => {
+                state.cancelled.extend(words[1..].iter().cloned());
+                CommandOutput::success("")
+            }
+            other => panic!("the fake scheduler has no command {other}"),
+        }
+    }
+
+    /// Runs the batch program's framed lines against the fake scheduler.
+    fn batch(&self, cmd: &CommandSpec) -> Result<CommandOutput, TransportError> {
+        let lines = decode_frames(&cmd.stdin);
+        let is_submit = lines
+            .first()
+            .is_some_and(|l| l.first().is_some_and(|w| w == "fake-submit"));
+        let plan = if is_submit {
+            let mut state = self.cluster.state();
+            if state.plans.is_empty() {
+                BatchPlan::default()
+            } else {
+                state.plans.remove(0)
+            }
+        } else {
+            BatchPlan::default()
+        };
+        if !is_submit {
+            let mut state = self.cluster.state();
+            if lines.first().is_some_and(|l| l[0] == "fake-find") && state.find_failures > 0 {
+                state.find_failures -= 1;
+                return Err(self.dropped(cmd));
+            }
+        }
+        let mut reply = b"LOCKED\n".to_vec();
+        let run = plan.run_only.unwrap_or(lines.len()).min(lines.len());
+        let keep = plan.reply_records.unwrap_or(run).min(run);
+        for (i, words) in lines.iter().take(run).enumerate() {
+            let out = if plan.refuse.contains(&i) {
+                *self
+                    .cluster
+                    .state()
+                    .counts
+                    .entry("fake-submit-refused".to_owned())
+                    .or_default() += 1;
+                CommandOutput {
+                    code: Some(1),
+                    stdout: Vec::new(),
+                    stderr: b"fake-submit: error: invalid account\n".to_vec(),
+                }
+            } else {
+                self.answer(words)
+            };
+            if i < keep {
+                reply.extend(
+                    format!(
+                        "R {i} {} {} {}\n",
+                        out.code.unwrap(),
+                        out.stdout.len(),
+                        out.stderr.len()
+                    )
+                    .bytes(),
+                );
+                reply.extend(&out.stdout);
+                reply.extend(&out.stderr);
+            }
+        }
+        if plan.drop_connection {
+            return Err(self.dropped(cmd));
+        }
+        if keep == lines.len() {
+            reply.extend(b"END\n");
+        }
+        Ok(CommandOutput {
+            code: Some(if keep == lines.len() { 0 } else { 141 }),
+            stdout: reply,
+            stderr: Vec::new(),
+        })
+    }
+}
+
+/// The words of each framed line (`L<line>` frames; the fake's words need no quoting).
+fn decode_frames(stdin: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8(stdin.to_vec()).unwrap();
+    text.lines()
+        .map(|frame| {
+            let line = frame
+                .strip_prefix('L')
+                .expect("the fake's lines are plain frames");
+            assert!(
+                !line.contains(['\'', '"', '\\']),
+                "unquoted words only: {line}"
+            );
+            line.split(' ').map(str::to_owned).collect()
+        })
+        .collect()
+}
+
+fn program_name(cmd: &CommandSpec) -> Option<&str> {
+    // `sh -c PROGRAM NAME ...`: xpr's remote programs are told apart by their `$0`.
+    if cmd.program == "sh" && cmd.args.first().is_some_and(|a| a == "-c") {
+        cmd.args.get(2).and_then(|a| a.to_str())
+    } else {
+        None
+    }
+}
+
+impl Transport for FakeTransport {
+    fn host(&self) -> &str {
+        "fake-host"
+    }
+
+    fn run<'a>(
+        &'a self,
+        cmd: &'a CommandSpec,
+        retry: Retry,
+    ) -> BoxFuture<'a, Result<CommandOutput, TransportError>> {
+        Box::pin(async move {
+            match program_name(cmd) {
+                Some("xpr-batch") => self.batch(cmd),
+                Some(_) => self.local.run(cmd, retry).await,
+                None => {
+                    let program = cmd.program.to_string_lossy().into_owned();
+                    if self.cluster.state().unreachable {
+                        return Err(TransportError::new(
+                            "fake-host",
+                            TransportErrorKind::HostUnreachable,
+                        )
+                        .with_command(cmd));
+                    }
+                    let mut words = vec![program];
+                    words.extend(cmd.args.iter().map(|a| a.to_string_lossy().into_owned()));
+                    Ok(self.answer(&words))
+                }
+            }
+        })
+    }
+
+    fn run_streaming<'a>(
+        &'a self,
+        cmd: &'a CommandSpec,
+        stdin: Option<DynRead<'a>>,
+        stdout: Option<DynWrite<'a>>,
+    ) -> BoxFuture<'a, Result<CommandOutput, TransportError>> {
+        // Staging and collection: xpr's own programs, run for real on local directories.
+        self.local.run_streaming(cmd, stdin, stdout)
+    }
+}
+
+/// The path of a task's remote run dir under `base`.
+pub fn remote_dir(base: &Path, id: &str) -> PathBuf {
+    base.join(format!("run_{id}"))
+}
