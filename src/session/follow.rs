@@ -124,23 +124,19 @@ impl Session {
             self.advance_locked(&driver).await?;
         }
         self.follow_jobs(&driver).await?;
-        let mut changed = Vec::new();
-        let after = self
-            .summaries(TaskFilter {
-                system: Some(system.clone()),
-                ..TaskFilter::default()
-            })
-            .await?;
-        for s in after {
-            if let Some(old) = before.get(&s.id) {
-                if *old != s.status {
-                    changed.push(s.id.clone());
-                }
-                if !s.status.is_finished() {
-                    report.ongoing += 1;
-                }
-            }
-        }
+        // Only in-flight rows again: a task that left them has finished (changed).
+        let after: HashMap<TaskId, TaskStatus> = self
+            .summaries(ongoing)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.status))
+            .collect();
+        report.ongoing = after.keys().filter(|id| before.contains_key(*id)).count();
+        let changed: Vec<TaskId> = before
+            .iter()
+            .filter(|(id, old)| after.get(*id) != Some(*old))
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in changed {
             report.changed.push(self.get_async(&id).await?);
         }

@@ -2,11 +2,27 @@
 //! collect, clean), over every system of a config at once.
 //!
 //! A [`Session`] is opened from a [`LoadedConfig`]. It owns the jobs DB at
-//! `<stage_root>/jobs.db`, one transport per system (made when first needed and shared by every
-//! operation), and the local run dirs `<stage_root>/run_<task id>/`. It is cheap to clone
-//! (clones share everything) and every method takes `&self`, so one process can follow tasks
-//! on several systems at once. [`BlockingSession`] offers the same operations outside async
-//! code.
+//! `<stage_root>/jobs.db`, one [`SystemDriver`] per system (made when first needed, each on its
+//! own, so a slow login to one system holds up no other; shared by every operation), and the
+//! local run dirs `<stage_root>/run_<task id>/`. It is cheap to clone (clones share everything)
+//! and every method takes `&self`, so one process can follow tasks on several systems at once.
+//! [`BlockingSession`] offers the same operations outside async code.
+//!
+//! # Inside
+//!
+//! | module | owns |
+//! |---|---|
+//! | `driver` | [`SystemDriver`]: the only code that talks to a system's remote side, one round trip for many tasks, typed results |
+//! | `decide` | [`decide_end`]: what a job's end means, pure |
+//! | `submit` | start: prepare, record, stage, batch submit, recover interrupted submissions |
+//! | `follow` | poll and follow: status, accounting, vanished jobs, collection |
+//! | `manage` | cancel, clean, remove, mark processed, reset |
+//! | `protocol` | the remote `sh` programs and their reply framing |
+//! | `clock` | the engine's [`Clock`] (tests move a [`ManualClock`]) |
+//!
+//! The orchestrators (`submit`, `follow`, `manage`) decide and write DB transitions; they run
+//! DB calls on blocking threads (a DB call may wait out another process's write lock, which must
+//! not hold up the runtime).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), xpr::session::SessionError> {
@@ -47,12 +63,15 @@
 //! # A task's life
 //!
 //! `created -> staged -> submitting -> submitted -> started -> succeeded | failed | died`,
-//! then `processed` and `cleaned` on request. Every transition is written before the action it
-//! announces. Creation, staging and submission on one system happen while this process holds
-//! the system's local lock file, so another process that finds a task `created`, `staged` or
-//! `submitting` *and* gets the lock knows its owner died, and continues it (`submitting` tasks
-//! are first looked up by name in the scheduler, under the remote lock, see [`protocol`]). See
-//! the `submit` and [`crate::monitor`] modules for the steps.
+//! then `processed` and `cleaned` on request; a task that ended has an
+//! [`EndState`] saying how. Each submission is an attempt (the DB keeps
+//! them all; a reset by hand makes the next submission a new one). Every transition is written
+//! before the action it announces. Creation, staging and submission on one system happen while
+//! this process holds the system's local lock file, so another process that finds a task
+//! `created`, `staged` or `submitting` *and* gets the lock knows its owner died, and continues
+//! it (`submitting` tasks are first looked up by name in the scheduler, under the remote lock,
+//! see [`protocol`]). A task whose cancellation was asked for is never submitted. See the
+//! `submit`, `follow` and `manage` modules for the steps.
 
 mod blocking;
 mod clock;
