@@ -436,3 +436,76 @@ async fn one_unreachable_system_does_not_stop_the_poll_of_another() {
     assert!(report.changed.iter().any(|r| r.id == up));
     assert_eq!(f.status(&down), TaskStatus::Submitted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_login_to_one_system_holds_up_no_other_systems_poll() {
+    let root = tempfile::tempdir().unwrap();
+    // A host whose "network" answers after 4 s, and then not at all.
+    let ssh_config = root.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        "Host slowhost\n  ProxyCommand sleep 4\n  BatchMode yes\n",
+    )
+    .unwrap();
+    let config = root.path().join("config.json");
+    let partitions = json!({"p": {"num_cores": 4, "max_time": "1h"}});
+    std::fs::write(
+        &config,
+        json!({"systems": {
+            "fake": {"host": null, "scheduler": "slurm", "partitions": partitions},
+            "slow": {"host": "slowhost", "scheduler": "slurm", "partitions": partitions,
+                     "remsh_cmd": format!("ssh -F {}", ssh_config.display())},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let loaded = LoadedConfig::from_files(std::slice::from_ref(&config), root.path()).unwrap();
+    let session = Session::open(loaded).unwrap();
+    let cluster = FakeCluster::default();
+    session.set_backend(
+        "fake",
+        Arc::new(FakeTransport::new(cluster.clone())),
+        Arc::new(FakeScheduler),
+    );
+    let id = session
+        .start(request("quick", "fake"))
+        .await
+        .unwrap()
+        .record
+        .id
+        .clone();
+    let (n, _) = cluster.job_named(id.as_str());
+    cluster.complete(n, 0);
+
+    let slow = {
+        let session = session.clone();
+        tokio::spawn(async move { session.driver(&"slow".into()).await.map(drop) })
+    };
+    // Let the slow login start and take the system's driver cell.
+    let started = std::time::Instant::now();
+    while !ssh_running(&ssh_config) {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "ssh never started"
+        );
+        tokio::task::yield_now().await;
+    }
+    session.poll_system("fake").await.unwrap();
+    assert_eq!(session.get(&id).unwrap().status, TaskStatus::Succeeded);
+    assert!(
+        !slow.is_finished(),
+        "the other system's poll finished while the slow login was still going on"
+    );
+    let err = slow.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("slowhost"), "{err}");
+}
+
+/// True when an ssh process using `config` runs.
+fn ssh_running(config: &std::path::Path) -> bool {
+    let needle = config.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+            .unwrap_or(false)
+    })
+}
