@@ -55,6 +55,8 @@
 //! the `submit` and [`crate::monitor`] modules for the steps.
 
 mod blocking;
+pub mod deliver;
+pub mod profile;
 pub mod protocol;
 mod submit;
 
