@@ -216,8 +216,11 @@ pub fn deliver_outputs(
     Ok(work.delivery)
 }
 
-/// The paths (relative to `run_dir`) that `pattern` matches, in glob order.
-fn matching(run_dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, DeliverError> {
+/// The paths (relative to `run_dir`) that the expected output `pattern` matches, in glob
+/// order: a pattern with `*`, `?` or `[` is a glob matched under the escaped `run_dir`, any
+/// other a plain relative path. The follow step's check for missing outputs and the delivery
+/// must agree on this rule, so both should call this.
+pub(crate) fn matching(run_dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, DeliverError> {
     let bad = |why: String| DeliverError::BadPattern {
         pattern: pattern.to_owned(),
         why,
