@@ -861,3 +861,146 @@ fn loaded_remote_rundir_uses_the_stage_root_and_submit_hostname() {
     let here = loaded.system("here").unwrap();
     assert_eq!(loaded.remote_rundir(here, Some("x")), None);
 }
+
+// ---------------------------------------------------------------- every problem at once
+
+#[test]
+fn every_problem_of_a_config_is_reported_each_with_file_and_path() {
+    let path = fixture("invalid").join("several_problems.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let err = Config::from_json_str(&text, &path).unwrap_err();
+    assert!(matches!(*err.kind, ConfigErrorKind::Several { .. }));
+    let messages: Vec<String> = err.errors().iter().map(|e| e.to_string()).collect();
+    let expected = [
+        "systems.hpc.scheduler: unknown scheduler \"slrum\"",
+        "systems.hpc.partitions.workq.max_time: invalid time \"1x\"",
+        "systems.gpu.hots: unknown key \"hots\"",
+        "systems.gpu.partitions.a100.num_cores: expected a positive integer",
+        "profiles.quick.system: unknown system \"nowhere\"",
+        "profiles.quick.env.1BAD: invalid value",
+    ];
+    assert_eq!(messages.len(), expected.len(), "{messages:#?}");
+    for (message, what) in messages.iter().zip(expected) {
+        assert!(
+            message.starts_with(&format!("{}: {what}", path.display())),
+            "expected {what:?} in {message}"
+        );
+    }
+    // Displayed whole: one line per problem, in document order.
+    assert_eq!(err.to_string(), messages.join("\n"));
+}
+
+#[test]
+fn a_misspelt_required_key_is_one_problem() {
+    // "partitons" is reported with its did-you-mean, not also as a missing "partitions".
+    let doc = json!({"systems": {"s": {"host": null, "scheduler": "slurm", "partitons": null}}});
+    let err = Config::from_json_str(&doc.to_string(), Path::new("c.json")).unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{err}");
+    assert!(matches!(*err.kind, ConfigErrorKind::UnknownKey { .. }));
+}
+
+#[test]
+fn problems_in_several_layered_files_each_name_their_file() {
+    let t = Tree::new();
+    let home_file = write_config(
+        &t.home().join(".expyre"),
+        json!({"systems": {"h": slurm_system("h.example.org",
+            json!({"p": {"num_cores": 4, "max_mem": "4XB"}}))}}),
+    );
+    let project_file = write_config(
+        &t.root.join("home/proj/_expyre"),
+        json!({"systems": {"p": {"host": null, "scheduler": "sge", "partitions": null,
+            "script_exe": "/bin/sh"}}}),
+    );
+    let err = LoadedConfig::load(&t.search_from("home/proj")).unwrap_err();
+    let errors = err.errors();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert_eq!(errors[0].files, std::slice::from_ref(&home_file));
+    assert_eq!(
+        errors[0].path.as_ref().unwrap().to_string(),
+        "systems.h.partitions.p.max_mem"
+    );
+    assert_eq!(errors[1].files, std::slice::from_ref(&project_file));
+    assert_eq!(
+        errors[1].path.as_ref().unwrap().to_string(),
+        "systems.p.script_exe"
+    );
+    assert_eq!(err.files, [home_file, project_file]);
+
+    // Two files that do not parse: both are named.
+    std::fs::write(t.home().join(".expyre/config.json"), "{,}").unwrap();
+    std::fs::write(t.root.join("home/proj/_expyre/config.json"), "[").unwrap();
+    let err = LoadedConfig::load(&t.search_from("home/proj")).unwrap_err();
+    assert_eq!(err.errors().len(), 2, "{err}");
+    assert!(
+        err.errors()
+            .iter()
+            .all(|e| matches!(*e.kind, ConfigErrorKind::Syntax { .. }))
+    );
+}
+
+// ---------------------------------------------------------------- lenient loading
+
+#[test]
+fn a_broken_config_loads_leniently_with_builtin_local_and_the_usual_stage_root() {
+    let t = Tree::new();
+    let project = t.root.join("home/proj/_expyre");
+    std::fs::create_dir_all(&project).unwrap();
+    let file = project.join("config.json");
+    std::fs::write(&file, "{\"systems\": {\"hpc\": }").unwrap();
+    let search = t.search_from("home/proj");
+    assert!(LoadedConfig::load(&search).is_err());
+
+    let loaded = LoadedConfig::load_lenient(&search).unwrap();
+    let problems = loaded.problems.as_ref().expect("problems kept");
+    assert!(
+        problems
+            .to_string()
+            .starts_with(&file.display().to_string())
+    );
+    assert_eq!(loaded.stage_root, project);
+    assert_eq!(loaded.stage_root_origin, StageRootOrigin::DeepestConfigDir);
+    assert_eq!(loaded.files, std::slice::from_ref(&file));
+    // The built-in `local` works; any other system or profile names the problems.
+    assert_eq!(
+        loaded.system("local").unwrap().scheduler,
+        SchedulerKind::Local
+    );
+    let err = loaded.system("hpc").unwrap_err();
+    assert!(matches!(*err.kind, ConfigErrorKind::Unusable { .. }));
+    let message = err.to_string();
+    assert!(
+        message.contains("system \"hpc\" cannot be used")
+            && message.contains(&file.display().to_string()),
+        "{message}"
+    );
+    let cause = std::error::Error::source(&err).expect("the problems are the cause");
+    assert!(cause.to_string().contains("invalid json"), "{cause}");
+    assert!(matches!(
+        *loaded.profile("quick").unwrap_err().kind,
+        ConfigErrorKind::Unusable { .. }
+    ));
+
+    // A valid config loads leniently just as strictly.
+    write_config(&project, json!({"systems": {}}));
+    let loaded = LoadedConfig::load_lenient(&search).unwrap();
+    assert!(loaded.problems.is_none());
+}
+
+#[test]
+fn a_lenient_load_keeps_the_local_stage_dir_of_a_config_that_parses() {
+    let t = Tree::new();
+    let project = t.root.join("home/proj/_expyre");
+    write_config(
+        &project,
+        json!({"local_stage_dir": "stage", "systems": {"hpc": {"host": "h", "scheduler": "slurm"}}}),
+    );
+    let search = t.search_from("home/proj");
+    let loaded = LoadedConfig::load_lenient(&search).unwrap();
+    assert!(loaded.problems.is_some());
+    assert_eq!(loaded.stage_root, t.root.join("home/proj/stage"));
+    assert!(matches!(
+        loaded.stage_root_origin,
+        StageRootOrigin::LocalStageDir { .. }
+    ));
+}

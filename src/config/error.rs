@@ -5,6 +5,10 @@
 //! missing), the JSON path of the value (`systems.archer2.partitions.standard.max_mem`), and a
 //! [`ConfigErrorKind`] saying what is wrong. Messages are lowercase and end with a
 //! `(hint: ...)` where the user can act.
+//!
+//! A config with several problems gives one [`ConfigError`] of kind
+//! [`ConfigErrorKind::Several`] holding one error per problem, each with its own file and JSON
+//! path; [`ConfigError::errors`] lists them whatever the count.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -123,10 +127,51 @@ impl ConfigError {
             kind: Box::new(kind),
         }
     }
+
+    /// One error for all of `errors`: `None` when there are none, the error itself when there
+    /// is one, else a [`ConfigErrorKind::Several`] naming every file involved.
+    pub fn from_errors(mut errors: Vec<ConfigError>) -> Option<Self> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => {
+                let mut files: Vec<PathBuf> = Vec::new();
+                for file in errors.iter().flat_map(|e| &e.files) {
+                    if !files.contains(file) {
+                        files.push(file.clone());
+                    }
+                }
+                Some(Self {
+                    files,
+                    path: None,
+                    kind: Box::new(ConfigErrorKind::Several { errors }),
+                })
+            }
+        }
+    }
+
+    /// Each problem this error reports, in document order: the errors of a
+    /// [`ConfigErrorKind::Several`], else this error alone.
+    pub fn errors(&self) -> &[ConfigError] {
+        match &*self.kind {
+            ConfigErrorKind::Several { errors } => errors,
+            _ => std::slice::from_ref(self),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Several problems: one line each, every line naming its own file and path.
+        if let ConfigErrorKind::Several { errors } = &*self.kind {
+            for (i, err) in errors.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("\n")?;
+                }
+                write!(f, "{err}")?;
+            }
+            return Ok(());
+        }
         if !self.files.is_empty() {
             let names: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
             write!(f, "{}: ", names.join(", "))?;
@@ -282,6 +327,27 @@ pub enum ConfigErrorKind {
         suggestion: Option<String>,
         /// Every known profile.
         known: Vec<String>,
+    },
+    /// A system or profile asked for while the config, loaded leniently, has problems (see
+    /// `LoadedConfig::load_lenient`): only the built-in `local` system is usable.
+    #[error(
+        "{what} {name:?} cannot be used: the config has problems (hint: `xpr config check` lists them)"
+    )]
+    Unusable {
+        /// `"system"` or `"profile"`.
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The config's problems.
+        #[source]
+        problems: std::sync::Arc<ConfigError>,
+    },
+    /// Several problems at once (at least two), each a complete error with its own file and
+    /// JSON path; displayed one per line.
+    #[error("{} problems in the config", errors.len())]
+    Several {
+        /// The problems, in document order (files in merge order).
+        errors: Vec<ConfigError>,
     },
 }
 

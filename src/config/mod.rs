@@ -23,6 +23,11 @@
 //!
 //! No config file at all is not an error: only the built-in `local` system then exists, and
 //! asking [`LoadedConfig::system`] for any other is an error naming the places searched.
+//!
+//! Every problem of a config is reported at once (a [`ConfigError`] of several, see
+//! [`ConfigError::errors`]). Work that needs no configured system (reading the jobs DB, the
+//! built-in `local` system) loads with [`LoadedConfig::load_lenient`]: files with problems then
+//! leave the built-in config and the usual stage root, the problems kept for a warning.
 
 mod discover;
 mod error;
@@ -31,6 +36,7 @@ mod scheduler_kind;
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -295,6 +301,43 @@ fn read_document(file: &Path) -> Result<Map<String, Value>, ConfigError> {
     parse_document(&text, file)
 }
 
+/// Reads and merges `files` in order; the files that cannot be read or parsed are left out,
+/// their errors returned alongside.
+fn merge_files(files: &[PathBuf]) -> (Merged, Vec<ConfigError>) {
+    let mut merged = Merged::default();
+    let mut errors = Vec::new();
+    for file in files {
+        match read_document(file) {
+            Ok(doc) => merged.merge(file.clone(), &doc),
+            Err(e) => errors.push(e),
+        }
+    }
+    (merged, errors)
+}
+
+/// The stage root: `local_stage_dir` if set (relative to `cwd`, as upstream), else the
+/// default found by discovery.
+fn stage_root(
+    local_stage_dir: Option<&Path>,
+    merged: &Merged,
+    cwd: &Path,
+    default_root: PathBuf,
+    default_origin: StageRootOrigin,
+) -> (PathBuf, StageRootOrigin) {
+    match local_stage_dir {
+        Some(dir) => {
+            let key = ["local_stage_dir".to_owned()];
+            let file = merged
+                .provenance
+                .value_files(&key)
+                .pop()
+                .unwrap_or_default();
+            (cwd.join(dir), StageRootOrigin::LocalStageDir { file })
+        }
+        None => (default_root, default_origin),
+    }
+}
+
 /// Where the stage root (jobs DB and local stage directories) came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -317,7 +360,8 @@ pub enum StageRootOrigin {
 /// A loaded configuration with its provenance: what `xpr config check` reports.
 #[derive(Clone, Debug)]
 pub struct LoadedConfig {
-    /// The validated configuration.
+    /// The validated configuration (only the built-in one when loaded leniently from a config
+    /// with problems, see [`LoadedConfig::problems`]).
     pub config: Config,
     /// The merged document as read (before validation), for `xpr config show`.
     pub merged: Map<String, Value>,
@@ -333,11 +377,83 @@ pub struct LoadedConfig {
     pub stage_root: PathBuf,
     /// Why the stage root is what it is.
     pub stage_root_origin: StageRootOrigin,
+    /// Set only by the lenient loaders ([`LoadedConfig::load_lenient`]) when the config files
+    /// have problems: what they are. [`LoadedConfig::config`] is then the built-in one, and
+    /// asking for any other system or for a profile is an error pointing here.
+    pub problems: Option<Arc<ConfigError>>,
 }
 
 impl LoadedConfig {
     /// Finds, merges and validates the config for `search` (see [`discover`]).
     pub fn load(search: &ConfigSearch) -> Result<Self, ConfigError> {
+        let (found, default_root, default_origin) = Self::find(search)?;
+        Self::build(
+            &found.files,
+            found.searched,
+            &search.cwd,
+            default_root,
+            default_origin,
+        )
+    }
+
+    /// [`LoadedConfig::load`] for this process's current directory, `$HOME` and `$EXPYRE_ROOT`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(&ConfigSearch::from_env()?)
+    }
+
+    /// [`LoadedConfig::load`] for work that needs no configured system (listing the jobs DB,
+    /// a task's results, the built-in `local` system): config files with problems do not stop
+    /// it. Their problems are kept in [`LoadedConfig::problems`] (for a warning), the config is
+    /// the built-in one, and the stage root is found as usual: from the directories found, or
+    /// a `local_stage_dir` that the files which do parse set. Errors of discovery itself (an
+    /// `EXPYRE_ROOT` that is not a directory, `.expyre` next to `_expyre`) are still errors:
+    /// without them the stage root is unknown.
+    pub fn load_lenient(search: &ConfigSearch) -> Result<Self, ConfigError> {
+        let (found, default_root, default_origin) = Self::find(search)?;
+        match Self::build(
+            &found.files,
+            found.searched.clone(),
+            &search.cwd,
+            default_root.clone(),
+            default_origin.clone(),
+        ) {
+            Ok(loaded) => Ok(loaded),
+            Err(problems) => {
+                let (merged, _) = merge_files(&found.files);
+                let local_stage_dir = match merged.value.get("local_stage_dir") {
+                    Some(Value::String(dir)) => Some(PathBuf::from(dir)),
+                    _ => None,
+                };
+                let (stage_root, stage_root_origin) = stage_root(
+                    local_stage_dir.as_deref(),
+                    &merged,
+                    &search.cwd,
+                    default_root,
+                    default_origin,
+                );
+                let config = Config::builtin();
+                Ok(Self {
+                    system_sources: vec![(config.systems[0].name.clone(), Vec::new())],
+                    config,
+                    merged: merged.value,
+                    files: found.files,
+                    searched: found.searched,
+                    stage_root,
+                    stage_root_origin,
+                    problems: Some(Arc::new(problems)),
+                })
+            }
+        }
+    }
+
+    /// [`LoadedConfig::load_lenient`] for this process's current directory, `$HOME` and
+    /// `$EXPYRE_ROOT`.
+    pub fn from_env_lenient() -> Result<Self, ConfigError> {
+        Self::load_lenient(&ConfigSearch::from_env()?)
+    }
+
+    /// Discovery, and the stage root to use when no `local_stage_dir` is set.
+    fn find(search: &ConfigSearch) -> Result<(Discovery, PathBuf, StageRootOrigin), ConfigError> {
         let found = discover(search)?;
         let (default_root, default_origin) = match found.dirs.last() {
             Some(deepest) if found.from_expyre_root => {
@@ -352,18 +468,7 @@ impl LoadedConfig {
                 (root, StageRootOrigin::Default)
             }
         };
-        Self::build(
-            &found.files,
-            found.searched,
-            &search.cwd,
-            default_root,
-            default_origin,
-        )
-    }
-
-    /// [`LoadedConfig::load`] for this process's current directory, `$HOME` and `$EXPYRE_ROOT`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::load(&ConfigSearch::from_env()?)
+        Ok((found, default_root, default_origin))
     }
 
     /// Merges exactly `files`, in the order given (shallowest first), without any search.
@@ -391,10 +496,11 @@ impl LoadedConfig {
         default_root: PathBuf,
         default_origin: StageRootOrigin,
     ) -> Result<Self, ConfigError> {
-        let mut merged = Merged::default();
-        for file in files {
-            let doc = read_document(file)?;
-            merged.merge(file.clone(), &doc);
+        let (merged, unreadable) = merge_files(files);
+        // A file that cannot be read leaves the merge incomplete: validating the rest would
+        // report problems that are not there (a profile naming a system of the missing file).
+        if let Some(err) = ConfigError::from_errors(unreadable) {
+            return Err(err);
         }
         let config = if files.is_empty() {
             Config::builtin()
@@ -419,18 +525,13 @@ impl LoadedConfig {
                 (s.name.clone(), sources)
             })
             .collect();
-        let (stage_root, stage_root_origin) = match &config.local_stage_dir {
-            Some(dir) => {
-                let key = ["local_stage_dir".to_owned()];
-                let file = merged
-                    .provenance
-                    .value_files(&key)
-                    .pop()
-                    .unwrap_or_default();
-                (cwd.join(dir), StageRootOrigin::LocalStageDir { file })
-            }
-            None => (default_root, default_origin),
-        };
+        let (stage_root, stage_root_origin) = stage_root(
+            config.local_stage_dir.as_deref(),
+            &merged,
+            cwd,
+            default_root,
+            default_origin,
+        );
         Ok(Self {
             config,
             merged: merged.value,
@@ -439,14 +540,44 @@ impl LoadedConfig {
             system_sources,
             stage_root,
             stage_root_origin,
+            problems: None,
+        })
+    }
+
+    /// The error for asking for `what` `name` of a config loaded leniently with problems.
+    fn unusable(&self, what: &'static str, name: &str) -> Option<ConfigError> {
+        let problems = self.problems.as_ref()?;
+        let mut err = ConfigError::new(ConfigErrorKind::Unusable {
+            what,
+            name: name.to_owned(),
+            problems: Arc::clone(problems),
+        });
+        err.files = self.files.clone();
+        Some(err)
+    }
+
+    /// The profile called `name`, or an error listing the known ones with a did-you-mean (or,
+    /// for a config loaded leniently with problems, pointing to them).
+    pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
+        if let Some(err) = self.unusable("profile", name) {
+            return Err(err);
+        }
+        self.config.profile(name).map_err(|mut e| {
+            e.files = self.files.clone();
+            e
         })
     }
 
     /// The system called `name`. When it does not exist, the error names the places searched
     /// if no config file was found at all, else lists the known systems with a did-you-mean.
+    /// For a config loaded leniently with problems, any system but the built-in `local` is an
+    /// error pointing to them.
     pub fn system(&self, name: &str) -> Result<&System, ConfigError> {
         if let Some(system) = self.config.system(name) {
             return Ok(system);
+        }
+        if let Some(err) = self.unusable("system", name) {
+            return Err(err);
         }
         if self.files.is_empty() {
             return Err(ConfigError::new(ConfigErrorKind::NoConfig {

@@ -2,7 +2,9 @@
 //!
 //! The walk is by hand rather than through serde derive so that every error knows its JSON
 //! path and, through [`Provenance`], the file the value came from; unknown keys get a
-//! did-you-mean from the keys accepted at that place.
+//! did-you-mean from the keys accepted at that place. Every problem is reported, not only the
+//! first: the walk records one and goes on to the next value (a misspelt required key is one
+//! problem, reported as the unknown key with its did-you-mean, not also as a missing key).
 
 use std::path::PathBuf;
 
@@ -68,13 +70,29 @@ pub const DEFAULT_RUNDIR: &str = "run_expyre";
 /// The default `script_exec`.
 pub const DEFAULT_SCRIPT_EXEC: &str = "/bin/bash";
 
-/// Validates a merged document.
+/// Validates a merged document, reporting every problem found at once: the error of a config
+/// with several problems holds one error per problem ([`ConfigError::errors`]), in document
+/// order.
 pub(crate) fn validate(doc: &Map<String, Value>, prov: &Provenance) -> Result<Config, ConfigError> {
-    Validator { prov }.config(doc)
+    let mut validator = Validator {
+        prov,
+        errors: Vec::new(),
+    };
+    let config = validator.config(doc);
+    match ConfigError::from_errors(validator.errors) {
+        Some(err) => Err(err),
+        None => Ok(config),
+    }
 }
 
+/// The walk over a merged document. Each value is checked on its own: a problem is recorded
+/// and the walk goes on to the next value, so that one run of `xpr config check` lists every
+/// problem. A system, partition or profile with a problem is left out of the result, which is
+/// then discarded anyway.
 struct Validator<'a> {
     prov: &'a Provenance,
+    /// The problems found so far, in document order.
+    errors: Vec<ConfigError>,
 }
 
 type Obj = Map<String, Value>;
@@ -121,41 +139,74 @@ impl Validator<'_> {
         )
     }
 
+    /// Records the error of `result`, if any: the walk goes on either way.
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
     fn object<'v>(&self, v: &'v Value, path: &JsonPath) -> Result<&'v Obj, ConfigError> {
         v.as_object()
             .ok_or_else(|| self.wrong_type(path, "an object", v))
     }
 
-    fn check_keys(
-        &self,
-        map: &Obj,
-        path: &JsonPath,
-        accepted: &[&'static str],
-    ) -> Result<(), ConfigError> {
+    /// Records every key of `map` that is not in `accepted`.
+    fn check_keys(&mut self, map: &Obj, path: &JsonPath, accepted: &[&'static str]) {
         for key in map.keys() {
             if !accepted.contains(&key.as_str()) {
-                return Err(self.err(
+                let err = self.err(
                     &path.join(key),
                     ConfigErrorKind::UnknownKey {
                         key: key.clone(),
                         suggestion: suggest(key, accepted.iter().copied()),
                         accepted: accepted.to_vec(),
                     },
-                ));
+                );
+                self.errors.push(err);
             }
         }
-        Ok(())
     }
 
+    /// Records that `key` is missing from the object at `path`, unless the object has a key
+    /// whose did-you-mean is `key`: that misspelling is already reported, and one mistake gets
+    /// one message.
+    fn missing(
+        &mut self,
+        map: &Obj,
+        path: &JsonPath,
+        key: &'static str,
+        accepted: &[&'static str],
+        hint: Option<&'static str>,
+    ) {
+        let misspelt = map.keys().any(|k| {
+            !accepted.contains(&k.as_str())
+                && suggest(k, accepted.iter().copied()).as_deref() == Some(key)
+        });
+        if !misspelt {
+            let err = self.obj_err(path, ConfigErrorKind::MissingKey { key, hint });
+            self.errors.push(err);
+        }
+    }
+
+    /// The value of a required key; `None` (recorded) when it is absent.
     fn required<'v>(
-        &self,
+        &mut self,
         map: &'v Obj,
         key: &'static str,
         path: &JsonPath,
+        accepted: &[&'static str],
         hint: Option<&'static str>,
-    ) -> Result<&'v Value, ConfigError> {
-        map.get(key)
-            .ok_or_else(|| self.obj_err(path, ConfigErrorKind::MissingKey { key, hint }))
+    ) -> Option<&'v Value> {
+        let value = map.get(key);
+        if value.is_none() {
+            self.missing(map, path, key, accepted, hint);
+        }
+        value
     }
 
     /// An optional string: absent or `null` is `None`.
@@ -197,339 +248,426 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn config(&self, doc: &Obj) -> Result<Config, ConfigError> {
+    fn config(&mut self, doc: &Obj) -> Config {
         let root = JsonPath::root();
-        self.check_keys(doc, &root, TOP_LEVEL_KEYS)?;
+        self.check_keys(doc, &root, TOP_LEVEL_KEYS);
+        let mut systems = Vec::new();
+        // Every system the document names, valid or not: a profile naming a system that has
+        // problems of its own is not reported a second time.
+        let mut system_names: Vec<String> = Vec::new();
         let systems_v = self.required(
             doc,
             "systems",
             &root,
+            TOP_LEVEL_KEYS,
             Some("a config needs `\"systems\": {\"name\": {...}}`"),
-        )?;
-        let systems_path = root.join("systems");
-        let systems_map = self.object(systems_v, &systems_path)?;
-        let mut systems = Vec::with_capacity(systems_map.len() + 1);
-        for (name, v) in systems_map {
-            systems.push(self.system(name, v, &systems_path.join(name))?);
+        );
+        if let Some(systems_v) = systems_v {
+            let systems_path = root.join("systems");
+            if let Some(systems_map) = self.keep(self.object(systems_v, &systems_path)) {
+                for (name, v) in systems_map {
+                    system_names.push(name.clone());
+                    if let Some(system) = self.system(name, v, &systems_path.join(name)) {
+                        systems.push(system);
+                    }
+                }
+            }
         }
         // The built-in `local` comes first unless the config defines its own.
-        if !systems.iter().any(|s| s.name.as_str() == BUILTIN_SYSTEM) {
+        if !system_names.iter().any(|n| n == BUILTIN_SYSTEM) {
             systems.insert(0, super::builtin_local_system());
+            system_names.insert(0, BUILTIN_SYSTEM.to_owned());
         }
 
         let local_stage_dir = self
-            .opt_string(doc, "local_stage_dir", &root)?
+            .keep(self.opt_string(doc, "local_stage_dir", &root))
+            .flatten()
             .map(PathBuf::from);
-        let remote_rundir_submit_hostname =
-            self.opt_string(doc, "remote_rundir_submit_hostname", &root)?;
+        let remote_rundir_submit_hostname = self
+            .keep(self.opt_string(doc, "remote_rundir_submit_hostname", &root))
+            .flatten();
         let mut profiles = Vec::new();
         if let Some(v) = doc.get("profiles") {
             let path = root.join("profiles");
-            for (name, pv) in self.object(v, &path)? {
-                profiles.push(self.profile(name, pv, &path.join(name), &systems)?);
+            if let Some(map) = self.keep(self.object(v, &path)) {
+                for (name, pv) in map {
+                    if let Some(profile) = self.profile(name, pv, &path.join(name), &system_names) {
+                        profiles.push(profile);
+                    }
+                }
             }
         }
-        Ok(Config {
+        Config {
             systems,
             local_stage_dir,
             remote_rundir_submit_hostname,
             profiles,
-        })
+        }
     }
 
-    fn system(&self, name: &str, v: &Value, path: &JsonPath) -> Result<System, ConfigError> {
+    fn system(&mut self, name: &str, v: &Value, path: &JsonPath) -> Option<System> {
+        let before = self.errors.len();
         if name.is_empty()
             || name
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '/')
         {
-            return Err(self.invalid(
+            let err = self.invalid(
                 path,
                 &Value::String(name.to_owned()),
                 "a system name must be non-empty, without whitespace or `/`",
-            ));
+            );
+            self.errors.push(err);
         }
-        let map = self.object(v, path)?;
-        self.check_keys(map, path, SYSTEM_KEYS)?;
+        let map = self.keep(self.object(v, path))?;
+        self.check_keys(map, path, SYSTEM_KEYS);
 
-        let host_v = self.required(
+        let host = match self.required(
             map,
             "host",
             path,
+            SYSTEM_KEYS,
             Some("write `\"host\": null` for this machine, or `\"host\": \"user@login.example.org\"`"),
-        )?;
-        let host = match host_v {
-            Value::Null => None,
+        ) {
+            Some(v) => self.keep(self.host(v, &path.join("host"))),
+            None => None,
+        };
+        let scheduler = match self.required(
+            map,
+            "scheduler",
+            path,
+            SYSTEM_KEYS,
+            Some("one of slurm, pbs, sge, lsf, local"),
+        ) {
+            Some(v) => self.keep(self.scheduler(v, &path.join("scheduler"))),
+            None => None,
+        };
+        let partitions = self.partitions(map, path);
+        let no_default_header = match map.get("no_default_header") {
+            None => Some(false),
+            Some(Value::Bool(b)) => Some(*b),
+            Some(v) => {
+                let err = self.wrong_type(&path.join("no_default_header"), "a boolean", v);
+                self.keep(Err(err))
+            }
+        };
+        let script_exec = self.keep(self.opt_string(map, "script_exec", path));
+        let rundir = self.keep(self.opt_string(map, "rundir", path));
+        if let Some(Some(empty)) = &rundir
+            && empty.is_empty()
+        {
+            let err = self.invalid(
+                &path.join("rundir"),
+                &Value::String(String::new()),
+                "an empty rundir (hint: leave it out for the default `run_expyre`)",
+            );
+            self.errors.push(err);
+        }
+        let header = self.keep(self.string_list(map, "header", path));
+        let pre_submit_cmds = self.keep(self.string_list(map, "pre_submit_cmds", path));
+        let commands = self.keep(self.string_list(map, "commands", path));
+        let remsh_cmd = self.keep(self.opt_string(map, "remsh_cmd", path));
+
+        if self.errors.len() > before {
+            return None;
+        }
+        let host = host?;
+        let rundir = rundir?.or_else(|| host.as_ref().map(|_| DEFAULT_RUNDIR.to_owned()));
+        Some(System {
+            name: SystemName::new(name),
+            host,
+            scheduler: scheduler?,
+            partitions: partitions?,
+            header: header?,
+            no_default_header: no_default_header?,
+            script_exec: script_exec?.unwrap_or_else(|| DEFAULT_SCRIPT_EXEC.to_owned()),
+            pre_submit_cmds: pre_submit_cmds?,
+            commands: commands?,
+            rundir,
+            remsh_cmd: remsh_cmd?,
+        })
+    }
+
+    fn host(&self, v: &Value, path: &JsonPath) -> Result<Option<String>, ConfigError> {
+        match v {
+            Value::Null => Ok(None),
             Value::String(h) => {
                 // The host goes on an ssh command line: a leading `-` would be read as an option.
                 if h.is_empty() || h.starts_with('-') || h.chars().any(char::is_whitespace) {
                     return Err(self.invalid(
-                        &path.join("host"),
-                        host_v,
+                        path,
+                        v,
                         "a host is `[user@]hostname`: non-empty, no whitespace, not starting \
                          with `-` (hint: use null for this machine)",
                     ));
                 }
-                Some(h.clone())
+                Ok(Some(h.clone()))
             }
-            other => return Err(self.wrong_type(&path.join("host"), "a string or null", other)),
-        };
+            other => Err(self.wrong_type(path, "a string or null", other)),
+        }
+    }
 
-        let sched_v = self.required(
-            map,
-            "scheduler",
-            path,
-            Some("one of slurm, pbs, sge, lsf, local"),
-        )?;
-        let sched_path = path.join("scheduler");
-        let sched_name = sched_v
+    fn scheduler(&self, v: &Value, path: &JsonPath) -> Result<SchedulerKind, ConfigError> {
+        let name = v
             .as_str()
-            .ok_or_else(|| self.wrong_type(&sched_path, "a string", sched_v))?;
-        let scheduler = SchedulerKind::from_name(sched_name).ok_or_else(|| {
+            .ok_or_else(|| self.wrong_type(path, "a string", v))?;
+        SchedulerKind::from_name(name).ok_or_else(|| {
             let accepted: Vec<&'static str> =
                 SchedulerKind::ALL.iter().map(|k| k.as_str()).collect();
             self.err(
-                &sched_path,
+                path,
                 ConfigErrorKind::UnknownScheduler {
-                    value: sched_name.to_owned(),
-                    suggestion: suggest(sched_name, accepted.iter().copied()),
+                    value: name.to_owned(),
+                    suggestion: suggest(name, accepted.iter().copied()),
                     accepted,
                 },
             )
-        })?;
+        })
+    }
 
+    /// The system's `partitions` (or `queues`), each partition checked on its own.
+    fn partitions(&mut self, map: &Obj, path: &JsonPath) -> Option<Vec<Partition>> {
         let (part_key, part_v) = match (map.get("partitions"), map.get("queues")) {
             (Some(_), Some(_)) => {
-                return Err(self.obj_err(
+                let err = self.obj_err(
                     path,
                     ConfigErrorKind::BothSynonyms {
                         first: "partitions",
                         second: "queues",
                     },
-                ));
+                );
+                return self.keep(Err(err));
             }
             (Some(v), None) => ("partitions", v),
             (None, Some(v)) => ("queues", v),
             (None, None) => {
-                return Err(self.obj_err(
+                self.missing(
+                    map,
                     path,
-                    ConfigErrorKind::MissingKey {
-                        key: "partitions",
-                        hint: Some(
-                            "list the partitions (or `queues`) as `{\"name\": {\"num_cores\": N, \
-                             \"max_time\": ..., \"max_mem\": ...}}`, or null",
-                        ),
-                    },
-                ));
+                    "partitions",
+                    SYSTEM_KEYS,
+                    Some(
+                        "list the partitions (or `queues`) as `{\"name\": {\"num_cores\": N, \
+                         \"max_time\": ..., \"max_mem\": ...}}`, or null",
+                    ),
+                );
+                return None;
             }
         };
         let part_path = path.join(part_key);
-        let partitions = match part_v {
-            Value::Null => Vec::new(),
-            Value::Object(parts) => parts
-                .iter()
-                .map(|(pname, pv)| self.partition(pname, pv, &part_path.join(pname)))
-                .collect::<Result<_, _>>()?,
-            other => return Err(self.wrong_type(&part_path, "an object or null", other)),
-        };
-
-        let no_default_header = match map.get("no_default_header") {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(v) => {
-                return Err(self.wrong_type(&path.join("no_default_header"), "a boolean", v));
+        match part_v {
+            Value::Null => Some(Vec::new()),
+            Value::Object(parts) => Some(
+                parts
+                    .iter()
+                    .filter_map(|(pname, pv)| self.partition(pname, pv, &part_path.join(pname)))
+                    .collect(),
+            ),
+            other => {
+                let err = self.wrong_type(&part_path, "an object or null", other);
+                self.keep(Err(err))
             }
-        };
-        let script_exec = self
-            .opt_string(map, "script_exec", path)?
-            .unwrap_or_else(|| DEFAULT_SCRIPT_EXEC.to_owned());
-        let rundir = self
-            .opt_string(map, "rundir", path)?
-            .or_else(|| host.as_ref().map(|_| DEFAULT_RUNDIR.to_owned()));
-        if rundir.as_deref() == Some("") {
-            return Err(self.invalid(
-                &path.join("rundir"),
-                &Value::String(String::new()),
-                "an empty rundir (hint: leave it out for the default `run_expyre`)",
-            ));
         }
-
-        Ok(System {
-            name: SystemName::new(name),
-            host,
-            scheduler,
-            partitions,
-            header: self.string_list(map, "header", path)?,
-            no_default_header,
-            script_exec,
-            pre_submit_cmds: self.string_list(map, "pre_submit_cmds", path)?,
-            commands: self.string_list(map, "commands", path)?,
-            rundir,
-            remsh_cmd: self.opt_string(map, "remsh_cmd", path)?,
-        })
     }
 
-    fn partition(&self, name: &str, v: &Value, path: &JsonPath) -> Result<Partition, ConfigError> {
-        let map = self.object(v, path)?;
-        self.check_keys(map, path, PARTITION_KEYS)?;
+    fn partition(&mut self, name: &str, v: &Value, path: &JsonPath) -> Option<Partition> {
+        let before = self.errors.len();
+        let map = self.keep(self.object(v, path))?;
+        self.check_keys(map, path, PARTITION_KEYS);
 
-        let (cores_key, cores_v) = match (map.get("num_cores"), map.get("ncores")) {
+        let num_cores = match (map.get("num_cores"), map.get("ncores")) {
             (Some(_), Some(_)) => {
-                return Err(self.obj_err(
+                let err = self.obj_err(
                     path,
                     ConfigErrorKind::BothSynonyms {
                         first: "num_cores",
                         second: "ncores",
                     },
-                ));
+                );
+                self.keep(Err(err))
             }
-            (Some(v), None) => ("num_cores", v),
-            (None, Some(v)) => ("ncores", v),
+            (Some(v), None) => self.keep(self.num_cores(v, &path.join("num_cores"))),
+            (None, Some(v)) => self.keep(self.num_cores(v, &path.join("ncores"))),
             (None, None) => {
-                return Err(self.obj_err(
+                self.missing(
+                    map,
                     path,
-                    ConfigErrorKind::MissingKey {
-                        key: "num_cores",
-                        hint: Some("cores per node, e.g. `\"num_cores\": 128`"),
-                    },
-                ));
+                    "num_cores",
+                    PARTITION_KEYS,
+                    Some("cores per node, e.g. `\"num_cores\": 128`"),
+                );
+                None
             }
         };
-        let cores_path = path.join(cores_key);
-        let num_cores = match cores_v.as_u64() {
-            Some(n) if n > 0 => u32::try_from(n)
-                .map_err(|_| self.invalid(&cores_path, cores_v, "too many cores per node"))?,
-            Some(_) => {
-                return Err(self.invalid(
-                    &cores_path,
-                    cores_v,
-                    "cores per node must be at least 1",
-                ));
-            }
-            None => return Err(self.wrong_type(&cores_path, "a positive integer", cores_v)),
-        };
-
-        let max_time = match map.get("max_time") {
-            None | Some(Value::Null) => None,
-            Some(v @ Value::Number(_)) => Some(v.as_u64().ok_or_else(|| {
-                self.invalid(
-                    &path.join("max_time"),
-                    v,
-                    "seconds must be a whole number >= 0",
-                )
-            })?),
-            Some(Value::String(s)) => parse_time(s).map_err(|source| {
-                self.err(&path.join("max_time"), ConfigErrorKind::BadUnit { source })
-            })?,
-            Some(v) => {
-                return Err(self.wrong_type(
-                    &path.join("max_time"),
-                    "null, integer seconds or a string like \"48h\" or \"2-00:00:00\"",
-                    v,
-                ));
-            }
-        };
-        let max_mem = match map.get("max_mem") {
-            None | Some(Value::Null) => None,
-            Some(v @ Value::Number(_)) => Some(v.as_u64().ok_or_else(|| {
-                self.invalid(&path.join("max_mem"), v, "kB must be a whole number >= 0")
-            })?),
-            Some(Value::String(s)) => Some(parse_mem(s).map_err(|source| {
-                self.err(&path.join("max_mem"), ConfigErrorKind::BadUnit { source })
-            })?),
-            Some(v) => {
-                return Err(self.wrong_type(
-                    &path.join("max_mem"),
-                    "null, integer kB or a string like \"256GB\"",
-                    v,
-                ));
-            }
-        };
-        let partition = match map.get("partition") {
-            None => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(v @ Value::String(_)) => {
-                return Err(self.invalid(&path.join("partition"), v, "an empty partition name"));
-            }
-            Some(v) => return Err(self.wrong_type(&path.join("partition"), "a string", v)),
-        };
-        Ok(Partition {
+        let max_time = self.keep(self.max_time(map.get("max_time"), &path.join("max_time")));
+        let max_mem = self.keep(self.max_mem(map.get("max_mem"), &path.join("max_mem")));
+        let partition =
+            self.keep(self.scheduler_name(map.get("partition"), &path.join("partition")));
+        let header = self.keep(self.string_list(map, "header", path));
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Partition {
             name: name.to_owned(),
-            num_cores,
-            max_time,
-            max_mem,
-            header: self.string_list(map, "header", path)?,
-            partition,
+            num_cores: num_cores?,
+            max_time: max_time?,
+            max_mem: max_mem?,
+            header: header?,
+            partition: partition?,
         })
     }
 
-    fn profile(
+    fn num_cores(&self, v: &Value, path: &JsonPath) -> Result<u32, ConfigError> {
+        match v.as_u64() {
+            Some(n) if n > 0 => {
+                u32::try_from(n).map_err(|_| self.invalid(path, v, "too many cores per node"))
+            }
+            Some(_) => Err(self.invalid(path, v, "cores per node must be at least 1")),
+            None => Err(self.wrong_type(path, "a positive integer", v)),
+        }
+    }
+
+    fn max_time(&self, v: Option<&Value>, path: &JsonPath) -> Result<Option<u64>, ConfigError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Number(_)) => {
+                Ok(Some(v.as_u64().ok_or_else(|| {
+                    self.invalid(path, v, "seconds must be a whole number >= 0")
+                })?))
+            }
+            Some(Value::String(s)) => {
+                parse_time(s).map_err(|source| self.err(path, ConfigErrorKind::BadUnit { source }))
+            }
+            Some(v) => Err(self.wrong_type(
+                path,
+                "null, integer seconds or a string like \"48h\" or \"2-00:00:00\"",
+                v,
+            )),
+        }
+    }
+
+    fn max_mem(&self, v: Option<&Value>, path: &JsonPath) -> Result<Option<u64>, ConfigError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Number(_)) => {
+                Ok(Some(v.as_u64().ok_or_else(|| {
+                    self.invalid(path, v, "kB must be a whole number >= 0")
+                })?))
+            }
+            Some(Value::String(s)) => parse_mem(s)
+                .map(Some)
+                .map_err(|source| self.err(path, ConfigErrorKind::BadUnit { source })),
+            Some(v) => Err(self.wrong_type(path, "null, integer kB or a string like \"256GB\"", v)),
+        }
+    }
+
+    /// A partition's `partition` key: the scheduler's own name for it.
+    fn scheduler_name(
         &self,
+        v: Option<&Value>,
+        path: &JsonPath,
+    ) -> Result<Option<String>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(v @ Value::String(_)) => Err(self.invalid(path, v, "an empty partition name")),
+            Some(v) => Err(self.wrong_type(path, "a string", v)),
+        }
+    }
+
+    fn profile(
+        &mut self,
         name: &str,
         v: &Value,
         path: &JsonPath,
-        systems: &[System],
-    ) -> Result<Profile, ConfigError> {
-        let map = self.object(v, path)?;
-        self.check_keys(map, path, PROFILE_KEYS)?;
-        let system = match map.get("system") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
-                if !systems.iter().any(|sys| sys.name.as_str() == s) {
-                    let known: Vec<String> = systems.iter().map(|s| s.name.to_string()).collect();
-                    return Err(self.err(
-                        &path.join("system"),
-                        ConfigErrorKind::UnknownSystem {
-                            name: s.clone(),
-                            suggestion: suggest(s, known.iter().map(String::as_str)),
-                            known,
-                        },
-                    ));
-                }
-                Some(SystemName::new(s.as_str()))
-            }
-            Some(v) => return Err(self.wrong_type(&path.join("system"), "a string", v)),
-        };
+        system_names: &[String],
+    ) -> Option<Profile> {
+        let before = self.errors.len();
+        let map = self.keep(self.object(v, path))?;
+        self.check_keys(map, path, PROFILE_KEYS);
+        let system =
+            self.keep(self.profile_system(map.get("system"), &path.join("system"), system_names));
         let resources = match map.get("resources") {
-            None => Map::new(),
+            None => Some(Map::new()),
             Some(v) => {
                 let rpath = path.join("resources");
-                let r = self.object(v, &rpath)?;
-                self.check_keys(r, &rpath, RESOURCE_KEYS)?;
-                r.clone()
+                let r = self.keep(self.object(v, &rpath));
+                if let Some(r) = r {
+                    self.check_keys(r, &rpath, RESOURCE_KEYS);
+                }
+                r.cloned()
             }
         };
         let mut env = Vec::new();
         if let Some(v) = map.get("env") {
             let epath = path.join("env");
-            for (key, value) in self.object(v, &epath)? {
-                let kpath = epath.join(key);
-                let valid_name = key
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid_name {
-                    return Err(self.invalid(
-                        &kpath,
-                        &Value::String(key.clone()),
-                        "an environment variable name is letters, digits and `_`, not starting \
-                         with a digit",
-                    ));
+            if let Some(vars) = self.keep(self.object(v, &epath)) {
+                for (key, value) in vars {
+                    if let Some(value) = self.keep(self.env_var(key, value, &epath.join(key))) {
+                        env.push((key.clone(), value));
+                    }
                 }
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| self.wrong_type(&kpath, "a string", value))?;
-                env.push((key.clone(), value.to_owned()));
             }
         }
-        Ok(Profile {
+        let header = self.keep(self.string_list(map, "header", path));
+        let description = self.keep(self.opt_string(map, "description", path));
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Profile {
             name: name.to_owned(),
-            system,
-            resources,
-            header: self.string_list(map, "header", path)?,
+            system: system?,
+            resources: resources?,
+            header: header?,
             env,
-            description: self.opt_string(map, "description", path)?,
+            description: description?,
         })
+    }
+
+    /// A profile's `system`: one the document defines.
+    fn profile_system(
+        &self,
+        v: Option<&Value>,
+        path: &JsonPath,
+        system_names: &[String],
+    ) -> Result<Option<SystemName>, ConfigError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                if !system_names.iter().any(|n| n == s) {
+                    return Err(self.err(
+                        path,
+                        ConfigErrorKind::UnknownSystem {
+                            name: s.clone(),
+                            suggestion: suggest(s, system_names.iter().map(String::as_str)),
+                            known: system_names.to_vec(),
+                        },
+                    ));
+                }
+                Ok(Some(SystemName::new(s.as_str())))
+            }
+            Some(v) => Err(self.wrong_type(path, "a string", v)),
+        }
+    }
+
+    /// One entry of a profile's `env`: a valid shell name with a string value.
+    fn env_var(&self, key: &str, value: &Value, path: &JsonPath) -> Result<String, ConfigError> {
+        let valid_name = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(self.invalid(
+                path,
+                &Value::String(key.to_owned()),
+                "an environment variable name is letters, digits and `_`, not starting with a \
+                 digit",
+            ));
+        }
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.wrong_type(path, "a string", value))
     }
 }

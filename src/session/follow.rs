@@ -38,10 +38,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::decide::{EndContext, EndFacts, decide_end};
+use super::deliver::matching;
 use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
@@ -49,7 +50,7 @@ use super::{Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
-use crate::stage::{extract_tar, safe_relative_path};
+use crate::stage::extract_tar;
 use crate::task::{EXIT_FILE, STDERR_FILE};
 
 /// What one poll changed.
@@ -583,24 +584,13 @@ impl Session {
     }
 }
 
-/// The expected outputs (files or globs, relative to `dir`) that match nothing. Only the
-/// user's pattern is a pattern: `dir` is escaped, whatever characters its path holds.
+/// The expected outputs (files or globs, relative to `dir`) that match nothing, by the same
+/// rule that delivers them ([`deliver::matching`](super::deliver)): only the user's pattern
+/// is a pattern, `dir` is taken literally whatever characters its path holds.
 pub(crate) fn missing_outputs(dir: &Path, outputs: &[String]) -> Vec<String> {
     outputs
         .iter()
-        .filter(|pattern| {
-            let Ok(rel) = safe_relative_path(Path::new(pattern.as_str()), "expected output") else {
-                return true;
-            };
-            if pattern.contains(['*', '?', '[']) {
-                let full = PathBuf::from(glob::Pattern::escape(&dir.to_string_lossy())).join(&rel);
-                !glob::glob(&full.to_string_lossy())
-                    .map(|mut m| m.any(|p| p.is_ok()))
-                    .unwrap_or(false)
-            } else {
-                dir.join(&rel).symlink_metadata().is_err()
-            }
-        })
+        .filter(|pattern| matching(dir, pattern).map_or(true, |found| found.is_empty()))
         .cloned()
         .collect()
 }

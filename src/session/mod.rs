@@ -17,6 +17,8 @@
 //! | `submit` | start: prepare, record, stage, batch submit, recover interrupted submissions |
 //! | `follow` | poll and follow: status, accounting, vanished jobs, collection |
 //! | `manage` | cancel, clean, remove, mark processed, reset |
+//! | [`deliver`] | bringing a task's outputs to a destination without destroying a user's file |
+//! | [`profile`] | a profile's defaults under the caller's explicit choices: a [`StartRequest`] |
 //! | `protocol` | the remote `sh` programs and their reply framing |
 //! | `clock` | the engine's [`Clock`] (tests move a [`ManualClock`]) |
 //!
@@ -76,10 +78,12 @@
 mod blocking;
 mod clock;
 mod decide;
+pub mod deliver;
 mod driver;
 mod error;
 mod follow;
 mod manage;
+pub mod profile;
 pub mod protocol;
 mod submit;
 

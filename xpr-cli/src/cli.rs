@@ -5,9 +5,13 @@ use clap::{Args, Parser, Subcommand};
 const AFTER_HELP: &str = "\
 Configuration: ExPyRe's config.json, found in $EXPYRE_ROOT, or in .expyre/ or _expyre/ folders
 from the current directory up to $HOME, plus ~/.expyre; the built-in system `local` needs none.
+A config with problems stops only what needs it: the jobs DB, a task's results and logs, and the
+built-in `local` system stay usable, with a warning naming each problem.
 
-Exit codes: 0 success, 1 error, 2 bad usage, 3 configuration error, 4 no partition fits the request,
-5 a task failed without an exit code of its own; `xpr run` exits with the job's exit code when it has one.";
+Exit codes: 0 success (also when stdout is closed early, as by `| head`), 1 error, 2 bad usage
+(including values that do not parse, unknown statuses, a missing filter), 3 configuration error,
+4 no partition fits the request, 5 a task failed without an exit code of its own (or its expected
+outputs could not be delivered); `xpr run` exits with the job's exit code when it has one.";
 
 /// Run work on HPC clusters from a laptop.
 #[derive(Debug, Parser)]
@@ -39,8 +43,9 @@ pub enum Command {
     /// back into the file (never replaces the file under other processes).
     #[command(name = "db_unlock", alias = "db-unlock")]
     DbUnlock(DbArgs),
-    /// Run a command as a task and wait: outputs land here (or --dest), its stdout and stderr
-    /// are printed, and xpr exits with the job's exit code.
+    /// Run a command as a task and wait: outputs land here (or --dest; a different file of the
+    /// same name there is kept as NAME.~N~), its stdout and stderr are printed, and xpr exits
+    /// with the job's exit code.
     Run(RunArgs),
     /// Submit a command as a task and return at once, printing the task id.
     Submit(TaskArgs),
@@ -150,7 +155,7 @@ pub struct JsonFlag {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Load and validate the configuration; print the merged result and where each system came
-    /// from, or every error.
+    /// from, or every problem (each naming its file and JSON path; exit 3).
     Check(JsonFlag),
 }
 
@@ -217,7 +222,9 @@ pub struct TaskArgs {
     /// flattened to their base name.
     #[arg(long = "input", short = 'i', value_name = "PATH")]
     pub inputs: Vec<String>,
-    /// An output file or glob to bring back (repeatable); missing ones fail the task.
+    /// An output file or glob to bring back (repeatable); missing ones fail the task. With
+    /// `xpr run`, a file of that name already in the destination with other content is kept
+    /// as NAME.~N~ (the next free N), one with the same content is left as it is.
     #[arg(long = "output", short = 'o', value_name = "GLOB")]
     pub outputs: Vec<String>,
     /// The task's name (default: the program's name).
@@ -233,7 +240,9 @@ pub struct TaskArgs {
     /// input contents) can still produce results (ExPyRe's `force_rerun`).
     #[arg(long)]
     pub force_rerun: bool,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text. With `xpr run`, stdout then holds only the JSON record
+    /// (status, exit code, outputs delivered, files kept aside, output tails); the job's stdout
+    /// and stderr go to stderr.
     #[arg(long)]
     pub json: bool,
     /// The command and its arguments, after `--`.

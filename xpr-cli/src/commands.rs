@@ -6,9 +6,42 @@ mod db;
 mod nodes;
 mod tasks;
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use xpr::config::LoadedConfig;
 
 use crate::cli::{Cli, Command, ConfigCommand};
+
+/// Set once [`lenient_config`] has warned about config problems.
+static CONFIG_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// True when this run has printed a warning about the config's problems.
+pub fn config_warned() -> bool {
+    CONFIG_WARNED.load(Ordering::Relaxed)
+}
+
+/// The config for a command that can work without a configured system (the jobs DB, a task's
+/// results, the built-in `local` system): config files with problems do not stop it, and
+/// their problems are printed as a warning on stderr, each naming its file.
+fn lenient_config() -> anyhow::Result<LoadedConfig> {
+    let loaded = LoadedConfig::from_env_lenient()?;
+    if let Some(problems) = &loaded.problems {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "xpr: warning: the config has problems, so only the built-in `local` system is \
+             usable (hint: `xpr config check` lists them; the jobs DB is {}):",
+            loaded.stage_root.join(xpr::session::DB_FILE).display()
+        );
+        for problem in problems.errors() {
+            let _ = writeln!(stderr, "  {problem}");
+        }
+        CONFIG_WARNED.store(true, Ordering::Relaxed);
+    }
+    Ok(loaded)
+}
 
 /// Runs the parsed command line.
 pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
@@ -37,7 +70,6 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
 /// Prints `value` as pretty JSON on stdout, through one large buffer (stdout is line
 /// buffered, and `xpr ls --json` prints over a million lines for 100,000 tasks).
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -83,7 +115,6 @@ fn write_table<'a, R>(
 where
     R: Iterator<Item = &'a str>,
 {
-    use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut line = String::new();
     let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {

@@ -26,15 +26,26 @@ impl Xpr {
         self
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xpr"))
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xpr"));
+        command
             .args(args)
             .current_dir(&self.cwd)
             .env("HOME", self.home.path())
             .env_remove("EXPYRE_ROOT")
-            .env_remove("EXPYRE_HEADER_EXTRA")
-            .output()
-            .unwrap()
+            .env_remove("EXPYRE_HEADER_EXTRA");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The project's `_expyre` directory (the stage root once it exists), created.
+    fn project_dir(&self) -> PathBuf {
+        let dir = self.cwd.join("_expyre");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }
 
@@ -293,7 +304,7 @@ fn ls_rejects_an_unknown_status_naming_the_accepted_ones() {
     let xpr = Xpr::new();
     let db = db_with_tasks(xpr.home.path());
     let out = xpr.run(&["ls", "--dbfile", db.to_str().unwrap(), "-s", "runing"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = stderr(&out);
     assert!(
         err.contains("\"runing\"") && err.contains("ongoing"),
@@ -311,4 +322,200 @@ fn db_unlock_leaves_the_tasks_in_place() {
     let out = xpr.run(&["ls", "--dbfile", db, "--json"]);
     let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tasks.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn usage_errors_found_after_parsing_exit_2_naming_the_flag() {
+    let xpr = Xpr::new();
+    db_with_tasks(&xpr.project_dir());
+    let cases: [&[&str]; 9] = [
+        &["nodes", "local", "--max-time", "1x", "--num-cores", "1"],
+        &[
+            "nodes",
+            "local",
+            "--max-time",
+            "1h",
+            "--num-cores",
+            "1",
+            "--max-mem-tot",
+            "4XB",
+        ],
+        &["ls", "-s", "bogus"],
+        &["ls", "-n", "(unclosed"],
+        &["rm", "-y"],
+        &["cancel"],
+        &["reset_status", "a1", "--to", "bogus"],
+        &["run", "--timeout", "1x", "--", "true"],
+        &["submit", "-e", "NO_EQUALS", "--", "true"],
+    ];
+    let names = [
+        "--max-time",
+        "--max-mem-tot",
+        "\"bogus\"",
+        "-n",
+        "filter",
+        "filter",
+        "--to",
+        "--timeout",
+        "--env",
+    ];
+    for (args, name) in cases.iter().zip(names) {
+        let out = xpr.run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(name),
+            "{args:?}: {err}"
+        );
+    }
+    // Nothing was run or changed by any of them.
+    let out = xpr.run(&["ls", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 3, "{tasks}");
+    assert_eq!(tasks[0]["status"], "created");
+}
+
+#[test]
+fn config_check_reports_every_problem_with_its_file_and_path() {
+    let xpr = Xpr::new().with_project_config(
+        r#"{"systems": {
+             "a": {"host": "a.example.org", "scheduler": "slrum", "partitions": null},
+             "b": {"host": "b.example.org", "scheduler": "slurm",
+                   "partitions": {"p": {"num_cores": 4, "max_time": "1x"}}}},
+           "profiles": {"q": {"system": "c"}}}"#,
+    );
+    let file = xpr.cwd.join("_expyre/config.json").display().to_string();
+    let out = xpr.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    let paths = [
+        "systems.a.scheduler",
+        "systems.b.partitions.p.max_time",
+        "profiles.q.system",
+    ];
+    assert_eq!(lines.len(), paths.len(), "{err}");
+    for (line, path) in lines.iter().zip(paths) {
+        assert!(
+            line.starts_with(&format!("error: {file}: {path}: ")),
+            "{path}: {err}"
+        );
+    }
+
+    let out = xpr.run(&["config", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let json_paths: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(json_paths, paths);
+    assert_eq!(report["errors"][0]["files"][0], file.as_str());
+}
+
+#[test]
+fn a_broken_config_leaves_the_jobs_db_and_the_local_system_usable_with_a_warning() {
+    let xpr = Xpr::new().with_project_config(r#"{"systems": {"hpc": }"#);
+    let file = xpr.cwd.join("_expyre/config.json").display().to_string();
+    db_with_tasks(&xpr.project_dir());
+    let warned = |out: &Output| {
+        let err = stderr(out);
+        assert!(
+            err.contains("warning: the config has problems")
+                && err.contains(&file)
+                && err.contains("invalid json"),
+            "no warning naming the file and the error: {err}"
+        );
+    };
+    let out = xpr.run(&["ls", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    warned(&out);
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        tasks.as_array().unwrap().len(),
+        3,
+        "the project's jobs DB: {tasks}"
+    );
+
+    let out = xpr.run(&["results", "a3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    warned(&out);
+    assert!(stdout(&out).contains("exit code: 3"), "{}", stdout(&out));
+
+    let out = xpr.run(&["db_unlock"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    warned(&out);
+
+    let out = xpr.run(&[
+        "nodes",
+        "local",
+        "--max-time",
+        "1h",
+        "--num-cores",
+        "1",
+        "--no-exact-fit",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // What needs the config still fails with it, naming the problem once.
+    let out = xpr.run(&["systems"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains(&file), "{}", stderr(&out));
+    let out = xpr.run(&["nodes", "hpc", "--max-time", "1h", "--num-nodes", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("system \"hpc\" cannot be used"), "{err}");
+    assert_eq!(err.matches("invalid json").count(), 1, "said once: {err}");
+}
+
+#[test]
+fn each_cause_is_printed_once() {
+    let xpr = Xpr::new().with_project_config(
+        r#"{"systems": {"b": {"host": null, "scheduler": "slurm",
+            "partitions": {"p": {"num_cores": 4, "max_time": "1x"}}}}}"#,
+    );
+    let out = xpr.run(&["systems"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert_eq!(err.matches("invalid time \"1x\"").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // A jobs DB that cannot be opened: SQLite's message is said once.
+    let out = Xpr::new().run(&["db_unlock", "--dbfile", "/nonexistent/dir/jobs.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("unable to open database file: /nonexistent")
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let xpr = Xpr::new();
+    db_with_tasks(&xpr.project_dir());
+    for args in [
+        &["reset_status", "-n", ".*", "--to", "created"][..],
+        &["ls"],
+        &["ls", "--json"],
+        &["config", "check"],
+        &["results", "a1"],
+    ] {
+        // The reading end is closed before xpr starts: its first write meets a broken pipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = xpr
+            .command(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
 }

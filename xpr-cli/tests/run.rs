@@ -14,10 +14,21 @@ struct Xpr {
 
 impl Xpr {
     fn new() -> Xpr {
+        Xpr::in_dir("work dir")
+    }
+
+    /// Works in `$HOME/<name>`.
+    fn in_dir(name: &str) -> Xpr {
         let home = tempfile::tempdir().unwrap();
-        let cwd = home.path().join("work dir");
+        let cwd = home.path().join(name);
         std::fs::create_dir_all(&cwd).unwrap();
         Xpr { home, cwd }
+    }
+
+    /// Writes `<cwd>/_expyre/config.json` (the stage root is then `<cwd>/_expyre`).
+    fn config(&self, text: &str) {
+        std::fs::create_dir_all(self.cwd.join("_expyre")).unwrap();
+        std::fs::write(self.cwd.join("_expyre/config.json"), text).unwrap();
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -142,8 +153,167 @@ fn submitting_the_same_task_twice_submits_once_until_processed() {
     let out = xpr.run(&["ls", "--json"]);
     let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tasks.as_array().unwrap().len(), 0);
-    // rm demands a filter: it never removes everything by accident.
-    assert_eq!(xpr.run(&["rm", "-y"]).status.code(), Some(1));
+    // rm demands a filter: it never removes everything by accident (a usage error).
+    assert_eq!(xpr.run(&["rm", "-y"]).status.code(), Some(2));
+}
+
+#[test]
+fn outputs_are_delivered_when_the_stage_root_path_has_glob_characters() {
+    let xpr = Xpr::in_dir("we ird [x]");
+    // An empty config dir makes `<cwd>/_expyre` the stage root: `.../we ird [x]/_expyre`.
+    std::fs::create_dir_all(xpr.cwd.join("_expyre")).unwrap();
+    let out = xpr.run(&[
+        "run",
+        "-o",
+        "out.txt",
+        "-o",
+        "*.dat",
+        "--",
+        "sh",
+        "-c",
+        "echo result > out.txt; echo 1 > a.dat",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(xpr.cwd.join("out.txt")).unwrap(),
+        "result\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(xpr.cwd.join("a.dat")).unwrap(),
+        "1\n"
+    );
+}
+
+#[test]
+fn a_file_in_the_way_is_kept_numbered_never_overwritten() {
+    let xpr = Xpr::new();
+    xpr.write("out.txt", b"the user's own\n");
+    let job = |content: &str| {
+        xpr.run(&[
+            "run",
+            "-o",
+            "out.txt",
+            "--",
+            "sh",
+            "-c",
+            &format!("echo {content} > out.txt"),
+        ])
+    };
+    let out = job("first");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(xpr.cwd.join("out.txt")).unwrap(),
+        "first\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(xpr.cwd.join("out.txt.~1~")).unwrap(),
+        "the user's own\n"
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("out.txt held other content: kept it as") && err.contains("out.txt.~1~"),
+        "{err}"
+    );
+
+    // The same content again (an identical task reuses the first one's results): left alone.
+    let out = job("first");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!xpr.cwd.join("out.txt.~2~").exists());
+    assert!(
+        !text(&out.stderr).contains("kept it as"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_json_prints_only_json_on_stdout() {
+    let xpr = Xpr::new();
+    let out = xpr.run(&[
+        "run",
+        "--json",
+        "-o",
+        "o.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo to-stdout; echo to-stderr >&2; echo x > o.txt",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {}", text(&out.stdout)));
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(
+        record["stdout_tail"].as_str().unwrap().trim_end(),
+        "to-stdout"
+    );
+    assert_eq!(
+        record["stderr_tail"].as_str().unwrap().trim_end(),
+        "to-stderr"
+    );
+    assert_eq!(
+        record["outputs"][0],
+        xpr.cwd.join("o.txt").display().to_string()
+    );
+    // The job's own streams still reach the user, on stderr.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("to-stdout") && err.contains("to-stderr"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_profile_gives_its_environment_and_flags_win() {
+    let xpr = Xpr::new();
+    xpr.config(
+        r#"{"systems": {},
+            "profiles": {"p": {"system": "local", "env": {"A": "from-profile", "B": "from-profile"}}}}"#,
+    );
+    let out = xpr.run(&[
+        "run",
+        "--profile",
+        "p",
+        "-e",
+        "B=from-flag",
+        "--",
+        "sh",
+        "-c",
+        "echo $A $B",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "from-profile from-flag\n");
+
+    let out = xpr.run(&["run", "--profile", "q", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown profile \"q\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_broken_config_leaves_the_local_system_usable() {
+    let xpr = Xpr::new();
+    xpr.config(r#"{"systems": {"hpc": {"host": "h", "scheduler": "slurm"}}}"#);
+    let out = xpr.run(&["submit", "--", "echo", "hi"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: the config has problems")
+            && err.contains("systems.hpc: missing required key \"partitions\""),
+        "{err}"
+    );
+    let id = text(&out.stdout).trim().to_owned();
+    let waited = xpr.run(&["wait", &id, "--timeout", "2m"]);
+    assert!(waited.status.success(), "{}", text(&waited.stderr));
+    let logs = xpr.run(&["logs", &id]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "hi\n");
+    // A configured system is not usable until the config is fixed.
+    let out = xpr.run(&["run", "-m", "hpc", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! `xpr systems` and `xpr config check`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::json;
-use xpr::config::{LoadedConfig, StageRootOrigin, System};
+use xpr::config::{ConfigError, LoadedConfig, StageRootOrigin, System};
 use xpr::resources::{format_hms, format_mem};
 
 use super::{print_json, print_table};
+use crate::exit;
 
 /// `xpr systems`: one row per system.
 pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
@@ -41,9 +43,13 @@ pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `xpr config check`: the merged config and the provenance of each system.
+/// `xpr config check`: the merged config and the provenance of each system; or every
+/// problem of the config, each naming its file and JSON path (exit 3).
 pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
-    let loaded = LoadedConfig::from_env()?;
+    let loaded = match LoadedConfig::from_env() {
+        Ok(loaded) => loaded,
+        Err(err) => return report_problems(&err, as_json),
+    };
     let origin = match &loaded.stage_root_origin {
         StageRootOrigin::LocalStageDir { file } => format!("local_stage_dir in {}", file.display()),
         StageRootOrigin::ExpyreRoot => "EXPYRE_ROOT".to_owned(),
@@ -69,17 +75,22 @@ pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("config OK");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "config OK")?;
     if loaded.files.is_empty() {
-        println!("files: none found (only the built-in `local` system)");
+        writeln!(out, "files: none found (only the built-in `local` system)")?;
     } else {
-        println!("files (merged in this order, later wins):");
+        writeln!(out, "files (merged in this order, later wins):")?;
         for file in &loaded.files {
-            println!("  {}", file.display());
+            writeln!(out, "  {}", file.display())?;
         }
     }
-    println!("stage root: {} ({origin})", loaded.stage_root.display());
-    println!("systems:");
+    writeln!(
+        out,
+        "stage root: {} ({origin})",
+        loaded.stage_root.display()
+    )?;
+    writeln!(out, "systems:")?;
     for (name, files) in &loaded.system_sources {
         let from = if files.is_empty() {
             "built in".to_owned()
@@ -90,11 +101,39 @@ pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("  {name}: from {from}");
+        writeln!(out, "  {name}: from {from}")?;
     }
-    println!("merged config:");
-    println!("{}", serde_json::to_string_pretty(&loaded.merged)?);
+    writeln!(out, "merged config:")?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&loaded.merged)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every problem of a config that does not load: one `error:` line each on stderr, or with
+/// `--json` `{"ok": false, "errors": [{"files", "path", "message"}]}` on stdout. Exit 3.
+fn report_problems(err: &ConfigError, as_json: bool) -> anyhow::Result<ExitCode> {
+    let problems = err.errors();
+    if as_json {
+        let errors: Vec<_> = problems
+            .iter()
+            .map(|e| {
+                json!({
+                    "files": e.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+                    "path": e.path.as_ref().map(|p| p.to_string()),
+                    "message": e.to_string(),
+                })
+            })
+            .collect();
+        print_json(&json!({"ok": false, "errors": errors}))?;
+    } else {
+        let mut stderr = std::io::stderr().lock();
+        for problem in problems {
+            writeln!(stderr, "error: {problem}")?;
+        }
+        if problems.len() > 1 {
+            writeln!(stderr, "xpr: the config has {} problems", problems.len())?;
+        }
+    }
+    Ok(ExitCode::from(exit::CONFIG))
 }
 
 fn system_json(system: &System) -> serde_json::Value {

@@ -1,5 +1,6 @@
 //! `xpr connect` and `xpr disconnect`: a master connection the user opens by hand.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use xpr::config::LoadedConfig;
@@ -20,19 +21,20 @@ fn target(system: &str) -> anyhow::Result<SshTarget> {
 /// Opens the master in the foreground, so password and two-factor prompts reach the user.
 pub fn connect(system: &str) -> anyhow::Result<ExitCode> {
     let path = open_user_master(&target(system)?)?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "connected to {system}; xpr reuses this connection until `xpr disconnect {system}` (control socket {})",
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Closes the master opened by `xpr connect`.
 pub fn disconnect(system: &str) -> anyhow::Result<ExitCode> {
     if close_user_master(&target(system)?)? {
-        println!("disconnected from {system}");
+        writeln!(std::io::stdout(), "disconnected from {system}")?;
     } else {
-        println!("no connection to {system} was open");
+        writeln!(std::io::stdout(), "no connection to {system} was open")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,40 +1,42 @@
 //! Commands that only read or tidy the jobs DB: `ls`, `db_unlock`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::json;
-use xpr::config::LoadedConfig;
 use xpr::db::{Db, SummaryRef, TaskFilter, TaskStatus, TaskSummary};
 
-use super::{print_json, text_width, write_table};
+use super::{lenient_config, print_json, text_width, write_table};
 use crate::cli::{DbArgs, FilterArgs, LsArgs};
+use crate::exit::{bad_flag, usage};
 
-/// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root.
+/// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root (found even when
+/// the config files have problems: it depends on the directories, not on their contents).
 pub fn db_path(args: &DbArgs) -> anyhow::Result<PathBuf> {
     if let Some(path) = &args.dbfile {
         return Ok(path.clone());
     }
-    let loaded = LoadedConfig::from_env()?;
-    Ok(loaded.stage_root.join("jobs.db"))
+    let loaded = lenient_config()?;
+    Ok(loaded.stage_root.join(xpr::session::DB_FILE))
 }
 
-/// Builds the DB filter from `-i -n -s -S`.
+/// Builds the DB filter from `-i -n -s -S`; an unknown status or a bad regexp is a usage
+/// error.
 pub fn filter_from(args: &FilterArgs) -> anyhow::Result<TaskFilter> {
     let mut statuses = Vec::new();
     for name in &args.statuses {
-        let group = TaskStatus::parse_group(name).with_context(|| {
+        let group = TaskStatus::parse_group(name).ok_or_else(|| {
             let known: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
-            format!(
+            usage(format!(
                 "unknown status {name:?} for -s (hint: one of {}, ongoing, can_produce_results)",
                 known.join(", ")
-            )
+            ))
         })?;
         statuses.extend(group);
     }
     TaskFilter::from_patterns(&args.ids, &args.names, statuses, &args.systems)
-        .context("invalid regexp in -i/-n/-S")
+        .map_err(|e| bad_flag("-i/-n/-S", e))
 }
 
 /// `xpr ls`: the matching tasks, oldest first.
@@ -142,9 +144,10 @@ pub fn db_unlock(args: &DbArgs) -> anyhow::Result<ExitCode> {
     let mut db = Db::open(&path)?;
     db.unlock()?;
     db.close()?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "jobs DB {} is writable; its write-ahead log is folded in",
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

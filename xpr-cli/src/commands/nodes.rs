@@ -2,15 +2,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
+use std::io::Write;
+
 use serde_json::json;
-use xpr::config::LoadedConfig;
 use xpr::resources::{Resources, find_nodes, parse_mem, parse_time};
 use xpr::scheduler::scheduler_for;
 use xpr::scheduler::script::{ScriptSpec, header_lines};
 
-use super::print_json;
+use super::{lenient_config, print_json};
 use crate::cli::{NodesArgs, ResourceArgs};
+use crate::exit::bad_flag;
 
 /// The `{id}` shown in a header printed without a real task.
 const SAMPLE_ID: &str = "JOB_ID";
@@ -18,7 +19,7 @@ const SAMPLE_ID: &str = "JOB_ID";
 /// Builds the request from the flags (no I/O), then finds the nodes and renders the header.
 pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
     let request = request_from(&args.resources)?;
-    let loaded = LoadedConfig::from_env()?;
+    let loaded = lenient_config()?;
     let system = loaded.system(&args.system)?;
     let alloc = find_nodes(system, &request)?;
     let mut spec = ScriptSpec::new(SAMPLE_ID, ".");
@@ -40,23 +41,24 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
             "header": header,
         }))?;
     } else {
-        println!("partition:          {}", alloc.partition);
-        println!("num_nodes:          {}", alloc.num_nodes);
-        println!("num_cores:          {}", alloc.num_cores);
-        println!("num_cores_per_node: {}", alloc.num_cores_per_node);
-        println!("header ({{id}} shown as {SAMPLE_ID}):");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "partition:          {}", alloc.partition)?;
+        writeln!(out, "num_nodes:          {}", alloc.num_nodes)?;
+        writeln!(out, "num_cores:          {}", alloc.num_cores)?;
+        writeln!(out, "num_cores_per_node: {}", alloc.num_cores_per_node)?;
+        writeln!(out, "header ({{id}} shown as {SAMPLE_ID}):")?;
         for line in header {
-            println!("  {line}");
+            writeln!(out, "  {line}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The request the flags describe; `None` when they name no count (the caller picks a
-/// default). No I/O.
+/// The request the flags describe (one core when they name no count); a value that does
+/// not parse is a usage error naming its flag. No I/O.
 pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
     let max_time = match &args.max_time {
-        Some(t) => parse_time(t).context("--max-time")?,
+        Some(t) => parse_time(t).map_err(|e| bad_flag("--max-time", e))?,
         None => None,
     };
     let mut request = match (args.num_nodes, args.num_cores) {
@@ -68,10 +70,11 @@ pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
         request = request.with_max_time(t);
     }
     if let Some(m) = &args.max_mem_tot {
-        request = request.with_max_mem_tot(parse_mem(m).context("--max-mem-tot")?);
+        request = request.with_max_mem_tot(parse_mem(m).map_err(|e| bad_flag("--max-mem-tot", e))?);
     }
     if let Some(m) = &args.max_mem_per_core {
-        request = request.with_max_mem_per_core(parse_mem(m).context("--max-mem-per-core")?);
+        request = request
+            .with_max_mem_per_core(parse_mem(m).map_err(|e| bad_flag("--max-mem-per-core", e))?);
     }
     if !args.partitions.is_empty() {
         request = request.with_partitions(args.partitions.iter().cloned());

@@ -3,24 +3,25 @@
 //! the config, calls the library, and prints.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use xpr::config::LoadedConfig;
 use xpr::db::{EndState, TaskFilter, TaskRecord, TaskStatus};
 use xpr::ids::TaskId;
-use xpr::resources::{Resources, parse_time};
+use xpr::resources::parse_time;
+use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
+use xpr::session::profile::TaskOptions;
 use xpr::session::{Session, StartRequest, TaskResults};
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
 use super::nodes::request_from;
-use super::print_json;
+use super::{lenient_config, print_json};
 use crate::cli::{ResetArgs, ResourceArgs, RmArgs, RunArgs, SelectArgs, TaskArgs, WaitArgs};
-use crate::exit;
+use crate::exit::{self, bad_flag, usage};
 
 /// Waiting for ever, in practice (a year).
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -33,44 +34,48 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// A session on the config, loaded leniently: a config with problems leaves the built-in
+/// `local` system usable (with a warning), and any other system an error.
 fn open_session() -> anyhow::Result<Session> {
-    Ok(Session::open(LoadedConfig::from_env()?)?)
+    Ok(Session::open(lenient_config()?)?)
 }
 
-/// The task and its start request, from the flags and the profile; checks everything that
-/// needs no I/O first.
-fn start_request(args: &TaskArgs, session: &Session) -> anyhow::Result<StartRequest> {
-    let mut env = Vec::new();
-    let mut header = Vec::new();
-    let mut system = args.system.clone();
-    let mut resources: Option<Resources> = None;
+/// `--timeout T` as a duration; no flag is for ever.
+fn timeout_from(flag: &Option<String>) -> anyhow::Result<Duration> {
+    Ok(match flag {
+        Some(t) => Duration::from_secs(
+            parse_time(t)
+                .map_err(|e| bad_flag("--timeout", e))?
+                .unwrap_or(u64::MAX / 4),
+        ),
+        None => FOREVER,
+    })
+}
+
+/// The task and its choices, from the flags alone: every usage error is found here, before
+/// any I/O.
+fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOptions)> {
+    let mut options = TaskOptions::new();
     if let Some(name) = &args.profile {
-        let profile = session.config().config.profile(name)?.clone();
-        if system.is_none() {
-            system = profile.system.as_ref().map(|s| s.to_string());
-        }
-        if !profile.resources.is_empty() {
-            resources = Some(
-                Resources::from_json_map(&profile.resources)
-                    .with_context(|| format!("resources of profile {name:?}"))?,
-            );
-        }
-        header = profile.header.clone();
-        env = profile.env.clone();
+        options = options.profile(name);
     }
-    if flags_given(&args.resources) || resources.is_none() {
-        resources = Some(request_from(&args.resources)?);
+    if let Some(system) = &args.system {
+        options = options.system(system);
+    }
+    // No resource flag leaves the profile's resources (or one core).
+    if flags_given(&args.resources) || args.profile.is_none() {
+        options = options.resources(request_from(&args.resources)?);
     }
     for pair in &args.env {
         let (key, value) = pair
             .split_once('=')
-            .with_context(|| format!("--env {pair:?}: expected K=V"))?;
+            .ok_or_else(|| usage(format!("--env {pair:?}: expected K=V")))?;
         if !is_env_name(key) {
-            anyhow::bail!(
+            return Err(usage(format!(
                 "--env {pair:?}: {key:?} is not a valid variable name (letters, digits, _)"
-            );
+            )));
         }
-        env.push((key.to_owned(), value.to_owned()));
+        options = options.env(key, value);
     }
     let name = args.name.clone().unwrap_or_else(|| {
         Path::new(&args.command[0])
@@ -81,17 +86,24 @@ fn start_request(args: &TaskArgs, session: &Session) -> anyhow::Result<StartRequ
     let mut spec = TaskSpec::argv(name, args.command.clone());
     spec.inputs = args.inputs.clone();
     spec.outputs = args.outputs.clone();
-    spec.env = env;
     if let Some(text) = &args.args {
-        spec.args = Some(serde_json::from_str(text).context("--args is not valid JSON")?);
+        spec.args = Some(serde_json::from_str(text).map_err(|e| bad_flag("--args", e))?);
     }
+    Ok((spec, options))
+}
+
+/// The start request: the flags over the profile they name (the library's merge, as any
+/// caller gets it), inputs taken from the current directory.
+fn start_request(
+    spec: TaskSpec,
+    options: TaskOptions,
+    force_rerun: bool,
+    session: &Session,
+) -> anyhow::Result<StartRequest> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let system = system.unwrap_or_else(|| "local".to_owned());
     Ok(
-        StartRequest::new(spec, system, resources.expect("set above"))
-            .with_base_dir(cwd)
-            .with_extra_header(header)
-            .with_force_rerun(args.force_rerun),
+        StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
+            .with_force_rerun(force_rerun),
     )
 }
 
@@ -108,16 +120,17 @@ fn flags_given(r: &ResourceArgs) -> bool {
 
 /// `xpr submit`: prints the task id (or its record as JSON).
 pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
+    let (spec, options) = task_from(args)?;
     let rt = runtime()?;
     let session = open_session()?;
-    let request = start_request(args, &session)?;
+    let request = start_request(spec, options, args.force_rerun, &session)?;
     let started = rt.block_on(session.start(request))?;
     if args.json {
         print_json(
             &json!({"id": started.record.id, "reused": started.reused, "status": started.record.status}),
         )?;
     } else {
-        println!("{}", started.record.id);
+        writeln!(std::io::stdout(), "{}", started.record.id)?;
         if started.reused {
             eprintln!(
                 "xpr: an identical task is already known ({}); nothing was submitted (hint: `xpr mark_processed {}` to run it anew)",
@@ -129,16 +142,17 @@ pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `xpr run`: submit, wait with progress, bring the outputs here, print the job's output,
+/// `xpr run`: submit, wait with progress, deliver the outputs here, print the job's output,
 /// exit with its exit code.
+///
+/// With `--json`, stdout holds one JSON object and nothing else; the job's stdout and stderr
+/// then both go to stderr (their tails are in the JSON too).
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let timeout = match &args.timeout {
-        Some(t) => Duration::from_secs(parse_time(t).context("--timeout")?.unwrap_or(u64::MAX / 4)),
-        None => FOREVER,
-    };
+    let timeout = timeout_from(&args.timeout)?;
+    let (spec, options) = task_from(&args.task)?;
     let rt = runtime()?;
     let session = open_session()?;
-    let request = start_request(&args.task, &session)?;
+    let request = start_request(spec, options, args.task.force_rerun, &session)?;
     let started = rt.block_on(session.start(request))?;
     let id = started.record.id.clone();
     if started.reused {
@@ -173,16 +187,79 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir()?,
     };
-    let copied = copy_outputs(&results.local_dir, &args.task.outputs, &dest)?;
-    std::io::stdout()
-        .write_all(&std::fs::read(results.local_dir.join(STDOUT_FILE)).unwrap_or_default())?;
-    std::io::stderr()
-        .write_all(&std::fs::read(results.local_dir.join(STDERR_FILE)).unwrap_or_default())?;
+    let delivered = deliver(&results, &args.task.outputs, &dest);
+
+    let job_stdout = std::fs::read(results.local_dir.join(STDOUT_FILE)).unwrap_or_default();
+    let job_stderr = std::fs::read(results.local_dir.join(STDERR_FILE)).unwrap_or_default();
+    {
+        let mut stderr = std::io::stderr().lock();
+        if args.task.json {
+            stderr.write_all(&job_stdout)?;
+        } else {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&job_stdout)?;
+            stdout.flush()?;
+        }
+        stderr.write_all(&job_stderr)?;
+    }
+    let (delivery, unmatched) = match delivered {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            // The task's own failure says more than the outputs it did not leave.
+            if results.status == TaskStatus::Succeeded {
+                return Err(err);
+            }
+            eprint!("{}", crate::render(&err, "xpr: warning: "));
+            (Delivery::default(), Vec::new())
+        }
+    };
+    for (path, kept) in delivery.kept_aside() {
+        eprintln!(
+            "xpr: {} held other content: kept it as {}",
+            path.display(),
+            kept.display()
+        );
+    }
     if args.task.json {
-        print_json(&results_json(&results, &copied))?;
+        print_json(&results_json(&results, &delivery, &unmatched))?;
     }
     rt.block_on(session.close())?;
+    if !unmatched.is_empty() && results.status == TaskStatus::Succeeded {
+        // The task left its outputs where it ran, but they are not here: never a success.
+        eprintln!(
+            "xpr: task {id} succeeded, but its expected output(s) {} matched nothing in {} \
+             (hint: `xpr results {id}` shows its run dir)",
+            unmatched.join(", "),
+            results.local_dir.display()
+        );
+        return Ok(ExitCode::from(exit::TASK_FAILED));
+    }
     Ok(task_exit_code(&results))
+}
+
+/// Delivers the task's expected outputs to `dest` (a file there with other content is kept as
+/// `NAME.~N~`): what was delivered, and the patterns that matched nothing.
+fn deliver(
+    results: &TaskResults,
+    outputs: &[String],
+    dest: &Path,
+) -> anyhow::Result<(Delivery, Vec<String>)> {
+    if outputs.is_empty() {
+        return Ok((Delivery::default(), Vec::new()));
+    }
+    match deliver_outputs(&results.local_dir, outputs, dest, Existing::KeepNumbered) {
+        Ok(delivery) => Ok((delivery, Vec::new())),
+        Err(DeliverError::Unmatched {
+            patterns,
+            delivered,
+            ..
+        }) => Ok((*delivered, patterns)),
+        Err(err) => Err(anyhow::Error::new(err).context(format!(
+            "delivering the outputs of task {} to {}",
+            results.id,
+            dest.display()
+        ))),
+    }
 }
 
 /// The job's exit code when it has one; [`exit::TASK_FAILED`] for a failure without one
@@ -216,38 +293,16 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
     }
 }
 
-/// Copies the files matching `globs` in `run_dir` to `dest`, keeping relative paths.
-fn copy_outputs(run_dir: &Path, globs: &[String], dest: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut copied = Vec::new();
-    for pattern in globs {
-        let full = run_dir.join(pattern);
-        for path in
-            glob::glob(&full.to_string_lossy()).with_context(|| format!("--output {pattern:?}"))?
-        {
-            let path = path?;
-            let relative = path.strip_prefix(run_dir).unwrap_or(&path).to_path_buf();
-            let target = dest.join(&relative);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-            }
-            if path.is_file() {
-                std::fs::copy(&path, &target).with_context(|| {
-                    format!("copying {} to {}", path.display(), target.display())
-                })?;
-                copied.push(target);
-            }
-        }
-    }
-    Ok(copied)
-}
-
-fn results_json(r: &TaskResults, copied: &[PathBuf]) -> serde_json::Value {
+fn results_json(r: &TaskResults, delivery: &Delivery, unmatched: &[String]) -> serde_json::Value {
     json!({
         "id": r.id, "status": r.status, "end_state": r.end_state, "exit_code": r.exit_code,
         "scheduler_job_id": r.scheduler_job_id, "attempts": r.attempts,
         "reason": r.reason, "local_dir": r.local_dir.display().to_string(),
-        "outputs": copied.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "outputs": delivery.paths().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "kept_aside": delivery.kept_aside().map(|(path, kept)| json!({
+            "path": path.display().to_string(), "kept_as": kept.display().to_string(),
+        })).collect::<Vec<_>>(),
+        "unmatched_outputs": unmatched,
         "stdout_tail": r.stdout_tail, "stderr_tail": r.stderr_tail,
     })
 }
@@ -281,8 +336,8 @@ fn required(
     select: &SelectArgs,
     command: &str,
 ) -> anyhow::Result<Vec<TaskRecord>> {
-    selected(session, select)?.with_context(|| {
-        format!("`xpr {command}` needs task ids or a filter (-i, -n, -s, -S) (hint: `xpr ls` lists the tasks)")
+    selected(session, select)?.ok_or_else(|| {
+        usage(format!("`xpr {command}` needs task ids or a filter (-i, -n, -s, -S) (hint: `xpr ls` lists the tasks)"))
     })
 }
 
@@ -298,15 +353,17 @@ fn ids(tasks: &[TaskRecord]) -> Vec<TaskId> {
     tasks.iter().map(|t| t.id.clone()).collect()
 }
 
-fn print_statuses(tasks: &[TaskRecord]) {
+fn print_statuses(tasks: &[TaskRecord]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     for t in tasks {
         let exit = t
             .exit_code
             .map(|c| format!(" exit {c}"))
             .unwrap_or_default();
         let state = t.end_state.map(|s| format!(" ({s})")).unwrap_or_default();
-        println!("{}  {}  {}{state}{exit}", t.id, t.system, t.status);
+        writeln!(out, "{}  {}  {}{state}{exit}", t.id, t.system, t.status)?;
     }
+    Ok(())
 }
 
 /// `xpr status` and `xpr sync`: one poll, then the selected tasks' states.
@@ -322,7 +379,7 @@ pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|t| session.get(&t.id).ok())
         .collect();
-    print_statuses(&refreshed);
+    print_statuses(&refreshed)?;
     rt.block_on(session.close())?;
     // One unreachable system does not hide the others: each is reported, the rest shown.
     for (system, error) in &report.failed {
@@ -339,10 +396,7 @@ pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
 
 /// `xpr wait`: follow until the selected (default: all ongoing) tasks finish.
 pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
-    let timeout = match &args.timeout {
-        Some(t) => Duration::from_secs(parse_time(t).context("--timeout")?.unwrap_or(u64::MAX / 4)),
-        None => FOREVER,
-    };
+    let timeout = timeout_from(&args.timeout)?;
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = match selected(&session, &args.select)? {
@@ -350,7 +404,7 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
         None => ongoing(&session)?,
     };
     let done = rt.block_on(session.wait(&ids(&tasks), timeout))?;
-    print_statuses(&done);
+    print_statuses(&done)?;
     rt.block_on(session.close())?;
     let all_ok = done
         .iter()
@@ -367,25 +421,26 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let r = session.results(&TaskId::new(id))?;
     if as_json {
-        print_json(&results_json(&r, &[]))?;
+        print_json(&results_json(&r, &Delivery::default(), &[]))?;
     } else {
-        println!("task:      {}", r.id);
-        println!("status:    {}", r.status);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "task:      {}", r.id)?;
+        writeln!(out, "status:    {}", r.status)?;
         if let Some(s) = r.end_state {
-            println!("end state: {s}");
+            writeln!(out, "end state: {s}")?;
         }
         if let Some(job) = &r.scheduler_job_id {
-            println!("job:       {job}");
+            writeln!(out, "job:       {job}")?;
         }
         if let Some(c) = r.exit_code {
-            println!("exit code: {c}");
+            writeln!(out, "exit code: {c}")?;
         }
         if let Some(reason) = &r.reason {
-            println!("reason:    {reason}");
+            writeln!(out, "reason:    {reason}")?;
         }
-        println!("run dir:   {}", r.local_dir.display());
+        writeln!(out, "run dir:   {}", r.local_dir.display())?;
         if r.attempts.len() > 1 {
-            println!("attempts:");
+            writeln!(out, "attempts:")?;
             for a in &r.attempts {
                 let job = a.scheduler_job_id.as_ref().map_or("-", |j| j.as_str());
                 let end = a.end_state.map_or("-", EndState::as_str);
@@ -393,14 +448,18 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
                     .exit_code
                     .map(|c| format!(" exit {c}"))
                     .unwrap_or_default();
-                println!("  {}: job {job} on {}: {end}{exit}", a.number, a.system);
+                writeln!(
+                    out,
+                    "  {}: job {job} on {}: {end}{exit}",
+                    a.number, a.system
+                )?;
             }
         }
         if !r.stdout_tail.is_empty() {
-            println!("--- stdout (tail)\n{}", r.stdout_tail.trim_end());
+            writeln!(out, "--- stdout (tail)\n{}", r.stdout_tail.trim_end())?;
         }
         if !r.stderr_tail.is_empty() {
-            println!("--- stderr (tail)\n{}", r.stderr_tail.trim_end());
+            writeln!(out, "--- stderr (tail)\n{}", r.stderr_tail.trim_end())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -430,9 +489,11 @@ pub fn cancel(select: &SelectArgs) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let tasks = required(&session, select, "cancel")?;
     let cancelled = rt.block_on(session.cancel(&ids(&tasks)))?;
+    let mut out = std::io::stdout().lock();
     for id in &cancelled {
-        println!("cancel requested: {id}");
+        writeln!(out, "cancel requested: {id}")?;
     }
+    drop(out);
     rt.block_on(session.close())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -443,7 +504,7 @@ pub fn clean(select: &SelectArgs) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let tasks = required(&session, select, "clean")?;
     rt.block_on(session.clean(&ids(&tasks)))?;
-    println!("cleaned {} task(s)", tasks.len());
+    writeln!(std::io::stdout(), "cleaned {} task(s)", tasks.len())?;
     rt.block_on(session.close())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -451,9 +512,10 @@ pub fn clean(select: &SelectArgs) -> anyhow::Result<ExitCode> {
 /// `xpr mark_processed`.
 pub fn mark_processed(select: &SelectArgs) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
+    let mut out = std::io::stdout().lock();
     for task in required(&session, select, "mark_processed")? {
         session.mark_processed(&task.id)?;
-        println!("processed: {}", task.id);
+        writeln!(out, "processed: {}", task.id)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -464,11 +526,11 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let tasks = required(&session, &args.select, "rm")?;
     if tasks.is_empty() {
-        println!("no task matches");
+        writeln!(std::io::stdout(), "no task matches")?;
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes {
-        print_statuses(&tasks);
+        print_statuses(&tasks)?;
         eprint!(
             "remove these {} task(s){}? [y/N] ",
             tasks.len(),
@@ -481,30 +543,31 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing removed");
+            writeln!(std::io::stdout(), "nothing removed")?;
             return Ok(ExitCode::SUCCESS);
         }
     }
     rt.block_on(session.remove(&ids(&tasks), args.clean))?;
-    println!("removed {} task(s)", tasks.len());
+    writeln!(std::io::stdout(), "removed {} task(s)", tasks.len())?;
     rt.block_on(session.close())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `xpr reset_status`.
 pub fn reset_status(args: &ResetArgs) -> anyhow::Result<ExitCode> {
-    let to = TaskStatus::from_name(&args.to).with_context(|| {
+    let to = TaskStatus::from_name(&args.to).ok_or_else(|| {
         let known: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
-        format!(
+        usage(format!(
             "--to {:?} is not a status (hint: one of {})",
             args.to,
             known.join(", ")
-        )
+        ))
     })?;
     let session = open_session()?;
+    let mut out = std::io::stdout().lock();
     for task in required(&session, &args.select, "reset_status")? {
         session.reset_status(&task.id, to)?;
-        println!("{}: {} -> {to}", task.id, task.status);
+        writeln!(out, "{}: {} -> {to}", task.id, task.status)?;
     }
     Ok(ExitCode::SUCCESS)
 }
