@@ -407,13 +407,13 @@ impl Db {
                 attempt = tx
                     .query_row(
                         "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE task_id = ?1",
-                        params![id.as_str()],
+                        params![id],
                         |row| row.get(0),
                     )
                     .map_err(sql)?;
                 tx.execute(
                     "INSERT INTO attempts (task_id, number, system) VALUES (?1, ?2, ?3)",
-                    params![id.as_str(), attempt, current.system.as_str()],
+                    params![id, attempt, current.system.as_str()],
                 )
                 .map_err(sql)?;
             }
@@ -432,7 +432,7 @@ impl Db {
                     to,
                     now,
                     attempt,
-                    update.scheduler_job_id.as_ref().map(|j| j.as_str()),
+                    update.scheduler_job_id,
                     update.end_state,
                     update.exit_code,
                     update.node,
@@ -459,7 +459,7 @@ impl Db {
                     params![
                         id.as_str(),
                         attempt,
-                        update.scheduler_job_id.as_ref().map(|j| j.as_str()),
+                        update.scheduler_job_id,
                         update.end_state,
                         update.exit_code,
                         update.node,
@@ -498,7 +498,7 @@ impl Db {
             let current = existing(tx, path, id)?;
             tx.execute(
                 "UPDATE attempts SET ended_at = COALESCE(ended_at, ?3) WHERE task_id = ?1 AND number = ?2",
-                params![id.as_str(), current.attempt, now],
+                params![id, current.attempt, now],
             )
             .map_err(sql)?;
             tx.execute(
@@ -506,7 +506,7 @@ impl Db {
                     end_state = NULL, exit_code = NULL, node = NULL, reason = NULL,
                     cancel_requested_at = NULL
                  WHERE id = ?1",
-                params![id.as_str(), to, now],
+                params![id, to, now],
             )
             .map_err(sql)?;
             add_history(tx, id, now, Some(current.status), to, Some(detail)).map_err(sql)?;
@@ -531,7 +531,7 @@ impl Db {
                 if current.cancel_requested_at.is_none() {
                     tx.execute(
                         "UPDATE tasks SET cancel_requested_at = ?2, updated_at = ?2 WHERE id = ?1",
-                        params![id.as_str(), now],
+                        params![id, now],
                     )
                     .map_err(sql)?;
                     add_history(
@@ -559,7 +559,7 @@ impl Db {
             ))
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![id.as_str()], record::attempt_from_row)
+            .query_map(params![id], record::attempt_from_row)
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
@@ -622,7 +622,7 @@ impl Db {
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![id.as_str()], |row| {
+            .query_map(params![id], |row| {
                 Ok((
                     row.get::<_, f64>(0)?,
                     row.get::<_, Option<String>>(1)?,
@@ -656,7 +656,7 @@ impl Db {
     pub fn remove(&mut self, id: &TaskId) -> Result<(), DbError> {
         let n = self
             .conn
-            .execute("DELETE FROM tasks WHERE id = ?1", params![id.as_str()])
+            .execute("DELETE FROM tasks WHERE id = ?1", params![id])
             .map_err(|e| self.sql(e))?;
         if n == 0 {
             return Err(DbError::NoSuchTask {
@@ -743,7 +743,7 @@ fn add_history(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO history (task_id, at, from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.as_str(), at, from, to, detail],
+        params![id, at, from, to, detail],
     )?;
     Ok(())
 }
@@ -776,7 +776,7 @@ fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>
             "SELECT identity, spec, {SUMMARY_COLUMNS} FROM tasks WHERE id = ?1"
         ))
         .map_err(sql)?;
-    let mut rows = stmt.query(params![id.as_str()]).map_err(sql)?;
+    let mut rows = stmt.query(params![id]).map_err(sql)?;
     match rows.next().map_err(sql)? {
         Some(row) => record::record_from_row(row, path).map(Some),
         None => Ok(None),

@@ -386,8 +386,8 @@ pub(super) fn record_from_row(row: &rusqlite::Row<'_>, path: &Path) -> Result<Ta
 pub(super) fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Attempt> {
     Ok(Attempt {
         number: row.get(0)?,
-        system: SystemName::new(row.get::<_, String>(1)?),
-        scheduler_job_id: row.get::<_, Option<String>>(2)?.map(SchedulerJobId::new),
+        system: row.get(1)?,
+        scheduler_job_id: row.get(2)?,
         end_state: row.get(3)?,
         exit_code: row.get(4)?,
         node: row.get(5)?,
