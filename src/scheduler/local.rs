@@ -1,4 +1,4 @@
-//! The `local` scheduler: no batch system, a core-limited FIFO queue on one host.
+//! The `local` scheduler: no batch system, a core-limited queue with backfill on one host.
 //!
 //! Jobs run detached in the background, survive the xpr process (and the SSH session that
 //! started them), and never use more cores together than the host offers. Like every adapter
@@ -45,15 +45,19 @@
 //! # No daemon
 //!
 //! There is no long-lived dispatcher to crash or to start. Under the lock, one idempotent
-//! `dispatch` step starts queued jobs in id order (strict FIFO: the first job that does not
-//! fit waits, and the ones behind it too, so a big job is never starved by small ones) while
-//! the cores of running jobs stay within the capacity: `XPR_LOCAL_CORES` if set (an explicit
-//! override, which may oversubscribe), else `nproc` (with `OMP_*` ignored). Every event that
-//! can free or need cores runs it: `submit`, `release`, `cancel`, the end of every job, and
+//! `dispatch` step goes through the queued jobs in id order and starts each one that fits
+//! while the cores of running jobs stay within the capacity: `XPR_LOCAL_CORES` if set (an
+//! explicit override, which may oversubscribe), else `nproc` (with `OMP_*` ignored). A job
+//! that does not fit waits, and a later, smaller one that fits starts meanwhile (backfill,
+//! python-cluster's rule): the cores are never idle while a queued job could use them, at the
+//! price that a steady stream of small jobs can hold a wide one back. Every event that can
+//! free or need cores runs it: `submit`, `release`, `cancel`, the end of every job, and
 //! `status`/`accounting`/`find` (which also heals the queue after a crash).
 //!
 //! Each started job gets a runner, a copy of the program started with `setsid` in its own
-//! session, stdio detached, that runs the script through its `#!` interpreter as
+//! session, stdio detached and descriptors 3 to 9 closed (one inherited from the submitter,
+//! such as xpr's submit lock, would otherwise stay open, and its lock held, for as long as
+//! the job runs), that runs the script through its `#!` interpreter as
 //! `setsid timeout -k 10 <seconds> <interpreter> <script>` in the job dir (`timeout 0` = no
 //! limit) with `XPR_LOCAL_JOB_ID` set, waits for it and records the final state: exit 0 ->
 //! `succeeded`; 124/137 after the time limit -> `timeout`; else `failed` with the code. A

@@ -1,5 +1,5 @@
 #!/bin/sh
-# xpr-localq: a core-limited job queue for one host, with no daemon (src/scheduler/local.rs
+# xpr-localq: a core-limited job queue for one host, with backfill and no daemon (src/scheduler/local.rs
 # documents the spool, the job header and the rules; this is the program itself).
 #
 # Run as:  /bin/sh -c 'XPR_LOCALQ_PROGRAM=$1; shift; eval "$XPR_LOCALQ_PROGRAM"' \
@@ -91,7 +91,7 @@ runner_alive() {
 # kill_group PGID SIGNAL: the job's process group, or the leader if the group is not formed yet
 kill_group() { kill "-$2" "-$1" 2>/dev/null || kill "-$2" "$1" 2>/dev/null || :; }
 
-# dispatch (lock held): reap dead runners, then start queued jobs in id order while they fit
+# dispatch (lock held): reap dead runners, then start, in id order, every queued job that fits
 dispatch() {
     capacity
     _used=0
@@ -128,22 +128,25 @@ dispatch() {
             finish "$_i" failed "" "needs $_c cores, the host offers $CAP"
             continue
         fi
-        [ $((_used + _c)) -le "$CAP" ] || break
+        # backfill: a job that does not fit waits; a later one that fits starts
+        [ $((_used + _c)) -le "$CAP" ] || continue
         start_job "$_i"
         _used=$((_used + _c))
     done
 }
 
 # spawn LOG VERB ARGS...: a copy of this program running VERB ARGS in its own session, in the
-# background ($! is its pid), stdin from /dev/null, stdout and stderr appended to LOG, without
-# the queue lock (9)
+# background ($! is its pid), stdin from /dev/null, stdout and stderr appended to LOG, and no
+# other descriptor open: one inherited from the caller (the queue lock on 9, or a lock of the
+# caller's own, such as xpr's batch program's on 8) would stay open, and its lock held, for as
+# long as the copy and the job it starts run
 spawn() {
     _log=$1
     shift
     # shellcheck disable=SC2016 # expanded by the copy: its program is in its environment
     XPR_LOCALQ_PROGRAM=$XPR_LOCALQ_PROGRAM XPR_LOCAL_QUEUE_DIR=$Q \
         setsid /bin/sh -c 'eval "$XPR_LOCALQ_PROGRAM"' "$ME" "$@" \
-        </dev/null >>"$_log" 2>&1 9>&- &
+        </dev/null >>"$_log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 }
 
 # start_job ID (lock held): mark it running and start its runner, detached in its own session
@@ -349,7 +352,8 @@ q_run() {
     case $script in /*) ;; *) script=./$script ;; esac
     start=$(now)
     put "$J/started" "$start"
-    # the job in its own process group, without the queue lock
+    # the job in its own process group; of the runner's descriptors it gets stdio only (spawn
+    # left the runner none but the queue lock, 9)
     set -f
     # shellcheck disable=SC2086 # the #! line's interpreter and its argument, unglobbed
     XPR_LOCAL_JOB_ID=$id setsid env -u XPR_LOCALQ_PROGRAM timeout -k 10 "${tl:-0}" $interp "$script" \

@@ -3,7 +3,11 @@
 #
 # Run as:  sh -c BATCH_PROGRAM xpr-batch LOCKFILE        (src/session/protocol.rs)
 #
-# $1     the lock file (<base>/.xpr-submit.lock); its directory is created private (700).
+# $1     the lock file (<base>/.xpr-submit.lock); it and its directory are created private to
+#        the user (umask 077). The lines run under the login's own umask (a job inherits the
+#        umask of whoever submits it: the files it writes must get the user's usual modes),
+#        and without the lock's descriptor (a job started by a line would hold it, and so
+#        the lock, for as long as it runs: the next batch would wait for the job's end).
 # stdin  one frame per command line: `L<line>\n` for a line without newline or NUL bytes
 #        (read by the shell's own `read`, no process), else `<decimal length>\n<line bytes>`
 #        (read by `head -c`).
@@ -19,8 +23,7 @@
 # visible part of the submission time, so it keeps them few.
 set -u
 lock=$1
-umask 077
-mkdir -p -- "$(dirname -- "$lock")" || exit 3
+(umask 077 && mkdir -p -- "$(dirname -- "$lock")" && : >>"$lock") || exit 3
 exec 8>>"$lock" || exit 3
 flock -w 900 8 || { printf 'xpr-batch: cannot lock %s within 900 s\n' "$lock" >&2; exit 3; }
 echo LOCKED
@@ -33,7 +36,7 @@ while IFS= read -r frame; do
     ''|*[!0-9]*) printf 'xpr-batch: bad frame %s\n' "$frame" >&2; exit 4;;
     *) line=$(head -c "$frame"; printf x); line=${line%x};;
   esac
-  ( eval "$line" ) </dev/null >"$tmp/out" 2>"$tmp/err"
+  ( eval "$line" ) </dev/null >"$tmp/out" 2>"$tmp/err" 8>&-
   code=$?
   # wc prints `N1 FILE1`, `N2 FILE2`, `N total`: split into words on purpose ($1 and $3)
   # shellcheck disable=SC2046
