@@ -1,6 +1,7 @@
 //! The built-in `local` system driven through `xpr submit` as a user would, each call its own
 //! process: separately submitted jobs run side by side up to the queue's cores, a small job
-//! backfills while a wide one waits for cores.
+//! backfills while a wide one waits for cores, and the files a job writes arrive with the
+//! modes the job gave them while the run dirs stay private.
 //!
 //! Every test runs with a temp `$HOME` (so its own spool, `~/.xpr/local-queue`) and
 //! `XPR_LOCAL_CORES=2`. Jobs record their own start and end times (`date +%s.%N`) in a
@@ -10,7 +11,8 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -85,10 +87,27 @@ impl Xpr {
     fn has_mark(&self, name: &str) -> bool {
         self.marks.join(name).exists()
     }
+
+    /// The task's record as `xpr ls --json` prints it.
+    fn record(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&["ls", "--json", "-i", id]);
+        assert!(out.status.success(), "ls: {}", text(&out.stderr));
+        let mut tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+        tasks[0].take()
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 /// A job body that waits (at most 60 s) for the file `$M/<flag>`.
@@ -160,4 +179,59 @@ fn a_small_job_backfills_while_a_wide_one_waits_for_cores() {
     assert!(xpr.mark("small.start") < hold_end);
     assert!(xpr.mark("wide.start") >= hold_end);
     assert!(xpr.mark("wide.start") >= xpr.mark("small.end"));
+}
+
+#[test]
+fn outputs_keep_the_modes_the_job_gave_them_and_run_dirs_stay_private() {
+    let xpr = Xpr::new();
+    let script = "echo x > out.txt && chmod 644 out.txt && echo y > default.txt \
+                  && echo z > setuid.sh && chmod 4755 setuid.sh \
+                  && mkdir sub && chmod 751 sub && echo w > sub/inner.txt";
+    let out = xpr.run_with_umask(
+        "027",
+        &[
+            "submit",
+            "--name",
+            "modes",
+            "-o",
+            "out.txt",
+            "-o",
+            "default.txt",
+            "-o",
+            "setuid.sh",
+            "-o",
+            "sub/inner.txt",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert!(out.status.success(), "submit: {}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    let out = xpr.run_with_umask("027", &["wait", "--timeout", "2m", &id]);
+    assert!(out.status.success(), "wait: {}", text(&out.stderr));
+    let record = xpr.record(&id);
+    let local = PathBuf::from(record["local_dir"].as_str().unwrap());
+    let remote = PathBuf::from(record["remote_dir"].as_str().unwrap());
+    for dir in [&remote, &local] {
+        let shown = dir.display();
+        assert_eq!(mode(dir), 0o700, "run dir {shown} is not private");
+        assert_eq!(mode(&dir.join("out.txt")), 0o644, "out.txt in {shown}");
+        // The job ran under the user's umask (027), not the batch program's 077.
+        assert_eq!(
+            mode(&dir.join("default.txt")),
+            0o640,
+            "default.txt in {shown}"
+        );
+        assert_eq!(
+            mode(&dir.join("sub/inner.txt")),
+            0o640,
+            "sub/inner.txt in {shown}"
+        );
+    }
+    assert_eq!(mode(&remote.join("setuid.sh")), 0o4755);
+    // Extraction keeps the permission bits, never setuid or setgid.
+    assert_eq!(mode(&local.join("setuid.sh")), 0o755);
+    assert_eq!(mode(&local.join("sub")), 0o751);
 }
