@@ -108,3 +108,26 @@ fn every_shell_program_passes_shellcheck() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The library's programs travel in their wire form (comment lines, blank lines and
+/// indentation dropped: `shell_program!` in `src/command.rs`), which is only safe without
+/// here-documents, whose lines the shell takes as they are.
+#[test]
+fn library_shell_programs_have_no_here_documents() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    shell_programs(&root.join("src"), &mut files);
+    assert!(!files.is_empty());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            assert!(
+                code.starts_with('#') || !code.contains("<<"),
+                "{}:{}: a here-document would not survive the wire form: {line}",
+                file.display(),
+                n + 1
+            );
+        }
+    }
+}
