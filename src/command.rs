@@ -192,6 +192,90 @@ impl CommandOutput {
     }
 }
 
+/// A shell program kept as a `.sh` file, as commands carry it (its *wire form*): the file's
+/// text without comment lines (the `#!` line, the header, `# shellcheck` directives), blank
+/// lines and indentation, its lines joined by `\n` with none after the last one.
+///
+/// The files are written for `shellcheck` and read by people; the wire form keeps commands,
+/// and the error messages that show them, short. Dropping those lines is safe only in a
+/// program with no here-document and no multi-line quoted string whose lines start with `#`
+/// or depend on their indentation; every program kept this way is written so. A comment after
+/// code on the same line is kept: it is harmless, and telling it from a `#` inside quotes
+/// would need a shell parser.
+///
+/// Evaluated at compile time: `shell_program!(include_str!("sh/batch.sh"))` is a
+/// `&'static str` constant.
+macro_rules! shell_program {
+    ($source:expr) => {{
+        const SOURCE: &str = $source;
+        const LEN: usize = $crate::command::wire_len(SOURCE);
+        const WIRE: [u8; LEN] = $crate::command::wire_bytes::<LEN>(SOURCE);
+        match ::core::str::from_utf8(&WIRE) {
+            Ok(text) => text,
+            Err(_) => panic!("the wire form of a shell program is UTF-8"),
+        }
+    }};
+}
+pub(crate) use shell_program;
+
+/// The wire form of one line of a shell program file ([`shell_program!`]): the line without
+/// its indentation, or `None` for a blank or comment line. `line` is `bytes[start..end]`.
+const fn wire_line(bytes: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let mut first = start;
+    while first < end && (bytes[first] == b' ' || bytes[first] == b'\t') {
+        first += 1;
+    }
+    if first == end || bytes[first] == b'#' {
+        None
+    } else {
+        Some((first, end))
+    }
+}
+
+/// Walks the kept lines of `source`, copying them into `out` when it is given; returns the
+/// length of the wire form.
+const fn wire_walk(source: &str, mut out: Option<&mut [u8]>) -> usize {
+    let bytes = source.as_bytes();
+    let mut len = 0;
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'\n' {
+            end += 1;
+        }
+        if let Some((mut from, to)) = wire_line(bytes, start, end) {
+            if len > 0 {
+                if let Some(out) = &mut out {
+                    out[len] = b'\n';
+                }
+                len += 1;
+            }
+            while from < to {
+                if let Some(out) = &mut out {
+                    out[len] = bytes[from];
+                }
+                len += 1;
+                from += 1;
+            }
+        }
+        start = end + 1;
+    }
+    len
+}
+
+/// The length of the wire form of `source` (see [`shell_program!`]).
+pub(crate) const fn wire_len(source: &str) -> usize {
+    wire_walk(source, None)
+}
+
+/// The wire form of `source` (see [`shell_program!`]); `N` must be [`wire_len`]`(source)`.
+pub(crate) const fn wire_bytes<const N: usize>(source: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let len = wire_walk(source, Some(&mut out));
+    assert!(len == N, "wire_bytes: N is not wire_len(source)");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +305,15 @@ mod tests {
             .env_remove("B")
             .env("B", "2");
         assert_eq!(cmd.to_string(), "env -u A B=2 p");
+    }
+
+    #[test]
+    fn shell_programs_travel_without_comments_blank_lines_and_indentation() {
+        const WIRE: &str = shell_program!(
+            "#!/bin/sh\n# header\n\nset -u\n  # shellcheck disable=SC2046\n  echo a  # kept\n\tb\n"
+        );
+        assert_eq!(WIRE, "set -u\necho a  # kept\nb");
+        assert_eq!(shell_program!("one line"), "one line");
+        assert_eq!(shell_program!("# only a comment\n"), "");
     }
 }

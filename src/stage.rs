@@ -12,13 +12,24 @@
 //! - extraction never writes through a symbolic link (a link planted by one entry cannot
 //!   redirect a later entry).
 //!
+//! Modes: a run dir is private to the user (0700) on both sides: [`write_tar`] gives its entry
+//! that mode, and [`extract_tar`] makes every top-level directory of a stream so, whatever the
+//! stream says. Below it, files and directories keep the permission bits they had where they
+//! were packed (a job's outputs arrive with the modes the job gave them), never the setuid,
+//! setgid or sticky bits; a directory also keeps its owner's `rwx`, so that xpr can always
+//! replace and clean the run dir.
+//!
 //! Input naming follows ExPyRe: a relative input keeps its relative path; an absolute one is
 //! flattened to its base name. Globs are expanded at packing time and must match something.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+
+/// The mode of a run dir, on either side: private to the user.
+pub const RUN_DIR_MODE: u32 = 0o700;
 
 /// A staging step that failed; names the path or tar entry at fault.
 #[derive(Debug, thiserror::Error)]
@@ -186,14 +197,27 @@ pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, St
 }
 
 /// Writes one tar stream holding, for each `(dir, entries)` group, the entries under `dir`
-/// (e.g. `run_<id>`). Directories are added recursively; symbolic links are stored as links.
+/// (e.g. `run_<id>`, whose entry has mode [`RUN_DIR_MODE`], so that `tar -x` creates it
+/// private). Directories are added recursively; symbolic links are stored as links; files
+/// and directories keep their modes.
 pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Result<W, StageError> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for (dir, entries) in groups {
         let dir = safe_relative_path(dir, "run dir name")?;
+        // Made up rather than copied from a local directory, whose mode would leak into the
+        // remote run dir. Owner 0 is only used by a `tar -x` running as root, whose files
+        // are then root's own.
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(RUN_DIR_MODE);
+        header.set_size(0);
+        header.set_mtime(now);
         builder
-            .append_dir(&dir, ".")
+            .append_data(&mut header, &dir, std::io::empty())
             .map_err(io("writing tar entry", &dir))?;
         for entry in entries {
             let name = dir.join(safe_relative_path(&entry.dest, "input")?);
@@ -293,15 +317,30 @@ impl TarStream {
     }
 }
 
-/// Extracts a tar stream into `root` (created if needed), checking every entry (see the module
-/// docs). Returns the relative paths of the regular files written. On error, what was written
-/// so far stays in `root`: extract into a scratch directory and move it into place afterwards
-/// when partial results must never be seen.
+/// Extracts a tar stream into `root` (created private to the user if needed), checking every
+/// entry (see the module docs). Every top-level directory (a run dir) ends with mode
+/// [`RUN_DIR_MODE`]; files and directories below keep the stream's permission bits, without
+/// setuid, setgid and sticky bits, directories with their owner's `rwx` added. Returns the
+/// relative paths of the regular files written. On error, what was written so far stays in
+/// `root`: extract into a scratch directory and move it into place afterwards when partial
+/// results must never be seen.
 pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
-    fs::create_dir_all(root).map_err(io("creating", root))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(RUN_DIR_MODE)
+        .create(root)
+        .map_err(io("creating", root))?;
     let mut archive = tar::Archive::new(input);
+    // Spelled out, though they are the defaults: a file gets the stream's mode & 0o777 (the
+    // setuid, setgid and sticky bits dropped), and no user's umask on top: the job's modes.
+    archive.set_preserve_permissions(false);
+    archive.set_mask(0);
     let mut files = Vec::new();
     let mut links: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    // Directory modes are set last, deepest first: a directory without write permission
+    // would refuse the entries that follow it.
+    let mut dir_modes: Vec<(PathBuf, u32)> = Vec::new();
+    let mut run_dirs: HashSet<PathBuf> = HashSet::new();
     let entries = archive.entries().map_err(io("reading tar stream", root))?;
     for entry in entries {
         let mut entry = entry.map_err(io("reading tar stream", root))?;
@@ -317,8 +356,23 @@ pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, Stage
         let target = root.join(&path);
         ensure_no_link_on_the_way(root, &path)?;
         let kind = entry.header().entry_type();
+        let depth = path.components().count();
+        if depth > 1 || kind.is_dir() {
+            run_dirs.extend(
+                path.components()
+                    .next()
+                    .map(|c| PathBuf::from(c.as_os_str())),
+            );
+        }
         if kind.is_dir() {
             fs::create_dir_all(&target).map_err(io("creating", &target))?;
+            if depth > 1 {
+                let mode = entry
+                    .header()
+                    .mode()
+                    .map_err(io("reading the mode of", &raw_path))?;
+                dir_modes.push((path, (mode & 0o777) | 0o700));
+            }
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent).map_err(io("creating", parent))?;
@@ -371,6 +425,16 @@ pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, Stage
                 context: "tar entry",
                 why: "it is a link pointing through another link",
             });
+        }
+    }
+    dir_modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
+    let run_dirs = run_dirs.into_iter().map(|dir| (dir, RUN_DIR_MODE));
+    for (path, mode) in dir_modes.into_iter().chain(run_dirs) {
+        let target = root.join(&path);
+        // Never through a link: only a directory of this stream gets a mode.
+        if target.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                .map_err(io("setting the mode of", &target))?;
         }
     }
     Ok(files)

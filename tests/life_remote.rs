@@ -186,3 +186,66 @@ async fn failures_from_accounting(tb: &Testbed, system: &str) {
     );
     session.close().await.unwrap();
 }
+
+/// The modes a Slurm job gives its files arrive with them, under the login's umask (not the
+/// batch program's 077, which `sbatch` would hand on to the job), while the run dirs stay
+/// private to the user on the cluster and here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_keep_their_modes_on_slurm_and_run_dirs_stay_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(tb) = Testbed::require("slurm") else {
+        return;
+    };
+    let bed = Bed::new(Some(&tb), systems());
+    let login_umask = bed.ssh("xpr-local", "umask");
+    let login_umask = u32::from_str_radix(String::from_utf8_lossy(&login_umask.stdout).trim(), 8)
+        .expect("the login's umask");
+    let session = bed.session(Duration::from_secs(120));
+    let mut spec = TaskSpec::argv(
+        "modes",
+        [
+            "sh",
+            "-c",
+            "echo x > out.txt && chmod 644 out.txt && echo y > default.txt",
+        ],
+    );
+    spec.outputs = vec!["out.txt".into(), "default.txt".into()];
+    let started = session
+        .start(StartRequest::new(spec, "slurm", one_core()))
+        .await
+        .unwrap();
+    let id = started.record.id.clone();
+    let done = session.wait(std::slice::from_ref(&id), DEADLINE).await;
+    if done.is_err() {
+        let _ = session.cancel(std::slice::from_ref(&id)).await;
+    }
+    assert_eq!(done.unwrap()[0].status, TaskStatus::Succeeded);
+    let local = session.results(&id).unwrap().local_dir;
+    let mode = |name: &str| {
+        let path = local.join(name);
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(""), 0o700, "the local run dir is not private");
+    assert_eq!(mode("out.txt"), 0o644);
+    assert_eq!(
+        mode("default.txt"),
+        0o666 & !login_umask,
+        "not under the login's umask {login_umask:03o}"
+    );
+    let remote = bed.ssh(
+        "xpr-local",
+        &format!("stat -c %a {}/*/run_{id}", bed.remote_root),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&remote.stdout).trim(),
+        "700",
+        "the remote run dir is not private: {}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    session.clean(std::slice::from_ref(&id)).await.unwrap();
+    session.close().await.unwrap();
+}

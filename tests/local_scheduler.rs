@@ -303,7 +303,7 @@ fn cancel_stops_a_running_job_and_a_queued_one() {
     assert_eq!(
         q.state(&b),
         JobState::Queued,
-        "1 core left of 2, but FIFO behind a 2-core job"
+        "the 2-core job holds both cores"
     );
 
     let out = q.run(&LocalScheduler.cancel(&[a.clone(), b.clone()]));

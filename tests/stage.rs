@@ -86,6 +86,11 @@ fn relative_inputs_may_not_climb_out_of_their_base() {
 /// A raw ustar header with any name, bypassing the tar crate's own checks, as a hostile
 /// remote end could send.
 fn raw_entry(name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Vec<u8> {
+    entry_bytes(name, kind, link, 0o644, data)
+}
+
+/// [`raw_entry`] with any mode.
+fn entry_bytes(name: &str, kind: tar::EntryType, link: &str, mode: u32, data: &[u8]) -> Vec<u8> {
     let mut header = tar::Header::new_ustar();
     {
         let old = header.as_old_mut();
@@ -94,12 +99,17 @@ fn raw_entry(name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Vec<u
     }
     header.set_entry_type(kind);
     header.set_size(data.len() as u64);
-    header.set_mode(0o644);
+    header.set_mode(mode);
     header.set_cksum();
     let mut out = header.as_bytes().to_vec();
     out.extend_from_slice(data);
     out.resize(out.len().div_ceil(512) * 512, 0);
     out
+}
+
+/// [`raw_entry`] of a file or directory with another mode.
+fn raw_entry_with_mode(name: &str, kind: tar::EntryType, mode: u32, data: &[u8]) -> Vec<u8> {
+    entry_bytes(name, kind, "", mode, data)
 }
 
 fn archive(entries: &[Vec<u8>]) -> Vec<u8> {
@@ -227,4 +237,56 @@ async fn a_tar_stream_is_read_as_it_is_packed_and_reports_packing_errors() {
     stream.reader().read_to_end(&mut bytes).await.unwrap();
     let err = stream.finish().await.unwrap_err();
     assert!(err.to_string().contains("big.bin"), "{err}");
+}
+
+/// Outputs keep the modes the job gave them, whatever this process's umask, without setuid,
+/// setgid or sticky bits; a run dir is private whatever the stream says; and a directory
+/// without write permission neither blocks the entries after it nor stays closed to xpr.
+#[test]
+fn extraction_keeps_modes_but_no_setuid_and_keeps_run_dirs_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use tar::EntryType;
+    let root = tempfile::tempdir().unwrap();
+    let entries = [
+        raw_entry_with_mode("run_a", EntryType::Directory, 0o777, b""),
+        raw_entry_with_mode("run_a/shared.txt", EntryType::Regular, 0o666, b"x"),
+        raw_entry_with_mode("run_a/private.txt", EntryType::Regular, 0o600, b"x"),
+        raw_entry_with_mode("run_a/tool", EntryType::Regular, 0o6755, b"x"),
+        raw_entry_with_mode("run_a/sticky", EntryType::Directory, 0o1751, b""),
+        raw_entry_with_mode("run_a/closed", EntryType::Directory, 0o500, b""),
+        raw_entry_with_mode("run_a/closed/inner.txt", EntryType::Regular, 0o640, b"x"),
+        // A run dir with no entry of its own is private too.
+        raw_entry_with_mode("run_b/out.txt", EntryType::Regular, 0o644, b"x"),
+    ];
+    extract_tar(archive(&entries).as_slice(), root.path()).unwrap();
+    let mode = |name: &str| {
+        fs::symlink_metadata(root.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("run_a"), 0o700);
+    assert_eq!(mode("run_b"), 0o700);
+    assert_eq!(mode("run_a/shared.txt"), 0o666);
+    assert_eq!(mode("run_a/private.txt"), 0o600);
+    assert_eq!(mode("run_a/tool"), 0o755);
+    assert_eq!(mode("run_a/sticky"), 0o751);
+    assert_eq!(mode("run_a/closed"), 0o700);
+    assert_eq!(mode("run_a/closed/inner.txt"), 0o640);
+    assert_eq!(mode("run_b/out.txt"), 0o644);
+}
+
+/// The run dir entry [`write_tar`] makes says 0700, whatever the modes where xpr runs.
+#[test]
+fn packed_run_dirs_are_private() {
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("in.txt"), b"x");
+    let plan = plan_inputs(src.path(), &["in.txt".to_owned()]).unwrap();
+    let stream = write_tar(Vec::new(), &[(PathBuf::from("run_t"), plan)]).unwrap();
+    let mut archive = tar::Archive::new(stream.as_slice());
+    let first = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(first.path().unwrap(), Path::new("run_t"));
+    assert!(first.header().entry_type().is_dir());
+    assert_eq!(first.header().mode().unwrap(), 0o700);
 }

@@ -1,11 +1,12 @@
-//! The `local` scheduler: no batch system, a core-limited FIFO queue on one host.
+//! The `local` scheduler: no batch system, a core-limited queue with backfill on one host.
 //!
 //! Jobs run detached in the background, survive the xpr process (and the SSH session that
 //! started them), and never use more cores together than the host offers. Like every adapter
 //! here, this module is pure: it builds [`CommandSpec`]s and parses their replies. The queue
-//! itself is [`PROGRAM`], a small POSIX `sh` program (needing only coreutils and util-linux
-//! `flock`/`setsid`) that every command carries as one quoted argument, so the same commands
-//! work on this machine and, through a transport, on any plain host over SSH:
+//! itself is [`PROGRAM`] (`local/localq.sh`), a small POSIX `sh` program (needing only
+//! coreutils and util-linux `flock`/`setsid`) that every command carries as one quoted
+//! argument, so the same commands work on this machine and, through a transport, on any plain
+//! host over SSH ([`ENTRY`] is `local/entry.sh`):
 //!
 //! ```text
 //! /bin/sh -c 'XPR_LOCALQ_PROGRAM=$1; shift; eval "$XPR_LOCALQ_PROGRAM"' xpr-localq <PROGRAM> <verb> <args>...
@@ -44,15 +45,19 @@
 //! # No daemon
 //!
 //! There is no long-lived dispatcher to crash or to start. Under the lock, one idempotent
-//! `dispatch` step starts queued jobs in id order (strict FIFO: the first job that does not
-//! fit waits, and the ones behind it too, so a big job is never starved by small ones) while
-//! the cores of running jobs stay within the capacity: `XPR_LOCAL_CORES` if set (an explicit
-//! override, which may oversubscribe), else `nproc` (with `OMP_*` ignored). Every event that
-//! can free or need cores runs it: `submit`, `release`, `cancel`, the end of every job, and
+//! `dispatch` step goes through the queued jobs in id order and starts each one that fits
+//! while the cores of running jobs stay within the capacity: `XPR_LOCAL_CORES` if set (an
+//! explicit override, which may oversubscribe), else `nproc` (with `OMP_*` ignored). A job
+//! that does not fit waits, and a later, smaller one that fits starts meanwhile (backfill,
+//! python-cluster's rule): the cores are never idle while a queued job could use them, at the
+//! price that a steady stream of small jobs can hold a wide one back. Every event that can
+//! free or need cores runs it: `submit`, `release`, `cancel`, the end of every job, and
 //! `status`/`accounting`/`find` (which also heals the queue after a crash).
 //!
 //! Each started job gets a runner, a copy of the program started with `setsid` in its own
-//! session, stdio detached, that runs the script through its `#!` interpreter as
+//! session, stdio detached and descriptors 3 to 9 closed (one inherited from the submitter,
+//! such as xpr's submit lock, would otherwise stay open, and its lock held, for as long as
+//! the job runs), that runs the script through its `#!` interpreter as
 //! `setsid timeout -k 10 <seconds> <interpreter> <script>` in the job dir (`timeout 0` = no
 //! limit) with `XPR_LOCAL_JOB_ID` set, waits for it and records the final state: exit 0 ->
 //! `succeeded`; 124/137 after the time limit -> `timeout`; else `failed` with the code. A
@@ -62,401 +67,28 @@
 //! and SIGKILL 10 s later if it still runs (like Slurm's `KillWait`).
 
 use std::ffi::OsString;
-use std::sync::OnceLock;
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
 
-/// The queue program, as kept here with its comments. Commands carry [`wire_program`]: the
-/// same text without comment lines and indentation.
-pub const PROGRAM: &str = r#"
-# xpr-localq: a core-limited FIFO job queue for one host (see xpr's src/scheduler/local.rs).
-set -u
-ME=xpr-localq
-Q=${XPR_LOCAL_QUEUE_DIR:-$HOME/.xpr/local-queue}
-NL='
-'
-BOOT=none
-if [ -r /proc/sys/kernel/random/boot_id ]; then
-    IFS= read -r BOOT < /proc/sys/kernel/random/boot_id || BOOT=none
-fi
-
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
-warn() { printf '%s: %s\n' "$ME" "$*" >&2; }
-is_uint() { case $1 in ''|*[!0-9]*) return 1;; esac; return 0; }
-# dec N: N without leading zeros (sh arithmetic reads 010 as octal)
-dec() { _d=${1#"${1%%[!0]*}"}; printf '%s' "${_d:-0}"; }
-# rd VAR FILE: first line of FILE into VAR ("" if absent)
-rd() { eval "$1=''"; if [ -f "$2" ]; then IFS= read -r "$1" < "$2" || :; fi; }
-# put FILE VALUE: write VALUE by rename, so readers never see half a file
-put() { printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1" || die "cannot write $1"; }
-now() { date +%s; }
-
-lock() {
-    if [ ! -d "$Q/active" ]; then
-        if [ ! -d "$Q" ]; then mkdir -p "$Q" && chmod 700 "$Q" || die "cannot create the queue dir $Q"; fi
-        mkdir -p "$Q/jobs" "$Q/active" || die "cannot create $Q/jobs and $Q/active"
-    fi
-    exec 9>>"$Q/lock" || die "cannot open $Q/lock"
-    flock -w 120 9 || die "cannot lock $Q/lock within 120 s"
-}
-unlock() { exec 9>&-; }
-
-capacity() {
-    if [ -n "${XPR_LOCAL_CORES:-}" ]; then
-        is_uint "$XPR_LOCAL_CORES" || die "XPR_LOCAL_CORES=$XPR_LOCAL_CORES is not a whole number"
-        CAP=$(dec "$XPR_LOCAL_CORES")
-        [ "$CAP" -gt 0 ] || die "XPR_LOCAL_CORES must be at least 1"
-    else
-        # nproc honours OMP_NUM_THREADS/OMP_THREAD_LIMIT, which are about the jobs, not the host
-        CAP=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null) || CAP=1
-        is_uint "$CAP" || CAP=1
-    fi
-}
-
-# set_status ID STATE EXIT_CODE REASON
-set_status() {
-    _r=$(printf '%s' "$4" | tr '|\n\r' '   ')
-    put "$Q/jobs/$1/status" "$2|$3|$_r"
-}
-# finish ID STATE EXIT_CODE REASON: a final state; the job leaves the active set
-finish() {
-    set_status "$1" "$2" "$3" "$4"
-    put "$Q/jobs/$1/ended" "$(now)"
-    rm -f "$Q/active/$1"
-}
-# job_id TEXT: sets JID to the id TEXT names, or fails
-job_id() {
-    is_uint "$1" || return 1
-    JID=$(dec "$1")
-    [ -f "$Q/jobs/$JID/status" ]
-}
-# runner_alive ID: the job's runner runs (same boot, pid alive)
-runner_alive() {
-    rd _rp "$Q/jobs/$1/runner"
-    [ -n "$_rp" ] || return 1
-    [ "${_rp#* }" = "$BOOT" ] && kill -0 "${_rp%% *}" 2>/dev/null
-}
-# kill_group PGID SIGNAL: the job's process group, or the leader if the group is not formed yet
-kill_group() { kill "-$2" "-$1" 2>/dev/null || kill "-$2" "$1" 2>/dev/null || :; }
-
-# dispatch (lock held): reap dead runners, then start queued jobs in id order while they fit
-dispatch() {
-    capacity
-    _used=0
-    _queued=
-    for _i in $(ls "$Q/active" | sort -n); do
-        is_uint "$_i" || continue
-        _st=; _ec=; _rs=
-        IFS='|' read -r _st _ec _rs < "$Q/jobs/$_i/status" || :
-        rd _c "$Q/jobs/$_i/cores"
-        case $_st in
-        running|cancelled)
-            if runner_alive "$_i"; then
-                _used=$((_used + _c))
-            else
-                rd _pg "$Q/jobs/$_i/pgid"
-                rd _rp "$Q/jobs/$_i/runner"
-                if [ -n "$_pg" ] && [ "${_rp#* }" = "$BOOT" ]; then kill_group "$_pg" KILL; fi
-                if [ "$_st" = running ]; then
-                    finish "$_i" failed "" "the job's runner died (host rebooted or runner killed)"
-                else
-                    finish "$_i" cancelled "$_ec" "$_rs"
-                fi
-            fi ;;
-        queued) _queued="$_queued $_i" ;;
-        held) ;;
-        *) rm -f "$Q/active/$_i" ;;
-        esac
-    done
-    for _i in $_queued; do
-        rd _c "$Q/jobs/$_i/cores"
-        if [ "$_c" -gt "$CAP" ]; then
-            finish "$_i" failed "" "needs $_c cores, the host offers $CAP"
-            continue
-        fi
-        [ $((_used + _c)) -le "$CAP" ] || break
-        start_job "$_i"
-        _used=$((_used + _c))
-    done
-}
-
-# start_job ID (lock held): mark it running and start its runner, detached in its own session
-start_job() {
-    set_status "$1" running "" ""
-    XPR_LOCALQ_PROGRAM=$XPR_LOCALQ_PROGRAM XPR_LOCAL_QUEUE_DIR=$Q \
-        setsid /bin/sh -c 'eval "$XPR_LOCALQ_PROGRAM"' "$ME" run "$1" \
-        </dev/null >>"$Q/jobs/$1/runner.log" 2>&1 9>&- &
-    put "$Q/jobs/$1/runner" "$! $BOOT"
-}
-
-# to_seconds TIME: [D-]H:MM:SS, M:SS or S as seconds; "" or none = 0 (no limit)
-to_seconds() {
-    _t=$1; _days=0; _s=0
-    case $_t in ''|none|_none_) printf 0; return 0 ;; *[!0-9:-]*) return 1 ;; esac
-    case $_t in *-*) _days=${_t%%-*}; _t=${_t#*-}; is_uint "$_days" || return 1 ;; esac
-    _ifs=$IFS; IFS=:; set -- $_t; IFS=$_ifs
-    [ $# -ge 1 ] && [ $# -le 3 ] || return 1
-    for _p; do is_uint "$_p" || return 1; _s=$((_s * 60 + $(dec "$_p"))); done
-    printf '%s' $((_s + $(dec "$_days") * 86400))
-}
-
-q_submit() {
-    [ $# -eq 2 ] || die "usage: submit JOB_DIR SCRIPT"
-    cd -- "$1" 2>/dev/null || die "cannot enter the job directory $1"
-    dir=$(pwd -P) || die "cannot resolve the job directory $1"
-    script=$2
-    case $dir$script in *"$NL"*) die "a job directory or script name with a line break is not supported" ;; esac
-    [ -f "$script" ] && [ -r "$script" ] || die "no readable script $script in $dir"
-    name=; cores=1; time=; out=; err=
-    while IFS= read -r line || [ -n "$line" ]; do
-        case $line in
-        '#XPR-LOCAL '*) opt=${line#'#XPR-LOCAL '} ;;
-        '#'*|'') continue ;;
-        *) break ;;
-        esac
-        case $opt in
-        --job-name=*) name=${opt#--job-name=} ;;
-        --cores=*) cores=${opt#--cores=} ;;
-        --time=*) time=${opt#--time=} ;;
-        --output=*) out=${opt#--output=} ;;
-        --error=*) err=${opt#--error=} ;;
-        *) die "unknown directive '#XPR-LOCAL $opt' in $script (known: --job-name= --cores= --time= --output= --error=)" ;;
-        esac
-    done < "$script"
-    [ -n "$name" ] || name=job
-    case $name in
-    [-.]*|*[!A-Za-z0-9._+=@%,:-]*) die "invalid job name '$name': letters, digits and ._-+=@%,: only, not first - or ." ;;
-    esac
-    [ ${#name} -le 200 ] || die "job name longer than 200 characters"
-    is_uint "$cores" || die "invalid --cores=$cores: a whole number of cores"
-    cores=$(dec "$cores")
-    [ "$cores" -ge 1 ] || die "--cores must be at least 1"
-    secs=$(to_seconds "$time") || die "invalid --time=$time: use H:MM:SS, D-H:MM:SS or seconds"
-    capacity
-    [ "$cores" -le "$CAP" ] || die "the job needs $cores cores but this host offers $CAP (nproc, or XPR_LOCAL_CORES)"
-    [ -n "$out" ] || out=job.$name.stdout
-    [ -n "$err" ] || err=job.$name.stderr
-
-    lock
-    rd n "$Q/next_id"
-    is_uint "${n:-0}" || die "corrupt counter $Q/next_id"
-    id=$(( $(dec "${n:-0}") + 1 ))
-    while [ -e "$Q/jobs/$id" ]; do id=$((id + 1)); done
-    put "$Q/next_id" "$id"
-    T=$Q/jobs/.new.$id
-    rm -rf "$T" && mkdir "$T" || die "cannot create $T"
-    put "$T/dir" "$dir"
-    put "$T/script" "$script"
-    put "$T/name" "$name"
-    put "$T/cores" "$cores"
-    put "$T/time" "$secs"
-    put "$T/out" "$out"
-    put "$T/err" "$err"
-    put "$T/submitted" "$(now)"
-    put "$T/status" "queued||"
-    mv "$T" "$Q/jobs/$id" || die "cannot create $Q/jobs/$id"
-    : > "$Q/active/$id"
-    dispatch
-    purge
-    unlock
-    printf '%s\n' "$id"
-}
-
-# purge (lock held): forget jobs that ended more than XPR_LOCAL_KEEP_DAYS (default 30) days ago
-purge() {
-    _keep=${XPR_LOCAL_KEEP_DAYS:-30}
-    is_uint "$_keep" || return 0
-    find "$Q/jobs" -mindepth 2 -maxdepth 2 -name ended -mtime "+$_keep" 2>/dev/null |
-    while IFS= read -r _f; do
-        _j=${_f%/ended}
-        [ -e "$Q/active/${_j##*/}" ] || rm -rf -- "$_j"
-    done
-}
-
-print_job() {
-    rd _nm "$Q/jobs/$1/name"
-    _st=; _ec=; _rs=
-    IFS='|' read -r _st _ec _rs < "$Q/jobs/$1/status" || :
-    printf '%s|%s|%s|%s|%s\n' "$1" "$_nm" "$_st" "$_ec" "$_rs"
-}
-
-q_status() {
-    lock; dispatch; unlock
-    for a; do
-        if job_id "$a"; then print_job "$JID"; fi
-    done
-}
-
-q_find() {
-    lock; dispatch; unlock
-    for j in "$Q"/jobs/*; do
-        i=${j##*/}
-        is_uint "$i" || continue
-        rd nm "$j/name"
-        for want; do
-            if [ "$nm" = "$want" ]; then print_job "$i"; break; fi
-        done
-    done
-}
-
-q_cancel() {
-    lock
-    rc=0
-    for a; do
-        if ! job_id "$a"; then warn "no job $a"; rc=1; continue; fi
-        st=; ec=; rs=
-        IFS='|' read -r st ec rs < "$Q/jobs/$JID/status" || :
-        case $st in
-        queued|held) finish "$JID" cancelled "" "cancelled before it started" ;;
-        running)
-            set_status "$JID" cancelled "" "cancelled while running"
-            rd pg "$Q/jobs/$JID/pgid"
-            if [ -n "$pg" ]; then
-                kill_group "$pg" TERM
-                # SIGKILL for a job still running 10 s later (the runner removes pgid at its end)
-                XPR_J=$Q/jobs/$JID XPR_PG=$pg setsid /bin/sh -c '
-                    i=0
-                    while [ $i -lt 10 ] && [ -f "$XPR_J/pgid" ]; do sleep 1; i=$((i + 1)); done
-                    if [ -f "$XPR_J/pgid" ]; then kill -KILL "-$XPR_PG" 2>/dev/null; fi' \
-                    </dev/null >/dev/null 2>&1 9>&- &
-            fi ;;
-        esac
-    done
-    dispatch
-    unlock
-    exit $rc
-}
-
-q_hold() {
-    lock
-    rc=0
-    for a; do
-        if ! job_id "$a"; then warn "no job $a"; rc=1; continue; fi
-        st=; ec=; rs=
-        IFS='|' read -r st ec rs < "$Q/jobs/$JID/status" || :
-        case $st in
-        queued) set_status "$JID" held "" "held by the user" ;;
-        held) ;;
-        *) warn "job $JID is $st; only a queued job can be held"; rc=1 ;;
-        esac
-    done
-    unlock
-    exit $rc
-}
-
-q_release() {
-    lock
-    rc=0
-    for a; do
-        if ! job_id "$a"; then warn "no job $a"; rc=1; continue; fi
-        st=; ec=; rs=
-        IFS='|' read -r st ec rs < "$Q/jobs/$JID/status" || :
-        case $st in
-        held) set_status "$JID" queued "" "" ;;
-        queued) ;;
-        *) warn "job $JID is $st; only a held job can be released"; rc=1 ;;
-        esac
-    done
-    dispatch
-    unlock
-    exit $rc
-}
-
-# q_run ID: the runner of one job (started by start_job, in its own session)
-q_run() {
-    job_id "${1:-}" || die "no job ${1:-}"
-    id=$JID
-    J=$Q/jobs/$id
-    lock
-    put "$J/runner" "$$ $BOOT"
-    st=; ec=; rs=
-    IFS='|' read -r st ec rs < "$J/status" || :
-    if [ "$st" != running ]; then
-        # cancelled between dispatch and now
-        finish "$id" "$st" "$ec" "$rs"
-        dispatch; unlock; exit 0
-    fi
-    rd dir "$J/dir"; rd script "$J/script"; rd tl "$J/time"; rd out "$J/out"; rd err "$J/err"
-    if ! cd -- "$dir" 2>/dev/null; then
-        finish "$id" failed "" "cannot enter the job directory"
-        dispatch; unlock; exit 0
-    fi
-    interp=/bin/sh
-    first=
-    IFS= read -r first < "$script" || :
-    case $first in '#!'*) interp=${first#'#!'} ;; esac
-    # a script named like an option must not be read as one by its interpreter
-    case $script in /*) ;; *) script=./$script ;; esac
-    start=$(now)
-    put "$J/started" "$start"
-    set -f
-    XPR_LOCAL_JOB_ID=$id setsid env -u XPR_LOCALQ_PROGRAM timeout -k 10 "${tl:-0}" $interp "$script" \
-        </dev/null >"$out" 2>"$err" 9>&- &
-    pg=$!
-    set +f
-    put "$J/pgid" "$pg"
-    unlock
-    wait "$pg"
-    rc=$?
-    elapsed=$(( $(now) - start ))
-    lock
-    rm -f "$J/pgid"
-    st=; ec=; rs=
-    IFS='|' read -r st ec rs < "$J/status" || :
-    if [ "$st" = cancelled ]; then
-        finish "$id" cancelled "$rc" "$rs"
-    elif [ "$rc" -eq 0 ]; then
-        finish "$id" succeeded 0 ""
-    elif [ "${tl:-0}" -gt 0 ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ "$elapsed" -ge "$tl" ]; then
-        finish "$id" timeout "$rc" "exceeded its time limit of $tl s"
-    else
-        finish "$id" failed "$rc" ""
-    fi
-    dispatch
-    unlock
-}
-
-[ $# -ge 1 ] || die "usage: $ME submit|status|accounting|find|cancel|hold|release|run ARGS..."
-verb=$1
-shift
-case $verb in
-submit) q_submit "$@" ;;
-status|accounting) q_status "$@" ;;
-find) q_find "$@" ;;
-cancel) q_cancel "$@" ;;
-hold) q_hold "$@" ;;
-release) q_release "$@" ;;
-run) q_run "$@" ;;
-*) die "unknown verb $verb" ;;
-esac
-"#;
+/// The queue program, as kept in `local/localq.sh` with its comments. Commands carry
+/// [`wire_program`]: the same text without comment lines, blank lines and indentation.
+pub const PROGRAM: &str = include_str!("local/localq.sh");
 
 /// The entry point every command runs with `/bin/sh -c`: it takes the program from `$1`
 /// (keeping it for the runners it starts) and runs it on the remaining arguments.
-pub const ENTRY: &str = r#"XPR_LOCALQ_PROGRAM=$1; shift; eval "$XPR_LOCALQ_PROGRAM""#;
+pub const ENTRY: &str = shell_program!(include_str!("local/entry.sh"));
 
 /// The name the program runs under (`$0`, and the prefix of its messages).
 pub const PROGRAM_NAME: &str = "xpr-localq";
 
 /// [`PROGRAM`] as commands carry it: without comment lines, blank lines and indentation,
-/// which keeps commands (and the error messages showing them) shorter. This is safe because
-/// the program has no here-documents and its only multi-line strings (`NL` and the cancel
-/// helper's `sh -c` text) hold no comment or blank lines and do not depend on indentation.
+/// which keeps commands (and the error messages showing them) shorter (see
+/// `shell_program!` in [`crate::command`] for why that is safe for this program).
 pub fn wire_program() -> &'static str {
-    static WIRE: OnceLock<String> = OnceLock::new();
-    WIRE.get_or_init(|| {
-        PROGRAM
-            .lines()
-            .map(str::trim_start)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .fold(String::new(), |mut acc, l| {
-                acc.push_str(l);
-                acc.push('\n');
-                acc
-            })
-    })
+    const WIRE: &str = shell_program!(PROGRAM);
+    WIRE
 }
 
 /// The `local` adapter: commands for the queue program in [`PROGRAM`].

@@ -1,6 +1,8 @@
 //! The remote side of a session: constant `sh` programs and the framing of their replies.
 //!
-//! Every program here is fixed text run as `sh -c PROGRAM NAME ARGS...`; paths and names reach
+//! Every program here is fixed text run as `sh -c PROGRAM NAME ARGS...`, kept as a file in
+//! `sh/` (with a header saying what it does, its arguments and its stdin/stdout protocol) and
+//! carried in its wire form (see [`shell_program!`](crate::command)); paths and names reach
 //! it only as positional arguments and command lines only as framed bytes on stdin, so nothing
 //! a user chooses is ever pasted into shell text (the lines themselves are built by
 //! [`CommandSpec::to_shell_line`](crate::command::CommandSpec::to_shell_line), which quotes
@@ -28,59 +30,24 @@
 //! sizes, one `cat`): with hundreds of `sbatch` in one batch, the program's own forks are a
 //! visible part of the submission time, so it keeps them few.
 
-use crate::command::CommandOutput;
+use crate::command::{CommandOutput, shell_program};
 
-/// The batch program (see the module docs).
-pub const BATCH_PROGRAM: &str = r#"set -u
-lock=$1
-umask 077
-mkdir -p -- "$(dirname -- "$lock")" || exit 3
-exec 8>>"$lock" || exit 3
-flock -w 900 8 || { printf 'xpr-batch: cannot lock %s within 900 s\n' "$lock" >&2; exit 3; }
-echo LOCKED
-tmp=$(mktemp -d) || exit 4
-trap 'rm -rf -- "$tmp"' EXIT
-i=0
-while IFS= read -r frame; do
-  case $frame in
-    L*) line=${frame#L};;
-    ''|*[!0-9]*) printf 'xpr-batch: bad frame %s\n' "$frame" >&2; exit 4;;
-    *) line=$(head -c "$frame"; printf x); line=${line%x};;
-  esac
-  ( eval "$line" ) </dev/null >"$tmp/out" 2>"$tmp/err"
-  code=$?
-  set -- $(wc -c "$tmp/out" "$tmp/err")
-  printf 'R %s %s %s %s\n' "$i" "$code" "$1" "$3"
-  cat -- "$tmp/out" "$tmp/err"
-  i=$((i+1))
-done
-echo END"#;
+/// The batch program (see the module docs): `sh/batch.sh`.
+pub const BATCH_PROGRAM: &str = shell_program!(include_str!("sh/batch.sh"));
 
 /// The exit code of [`BATCH_PROGRAM`] when it could not take the lock (nothing ran).
 pub const BATCH_LOCK_FAILED: i32 = 3;
 
-/// Extracts a tar stream from stdin into `$1` (created private to the user).
-pub const STAGE_PROGRAM: &str = r#"umask 077
-mkdir -p -- "$1" && cd -- "$1" && exec tar -x -f -"#;
+/// Extracts a tar stream from stdin into `$1` (created private to the user): `sh/stage.sh`.
+pub const STAGE_PROGRAM: &str = shell_program!(include_str!("sh/stage.sh"));
 
-/// Writes a tar stream of the run dirs `$2...` that exist under `$1` to stdout.
-pub const COLLECT_PROGRAM: &str = r#"cd -- "$1" || exit 1
-shift
-n=$#
-i=0
-while [ "$i" -lt "$n" ]; do
-  d=$1
-  shift
-  if [ -d "$d" ]; then set -- "$@" "$d"; fi
-  i=$((i+1))
-done
-[ "$#" -gt 0 ] || exit 0
-exec tar -c -f - "$@""#;
+/// Writes a tar stream of the run dirs `$2...` that exist under `$1` to stdout:
+/// `sh/collect.sh`.
+pub const COLLECT_PROGRAM: &str = shell_program!(include_str!("sh/collect.sh"));
 
-/// Removes the run dirs `$2...` under `$1` (names checked by the caller: `run_<id>`).
-pub const CLEAN_PROGRAM: &str = r#"cd -- "$1" 2>/dev/null || exit 0
-shift
-exec rm -rf -- "$@""#;
+/// Removes the run dirs `$2...` under `$1` (names checked by the caller: `run_<id>`):
+/// `sh/clean.sh`.
+pub const CLEAN_PROGRAM: &str = shell_program!(include_str!("sh/clean.sh"));
 
 /// Stdin of [`BATCH_PROGRAM`] for these command lines.
 pub fn frame_lines(lines: &[Vec<u8>]) -> Vec<u8> {

@@ -80,7 +80,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::config::System;
 
 mod error;
@@ -89,6 +89,10 @@ mod pump;
 mod remsh;
 mod retry;
 mod ssh;
+
+/// The program behind [`Transport::upload`], kept in `upload.sh`: writes its stdin to `$1`
+/// by rename.
+const UPLOAD_PROGRAM: &str = shell_program!(include_str!("upload.sh"));
 
 pub use error::{TransportError, TransportErrorKind};
 pub use local::LocalTransport;
@@ -151,10 +155,7 @@ pub trait Transport: Send + Sync + fmt::Debug {
             // The script is fixed text; the path travels as `$1`, quoted by CommandSpec.
             let cmd = CommandSpec::new("sh").args([
                 OsString::from("-c"),
-                OsString::from(
-                    "part=\"$1.xpr-part.$$\" && cat > \"$part\" && mv -f -- \"$part\" \"$1\" \
-                     || { rm -f -- \"$part\"; exit 1; }",
-                ),
+                OsString::from(UPLOAD_PROGRAM),
                 OsString::from("xpr-upload"),
                 remote_path.as_os_str().to_owned(),
             ]);

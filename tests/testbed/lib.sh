@@ -1,5 +1,6 @@
 # lib.sh - settings and helpers shared by setup.sh, teardown.sh, smoke.sh, capture-fixtures.sh.
 # Sourced, never run. Everything here is a definition: sourcing it starts and changes nothing.
+# shellcheck shell=bash
 # shellcheck disable=SC2034  # the settings below are used by the scripts sourcing this file
 #
 # Settings (environment, with defaults). Ports and namespace names are machine-global, so only

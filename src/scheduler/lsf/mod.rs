@@ -57,7 +57,7 @@ use regex::Regex;
 
 pub use time::{LsfTime, parse_lsf_time};
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{
     JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
@@ -82,13 +82,14 @@ pub const DEFAULT_HEADER: &[&str] = &[
 pub const BJOBS_FIELDS: &str =
     "jobid job_name stat exit_code exit_reason exec_host pend_reason finish_time";
 
-/// The program behind [`Scheduler::submit`]; `$1` is the script's file name.
-pub const SUBMIT_SCRIPT: &str = r#"exec bsub < "$1""#;
+/// The program behind [`Scheduler::submit`] (`submit.sh`); `$1` is the script's file name.
+pub const SUBMIT_SCRIPT: &str = shell_program!(include_str!("submit.sh"));
 
-/// The program behind [`Scheduler::find_by_name`]; `$0` is [`BJOBS_FIELDS`], the names follow.
+/// The program behind [`Scheduler::find_by_name`] (`find_by_name.sh`); `$0` is
+/// [`BJOBS_FIELDS`], the names follow.
 /// `bjobs -J` takes one name per call, so it runs once per name; each prints its own JSON
 /// document and the parser reads them in turn.
-pub const FIND_BY_NAME_SCRIPT: &str = r#"for name do bjobs -a -json -o "$0" -J "$name"; done"#;
+pub const FIND_BY_NAME_SCRIPT: &str = shell_program!(include_str!("find_by_name.sh"));
 
 /// One job of a `bjobs` reply: field name (upper case, as `bjobs` heads its columns and names
 /// its JSON keys) -> value. Empty values and LSF's `-` placeholder are left out.

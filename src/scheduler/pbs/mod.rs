@@ -82,7 +82,7 @@ mod xml;
 
 use std::collections::BTreeMap;
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{
     JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
@@ -112,8 +112,9 @@ pub fn task_name(job_name: &str) -> &str {
     job_name.strip_prefix(JOB_NAME_PREFIX).unwrap_or(job_name)
 }
 
-/// The shell program behind [`Scheduler::find_by_name`]; the job names (`N_{id}`) are its
-/// positional arguments, so nothing is ever spliced into the program text.
+/// The shell program behind [`Scheduler::find_by_name`], kept in `find_by_name.sh`; the job
+/// names (`N_{id}`) are its positional arguments, so nothing is ever spliced into the program
+/// text.
 ///
 /// - `qselect -x` (PBS Pro) also selects finished jobs; Torque's `qselect` has no `-x`, fails,
 ///   and the plain form runs (Torque keeps completed jobs selectable while it keeps them).
@@ -121,14 +122,7 @@ pub fn task_name(job_name: &str) -> &str {
 ///   read as "no such job" (which would let a submission be repeated).
 /// - `set -f` keeps the `[]` of array ids from being taken as glob patterns.
 /// - When nothing matched, nothing runs: `qstat -x -f` without ids would list every job.
-pub const FIND_BY_NAME_SCRIPT: &str = r#"set -ef
-ids=
-for name do
-  ids="$ids $(qselect -x -N "$name" 2>/dev/null || qselect -N "$name")"
-done
-set -- $ids
-[ "$#" -eq 0 ] || exec qstat -x -f "$@"
-"#;
+pub const FIND_BY_NAME_SCRIPT: &str = shell_program!(include_str!("find_by_name.sh"));
 
 /// Which `qstat` output a job record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,9 @@
 //! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` |
 //!
 //! The `sh -c` scripts are constants ([`STATUS_SCRIPT`], [`ACCOUNTING_SCRIPT`],
-//! [`FIND_BY_NAME_SCRIPT`]); ids and names reach them only as positional arguments, never
-//! pasted into the script text.
+//! [`FIND_BY_NAME_SCRIPT`]) kept as files next to this module (`status.sh`, `accounting.sh`,
+//! `find_by_name.sh`); ids and names reach them only as positional arguments, never pasted
+//! into the script text.
 //!
 //! # Ids
 //!
@@ -71,7 +72,7 @@ pub mod qstat;
 pub mod qsub;
 pub mod xml;
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{JobStatus, ParseError, Scheduler, SchedulerKind};
 
@@ -96,11 +97,10 @@ pub const DEFAULT_HEADER: &[&str] = &[
 pub const JOB_NAME_PREFIX: &str = "N_";
 
 /// The status script: the user's jobs, one row per array task.
-pub const STATUS_SCRIPT: &str = r#"exec qstat -xml -g d -u "$(id -un)""#;
+pub const STATUS_SCRIPT: &str = shell_program!(include_str!("status.sh"));
 
 /// The accounting script; its positional arguments are job numbers.
-pub const ACCOUNTING_SCRIPT: &str =
-    r#"u=$(id -un) || exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0"#;
+pub const ACCOUNTING_SCRIPT: &str = shell_program!(include_str!("accounting.sh"));
 
 /// The prefix of the lines in which [`FIND_BY_NAME_SCRIPT`] echoes the names it looks for.
 pub const NAME_MARKER: &str = "#xpr:name ";
@@ -114,7 +114,7 @@ pub const QACCT_MARKER: &str = "#xpr:qacct";
 /// The find-by-name script; its positional arguments are job names (`N_{id}`). It echoes them
 /// first (one `#xpr:name` line each) so that the parser can keep only the jobs asked about
 /// from the full `qstat` listing; the names are valid job names, so one line each.
-pub const FIND_BY_NAME_SCRIPT: &str = r#"u=$(id -un) || exit 1; printf '#xpr:name %s\n' "$@"; echo '#xpr:qstat'; qstat -xml -g d -u "$u" || exit 1; echo '#xpr:qacct'; for n do qacct -o "$u" -j "$n"; done; exit 0"#;
+pub const FIND_BY_NAME_SCRIPT: &str = shell_program!(include_str!("find_by_name.sh"));
 
 /// The Grid Engine adapter.
 #[derive(Clone, Copy, Debug, Default)]

@@ -61,7 +61,7 @@ pub use table::{
     Field, SlurmRecord, TableLayout, first_node, is_valid_job_id, parse_table, split_job_id,
 };
 
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
 use table::parse_error;
@@ -92,11 +92,9 @@ pub const FIND_STARTTIME: &str = "2000-01-01T00:00:00";
 
 /// The find-by-name script, run as `sh -c FIND_SCRIPT sh NAMES SQUEUE_FORMAT SACCT_FORMAT
 /// FIND_MARKER FIND_STARTTIME`. A constant: every value arrives as a positional argument.
-/// `tests/testbed/capture/slurm.sh` carries a copy (a test checks they agree).
-pub const FIND_SCRIPT: &str = r#"user=$(id -un) || exit
-squeue --noheader --states=all --user="$user" --name="$1" --format="$2" || exit
-printf '%s\n' "$4"
-exec sacct --noheader --parsable2 --user="$user" --starttime="$5" --name="$1" --format="$3""#;
+/// Kept in `find_by_name.sh`; `tests/testbed/capture/slurm.sh` carries a copy (a test checks
+/// they agree).
+pub const FIND_SCRIPT: &str = shell_program!(include_str!("find_by_name.sh"));
 
 /// The layout of [`SQUEUE_FORMAT`].
 pub fn squeue_layout() -> TableLayout {

@@ -10,6 +10,10 @@
 # is named N_xprcap_*, is deleted on exit, and its remote directory is removed.
 #
 # Usage: tests/testbed/capture/sge.sh [FIXTURES_DIR]   (default: fixtures/sge of this checkout)
+#
+# The scripts and job bodies in single quotes are shell text for the remote side, where their
+# `$` expand:
+# shellcheck disable=SC2016
 set -euo pipefail
 
 # shellcheck disable=SC1090

@@ -145,6 +145,7 @@ VERSION=$(remote sbatch --version)
 log "$VERSION on $HOST, run $RUN"
 rm -f "$FIX"/*/testbed-*
 # Leftovers of an interrupted earlier run.
+# shellcheck disable=SC2016 # the `$` expand on the remote side
 remote sh -c 'squeue --noheader --user="$(id -un)" --format="%i %j" | awk "\$2 ~ /^cap[0-9]+-/ {print \$1}" | xargs -r scancel; rm -rf xpr-capture-slurm-cap*'
 
 submit success debug 0:05:00 -- 'echo hello'; OK=$ID
