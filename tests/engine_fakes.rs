@@ -2,7 +2,9 @@
 //! (`tests/fakes`: a fake scheduler and transport, the session's clock a [`ManualClock`]):
 //! a job that vanishes, accounting that lags, a reply cut in half, a submit that fails for one
 //! task of ten, cancels of running, queued, staged and half-submitted tasks, and one
-//! unreachable system among two. Nothing here sleeps: time moves when a test says so.
+//! unreachable system among two. Nothing here sleeps: time moves when a test says so (but for
+//! the last test, which waits for a real ssh whose login fails slowly, to show it holds up no
+//! other system).
 
 mod fakes;
 
@@ -440,11 +442,12 @@ async fn one_unreachable_system_does_not_stop_the_poll_of_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_login_to_one_system_holds_up_no_other_systems_poll() {
     let root = tempfile::tempdir().unwrap();
-    // A host whose "network" answers after 4 s, and then not at all.
+    // A host whose "network" closes every connection after 1 s: with the default retry
+    // policy (3 attempts, 5 s apart) the login takes about 13 s to fail.
     let ssh_config = root.path().join("ssh_config");
     std::fs::write(
         &ssh_config,
-        "Host slowhost\n  ProxyCommand sleep 4\n  BatchMode yes\n",
+        "Host slowhost\n  ProxyCommand sleep 1\n  BatchMode yes\n",
     )
     .unwrap();
     let config = root.path().join("config.json");

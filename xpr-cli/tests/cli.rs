@@ -1,61 +1,12 @@
 //! The `xpr` binary driven as a user would: arguments, a temp home and working directory,
 //! checking stdout, stderr and the documented exit codes.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// Runs `xpr` with a temp `$HOME` and working directory, and no inherited EXPYRE_* settings.
-struct Xpr {
-    home: tempfile::TempDir,
-    cwd: PathBuf,
-}
-
-impl Xpr {
-    fn new() -> Xpr {
-        let home = tempfile::tempdir().unwrap();
-        let cwd = home.path().join("project");
-        std::fs::create_dir_all(&cwd).unwrap();
-        Xpr { home, cwd }
-    }
-
-    /// Writes `config` as `<cwd>/_expyre/config.json`.
-    fn with_project_config(self, config: &str) -> Xpr {
-        let dir = self.cwd.join("_expyre");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("config.json"), config).unwrap();
-        self
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xpr"));
-        command
-            .args(args)
-            .current_dir(&self.cwd)
-            .env("HOME", self.home.path())
-            .env_remove("EXPYRE_ROOT")
-            .env_remove("EXPYRE_HEADER_EXTRA");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// The project's `_expyre` directory (the stage root once it exists), created.
-    fn project_dir(&self) -> PathBuf {
-        let dir = self.cwd.join("_expyre");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{Xpr, stderr, stdout};
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

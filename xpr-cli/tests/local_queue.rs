@@ -10,46 +10,43 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
+
+use support::Xpr;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `xpr` with a temp `$HOME`, a working directory in it, a 2-core local queue, and a
 /// directory `marks/` where jobs leave their times.
-struct Xpr {
-    home: tempfile::TempDir,
-    cwd: PathBuf,
+struct Queue {
+    xpr: Xpr,
     marks: PathBuf,
 }
 
-impl Xpr {
-    fn new() -> Xpr {
-        let home = tempfile::tempdir().unwrap();
-        let cwd = home.path().join("work");
-        let marks = home.path().join("marks");
-        std::fs::create_dir_all(&cwd).unwrap();
+impl Queue {
+    fn new() -> Queue {
+        let xpr = Xpr::new().env("XPR_LOCAL_CORES", "2");
+        let marks = xpr.home.path().join("marks");
         std::fs::create_dir_all(&marks).unwrap();
-        Xpr { home, cwd, marks }
+        Queue { xpr, marks }
     }
 
     /// Runs `xpr ARGS` under `umask` (set by a shell that then execs `xpr`).
     fn run_with_umask(&self, umask: &str, args: &[&str]) -> Output {
-        Command::new("/bin/sh")
-            .args(["-c", "umask \"$1\" && shift && exec \"$@\"", "sh", umask])
-            .arg(env!("CARGO_BIN_EXE_xpr"))
-            .args(args)
-            .current_dir(&self.cwd)
-            .env("HOME", self.home.path())
-            .env("XPR_LOCAL_CORES", "2")
-            .env_remove("XPR_LOCAL_QUEUE_DIR")
-            .env_remove("EXPYRE_ROOT")
-            .env_remove("EXPYRE_HEADER_EXTRA")
-            .output()
-            .unwrap()
+        let mut all = vec![
+            "-c",
+            "umask \"$1\" && shift && exec \"$@\"",
+            "sh",
+            umask,
+            env!("CARGO_BIN_EXE_xpr"),
+        ];
+        all.extend_from_slice(args);
+        self.xpr.command_of("/bin/sh", &all).output().unwrap()
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -117,7 +114,7 @@ fn wait_for_flag(flag: &str) -> String {
 
 #[test]
 fn separately_submitted_one_core_jobs_run_side_by_side() {
-    let xpr = Xpr::new();
+    let xpr = Queue::new();
     // `a` runs until `b` has started (or 60 s): if `b` cannot start while `a` runs, the
     // times show it.
     let a = xpr.submit(
@@ -144,7 +141,7 @@ fn separately_submitted_one_core_jobs_run_side_by_side() {
 
 #[test]
 fn a_small_job_backfills_while_a_wide_one_waits_for_cores() {
-    let xpr = Xpr::new();
+    let xpr = Queue::new();
     let times = |name: &str| {
         format!("date +%s.%N > \"$M/{name}.start\"; {{ BODY; }}; date +%s.%N > \"$M/{name}.end\"")
     };
@@ -183,7 +180,7 @@ fn a_small_job_backfills_while_a_wide_one_waits_for_cores() {
 
 #[test]
 fn outputs_keep_the_modes_the_job_gave_them_and_run_dirs_stay_private() {
-    let xpr = Xpr::new();
+    let xpr = Queue::new();
     let script = "echo x > out.txt && chmod 644 out.txt && echo y > default.txt \
                   && echo z > setuid.sh && chmod 4755 setuid.sh \
                   && mkdir sub && chmod 751 sub && echo w > sub/inner.txt";

@@ -3,47 +3,20 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-struct Xpr {
-    home: tempfile::TempDir,
-    cwd: PathBuf,
+use support::Xpr;
+
+/// Works in `$HOME/work dir` (a space in the path, as users' paths have).
+fn xpr() -> Xpr {
+    Xpr::in_dir("work dir")
 }
 
-impl Xpr {
-    fn new() -> Xpr {
-        Xpr::in_dir("work dir")
-    }
-
-    /// Works in `$HOME/<name>`.
-    fn in_dir(name: &str) -> Xpr {
-        let home = tempfile::tempdir().unwrap();
-        let cwd = home.path().join(name);
-        std::fs::create_dir_all(&cwd).unwrap();
-        Xpr { home, cwd }
-    }
-
-    /// Writes `<cwd>/_expyre/config.json` (the stage root is then `<cwd>/_expyre`).
-    fn config(&self, text: &str) {
-        std::fs::create_dir_all(self.cwd.join("_expyre")).unwrap();
-        std::fs::write(self.cwd.join("_expyre/config.json"), text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xpr"))
-            .args(args)
-            .current_dir(&self.cwd)
-            .env("HOME", self.home.path())
-            .env_remove("EXPYRE_ROOT")
-            .output()
-            .unwrap()
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.cwd.join(name), bytes).unwrap();
-    }
+/// Writes `<cwd>/_expyre/config.json` (the stage root is then `<cwd>/_expyre`).
+fn config(xpr: &Xpr, text: &str) {
+    std::fs::write(xpr.project_dir().join("config.json"), text).unwrap();
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -52,7 +25,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn run_on_local_brings_outputs_here_and_prints_the_job_output() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
     xpr.write("in put.bin", &data);
     let out = xpr.run(&[
@@ -78,7 +51,7 @@ fn run_on_local_brings_outputs_here_and_prints_the_job_output() {
 
 #[test]
 fn run_exits_with_the_job_exit_code_and_tells_failures_apart() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     let out = xpr.run(&["run", "--", "sh", "-c", "echo oops >&2; exit 3"]);
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
@@ -103,7 +76,7 @@ fn run_exits_with_the_job_exit_code_and_tells_failures_apart() {
 
 #[test]
 fn a_missing_input_is_named_and_nothing_is_recorded() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     let out = xpr.run(&["run", "-i", "absent.dat", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -121,7 +94,7 @@ fn a_missing_input_is_named_and_nothing_is_recorded() {
 
 #[test]
 fn submitting_the_same_task_twice_submits_once_until_processed() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     xpr.write("x.txt", b"1");
     let args = [
         "submit", "--name", "same", "-i", "x.txt", "--", "cat", "x.txt",
@@ -186,7 +159,7 @@ fn outputs_are_delivered_when_the_stage_root_path_has_glob_characters() {
 
 #[test]
 fn a_file_in_the_way_is_kept_numbered_never_overwritten() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     xpr.write("out.txt", b"the user's own\n");
     let job = |content: &str| {
         xpr.run(&[
@@ -228,7 +201,7 @@ fn a_file_in_the_way_is_kept_numbered_never_overwritten() {
 
 #[test]
 fn run_json_prints_only_json_on_stdout() {
-    let xpr = Xpr::new();
+    let xpr = xpr();
     let out = xpr.run(&[
         "run",
         "--json",
@@ -265,8 +238,9 @@ fn run_json_prints_only_json_on_stdout() {
 
 #[test]
 fn a_profile_gives_its_environment_and_flags_win() {
-    let xpr = Xpr::new();
-    xpr.config(
+    let xpr = xpr();
+    config(
+        &xpr,
         r#"{"systems": {},
             "profiles": {"p": {"system": "local", "env": {"A": "from-profile", "B": "from-profile"}}}}"#,
     );
@@ -295,8 +269,11 @@ fn a_profile_gives_its_environment_and_flags_win() {
 
 #[test]
 fn a_broken_config_leaves_the_local_system_usable() {
-    let xpr = Xpr::new();
-    xpr.config(r#"{"systems": {"hpc": {"host": "h", "scheduler": "slurm"}}}"#);
+    let xpr = xpr();
+    config(
+        &xpr,
+        r#"{"systems": {"hpc": {"host": "h", "scheduler": "slurm"}}}"#,
+    );
     let out = xpr.run(&["submit", "--", "echo", "hi"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
@@ -321,7 +298,7 @@ fn run_on_slurm_over_ssh_lands_outputs_in_dest() {
     let Some(bed) = common::Testbed::require("slurm") else {
         return;
     };
-    let xpr = Xpr::new();
+    let xpr = xpr();
     std::fs::create_dir_all(xpr.cwd.join("_expyre")).unwrap();
     let config = serde_json::json!({"systems": {"bed": {
         "host": "xpr-local", "scheduler": "slurm",

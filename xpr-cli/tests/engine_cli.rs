@@ -1,48 +1,11 @@
-//! Through the `xpr` binary on the built-in `local` system: a task's name is part of its
-//! identity, `--force-rerun` runs an identical task anew, `xpr run` says when it reuses
-//! results, and after `reset_status` the old job is history (an attempt), not the current
-//! state.
+//! The engine through the `xpr` binary, on this machine's local queue: a task's name is part
+//! of its identity, `--force-rerun` runs an identical task anew, `xpr run` says when it reuses
+//! results, after `reset_status` the old job is history (an attempt), not the current state,
+//! and `xpr status` reports a system it cannot reach and still shows the others.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod support;
 
-struct Xpr {
-    home: tempfile::TempDir,
-    cwd: PathBuf,
-}
-
-impl Xpr {
-    fn new() -> Xpr {
-        let home = tempfile::tempdir().unwrap();
-        let cwd = home.path().join("work");
-        std::fs::create_dir_all(&cwd).unwrap();
-        Xpr { home, cwd }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_xpr"))
-            .args(args)
-            .current_dir(&self.cwd)
-            .env("HOME", self.home.path())
-            .env_remove("EXPYRE_ROOT")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "xpr {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
+use support::Xpr;
 
 #[test]
 fn the_name_is_part_of_a_tasks_identity_and_force_rerun_runs_it_anew() {
@@ -111,4 +74,59 @@ fn after_reset_status_the_old_job_is_an_attempt_not_the_current_state() {
     assert!(long.lines().next().unwrap().contains("ATTEMPT"), "{long}");
     let row = long.lines().nth(1).unwrap();
     assert!(row.split_whitespace().any(|w| w == "2"), "{long}");
+}
+
+fn two_systems(far_host: Option<&str>) -> String {
+    let system = |host: Option<&str>| {
+        serde_json::json!({"host": host, "scheduler": "local",
+            "partitions": {"p": {"num_cores": 2, "max_time": "1h"}}})
+    };
+    serde_json::json!({"systems": {"near": system(None), "far": system(far_host)}}).to_string()
+}
+
+#[test]
+fn status_names_a_system_it_cannot_reach_and_still_shows_the_others() {
+    let xpr = Xpr::new();
+    let config = xpr.project_dir().join("config.json");
+    std::fs::write(&config, two_systems(None)).unwrap();
+    let near = xpr.ok(&[
+        "submit",
+        "-m",
+        "near",
+        "--max-time",
+        "10m",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let far = xpr.ok(&[
+        "submit",
+        "-m",
+        "far",
+        "--max-time",
+        "10m",
+        "--",
+        "sleep",
+        "31",
+    ]);
+    let (near, far) = (near.trim(), far.trim());
+
+    // `far` moves to a host that does not resolve.
+    std::fs::write(&config, two_systems(Some("far.invalid"))).unwrap();
+    let out = xpr.run(&["status"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with(near)), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with(far)), "{stdout}");
+    assert!(
+        stderr.contains("system far could not be polled"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("far.invalid"), "{stderr}");
+
+    // Clean up: both jobs run on this machine.
+    std::fs::write(&config, two_systems(None)).unwrap();
+    xpr.ok(&["cancel", near, far]);
+    xpr.run(&["wait", near, far, "--timeout", "60s"]);
 }
