@@ -11,110 +11,15 @@ mod fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fakes::{BatchPlan, FakeCluster, FakeScheduler, FakeState, FakeTransport};
+use fakes::{
+    BatchPlan, FakeCluster, FakeScheduler, FakeState, FakeTransport, VANISH, fixture, request,
+};
 use serde_json::json;
-use tempfile::TempDir;
 use xpr::config::LoadedConfig;
 use xpr::db::{EndState, TaskStatus};
 use xpr::ids::TaskId;
-use xpr::resources::{CountRequest, Resources};
 use xpr::scheduler::JobState;
-use xpr::session::{ManualClock, Session, SessionOptions, StartRequest};
-use xpr::task::TaskSpec;
-
-const VANISH: Duration = Duration::from_secs(300);
-
-struct Fixture {
-    _root: TempDir,
-    session: Session,
-    clock: Arc<ManualClock>,
-    clusters: Vec<FakeCluster>,
-}
-
-/// A session over the fake systems `names`, each its own fake cluster.
-fn fixture(names: &[&str]) -> Fixture {
-    let root = tempfile::tempdir().unwrap();
-    let systems: serde_json::Map<String, serde_json::Value> = names
-        .iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                json!({"host": null, "scheduler": "slurm",
-                       "partitions": {"p": {"num_cores": 4, "max_time": "1h"}}}),
-            )
-        })
-        .collect();
-    let config = root.path().join("config.json");
-    std::fs::write(&config, json!({ "systems": systems }).to_string()).unwrap();
-    let loaded = LoadedConfig::from_files(std::slice::from_ref(&config), root.path()).unwrap();
-    let clock = Arc::new(ManualClock::new());
-    let options = SessionOptions {
-        vanish_timeout: VANISH,
-        clock: clock.clone(),
-        ..SessionOptions::default()
-    };
-    let session = Session::open_with(loaded, options).unwrap();
-    let clusters = names
-        .iter()
-        .map(|n| {
-            let cluster = FakeCluster::default();
-            session.set_backend(
-                n,
-                Arc::new(FakeTransport::new(cluster.clone())),
-                Arc::new(FakeScheduler),
-            );
-            cluster
-        })
-        .collect();
-    Fixture {
-        _root: root,
-        session,
-        clock,
-        clusters,
-    }
-}
-
-fn request(name: &str, system: &str) -> StartRequest {
-    let resources = Resources::new(CountRequest::Cores(1))
-        .with_partial_node(true)
-        .with_max_time(600);
-    StartRequest::new(TaskSpec::argv(name, ["echo", name]), system, resources)
-}
-
-impl Fixture {
-    fn cluster(&self) -> &FakeCluster {
-        &self.clusters[0]
-    }
-
-    async fn start(&self, names: &[&str]) -> Vec<TaskId> {
-        let requests = names.iter().map(|n| request(n, "fake")).collect();
-        let started = self.session.start_many(requests).await.unwrap();
-        started.into_iter().map(|s| s.record.id.clone()).collect()
-    }
-
-    async fn poll(&self) {
-        self.session.poll_system("fake").await.unwrap();
-    }
-
-    fn status(&self, id: &TaskId) -> TaskStatus {
-        self.session.get(id).unwrap().status
-    }
-
-    /// The fake job of task `id`, checking the DB follows that very job.
-    fn job_of(&self, id: &TaskId) -> u64 {
-        let (n, _) = self.cluster().job_named(id.as_str());
-        let record = self.session.get(id).unwrap();
-        assert_eq!(
-            record
-                .scheduler_job_id
-                .as_ref()
-                .map(|j| j.as_str().to_owned()),
-            Some(n.to_string()),
-            "task {id} follows its own job"
-        );
-        n
-    }
-}
+use xpr::session::Session;
 
 #[tokio::test]
 async fn a_job_in_neither_queue_nor_accounting_vanishes_exactly_past_the_timeout() {

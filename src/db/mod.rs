@@ -514,6 +514,71 @@ impl Db {
         })
     }
 
+    /// Ends task `id`'s current attempt as `end` says (its end state, exit code, node, reason
+    /// go to the attempt) and makes the task `created` again for its next attempt, in one
+    /// transaction: the task shows no job until it is submitted again, which opens the next
+    /// attempt. `spec` replaces the stored spec (a retry with more resources has a new job
+    /// script). Fails with [`DbError::WrongState`] if the task is not in one of `from`.
+    pub fn retry(
+        &mut self,
+        id: &TaskId,
+        from: &[TaskStatus],
+        end: &TaskUpdate,
+        spec: Option<&str>,
+    ) -> Result<TaskRecord, DbError> {
+        self.write(|tx, path, now| {
+            let sql = sql_at(path);
+            let current = existing(tx, path, id)?;
+            if !from.contains(&current.status) {
+                return Err(DbError::WrongState {
+                    id: id.clone(),
+                    actual: current.status,
+                    expected: from.to_vec(),
+                    to: TaskStatus::Created,
+                });
+            }
+            tx.execute(
+                "UPDATE attempts SET
+                    scheduler_job_id = COALESCE(?3, scheduler_job_id),
+                    end_state = COALESCE(?4, end_state),
+                    exit_code = COALESCE(?5, exit_code),
+                    node = COALESCE(?6, node),
+                    reason = COALESCE(?7, reason),
+                    ended_at = COALESCE(ended_at, ?8)
+                 WHERE task_id = ?1 AND number = ?2",
+                params![
+                    id,
+                    current.attempt,
+                    end.scheduler_job_id,
+                    end.end_state,
+                    end.exit_code,
+                    end.node,
+                    end.reason,
+                    now,
+                ],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "UPDATE tasks SET status = 'created', updated_at = ?2, attempt = 0,
+                    scheduler_job_id = NULL, end_state = NULL, exit_code = NULL, node = NULL,
+                    reason = NULL, spec = COALESCE(?3, spec), local_dir = COALESCE(?4, local_dir)
+                 WHERE id = ?1",
+                params![id, now, spec, end.local_dir],
+            )
+            .map_err(sql)?;
+            add_history(
+                tx,
+                id,
+                now,
+                Some(current.status),
+                TaskStatus::Created,
+                end.detail.as_deref(),
+            )
+            .map_err(sql)?;
+            existing(tx, path, id)
+        })
+    }
+
     /// Writes down that the cancellation of `ids` was asked for (`cancel_requested_at`, and a
     /// history note), for those still ongoing, in one transaction; returns them as they are
     /// now. Finished tasks are left as they are and not returned. Schedulers' accounting may
@@ -548,6 +613,29 @@ impl Db {
             }
             Ok(out)
         })
+    }
+
+    /// Those of `ids` that have had an attempt (their run dir may hold an earlier attempt's
+    /// files).
+    pub fn with_attempts(&self, ids: &[TaskId]) -> Result<Vec<TaskId>, DbError> {
+        let mut out = Vec::new();
+        // SQLite allows 32,766 parameters; stay far below.
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT DISTINCT task_id FROM attempts WHERE task_id IN ({marks})"
+                ))
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(chunk.iter()), |row| row.get(0))
+                .map_err(|e| self.sql(e))?;
+            for row in rows {
+                out.push(row.map_err(|e| self.sql(e))?);
+            }
+        }
+        Ok(out)
     }
 
     /// Every attempt of task `id`, first first.

@@ -18,12 +18,14 @@
 use std::fmt;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::units::{UnitError, format_hms, format_mem, mem_from_json, time_from_json};
 
 /// How many of what a request asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CountRequest {
     /// Whole nodes.
     Nodes(u32),
@@ -84,7 +86,8 @@ impl fmt::Display for CountRequest {
 }
 
 /// A memory limit of a request, in kB.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MemRequest {
     /// Memory for the whole job.
     Total(u64),
@@ -108,8 +111,9 @@ impl fmt::Display for MemRequest {
 ///
 /// Build one with [`Resources::new`] (or [`Resources::nodes`] / [`Resources::cores`]) and the
 /// `with_*` methods, or read an ExPyRe resource dict with [`Resources::from_json`].
-/// Its `Display` is a one-line summary used in error messages.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Its `Display` is a one-line summary used in error messages. It serialises (serde) so a task
+/// keeps what it asked for, for retries that re-run the node finder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
     /// Run time in seconds; `None` = no limit asked (fits any partition's time limit).
     pub max_time: Option<u64>,

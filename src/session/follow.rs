@@ -124,7 +124,13 @@ impl Session {
         if let Some(_lock) = self.system_lock(&system, false).await? {
             self.advance_locked(&driver).await?;
         }
-        self.follow_jobs(&driver).await?;
+        let retried = self.follow_jobs(&driver).await?;
+        if retried > 0
+            && let Some(_lock) = self.system_lock(&system, false).await?
+        {
+            // Retries go out in this poll, not the next one.
+            self.advance_locked(&driver).await?;
+        }
         // Only in-flight rows again: a task that left them has finished (changed).
         let after: HashMap<TaskId, TaskStatus> = self
             .summaries(ongoing)
@@ -144,7 +150,8 @@ impl Session {
         Ok(report)
     }
 
-    async fn follow_jobs(&self, driver: &SystemDriver) -> Result<(), SessionError> {
+    /// Follows the system's jobs one round; returns how many tasks go on to a new attempt.
+    async fn follow_jobs(&self, driver: &SystemDriver) -> Result<usize, SessionError> {
         let system = &driver.system().name;
         let followed: Vec<TaskSummary> = self
             .summaries(TaskFilter::system_in(system, &TaskStatus::IN_SCHEDULER))
@@ -153,7 +160,7 @@ impl Session {
             .filter(|r| r.scheduler_job_id.is_some())
             .collect();
         if followed.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let job_ids: Vec<SchedulerJobId> = followed
             .iter()
@@ -188,6 +195,7 @@ impl Session {
         // The queue shows these final: their run dirs come back now, and those whose script
         // wrote its exit status are finished from it without asking accounting. The rest
         // (killed, timed out, cancelled: no exit status) wait for accounting's word.
+        let mut retried = 0;
         let mut fetched: HashSet<TaskId> = HashSet::new();
         if !final_in_queue.is_empty() {
             fetched = self.fetch(driver, &final_in_queue).await?;
@@ -195,14 +203,14 @@ impl Session {
                 if fetched.contains(&e.record.id)
                     && self.local_run_dir(&e.record.id).join(EXIT_FILE).is_file()
                 {
-                    self.finish(driver, e, true).await?;
+                    retried += usize::from(self.finish(driver, e, true).await?);
                 } else {
                     to_account.push(e.record);
                 }
             }
         }
         if to_account.is_empty() {
-            return Ok(());
+            return Ok(retried);
         }
 
         let account_ids: Vec<SchedulerJobId> = to_account
@@ -240,9 +248,9 @@ impl Session {
             }
         }
         if !ended.is_empty() {
-            self.collect(driver, ended, &fetched).await?;
+            retried += self.collect(driver, ended, &fetched).await?;
         }
-        Ok(())
+        Ok(retried)
     }
 
     async fn mark_running(&self, task: &TaskSummary, job: &JobStatus) -> Result<(), SessionError> {
@@ -287,25 +295,27 @@ impl Session {
     }
 
     /// Brings the run dirs of ended jobs back (one tar stream per remote base), except those
-    /// of `fetched` (brought back earlier in this poll), and records how each task ended.
+    /// of `fetched` (brought back earlier in this poll), and records how each task ended;
+    /// returns how many go on to a new attempt.
     async fn collect(
         &self,
         driver: &SystemDriver,
         ended: Vec<Ended>,
         fetched: &HashSet<TaskId>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<usize, SessionError> {
         let (earlier, now): (Vec<Ended>, Vec<Ended>) = ended
             .into_iter()
             .partition(|e| fetched.contains(&e.record.id));
         let came_back = self.fetch(driver, &now).await?;
+        let mut retried = 0;
         for e in earlier {
-            self.finish(driver, e, true).await?;
+            retried += usize::from(self.finish(driver, e, true).await?);
         }
         for e in now {
             let back = came_back.contains(&e.record.id);
-            self.finish(driver, e, back).await?;
+            retried += usize::from(self.finish(driver, e, back).await?);
         }
-        Ok(())
+        Ok(retried)
     }
 
     /// Brings the run dirs of `jobs` back, one tar stream per remote base; returns the tasks
@@ -386,12 +396,13 @@ impl Session {
 
     /// Records how one task ended ([`decide_end`] over what its run dir and the scheduler
     /// say).
+    /// Returns true when the task goes on to a new attempt.
     async fn finish(
         &self,
         driver: &SystemDriver,
         ended: Ended,
         came_back: bool,
-    ) -> Result<(), SessionError> {
+    ) -> Result<bool, SessionError> {
         let Ended { record, job } = ended;
         let dir = self.local_run_dir(&record.id);
         let exit_status = fs::read_to_string(dir.join(EXIT_FILE))
@@ -436,6 +447,17 @@ impl Session {
             local_dir: Some(dir.to_string_lossy().into_owned()),
             ..TaskUpdate::default()
         };
+        let stored = self.stored(&record)?;
+        if let Some(next) = stored.retries.next(
+            decision.end_state,
+            record.attempt,
+            stored.resources.as_ref(),
+            driver.system(),
+        ) {
+            self.retry_attempt(driver, &record, stored, update, next)
+                .await?;
+            return Ok(true);
+        }
         self.transition(
             &record.id,
             &TaskStatus::IN_SCHEDULER,
@@ -443,6 +465,57 @@ impl Session {
             update,
         )
         .await?;
+        self.clear_unaccounted(&record.id);
+        Ok(false)
+    }
+
+    /// Ends `record`'s attempt as `end` says and makes the task ready for attempt `next`:
+    /// the attempt's local run dir is kept as `run_<id>.attempt-<n>` (its logs stay
+    /// readable), the job script is rendered again when the resources grow, and the task is
+    /// `created` again, to be staged afresh and submitted as a new attempt.
+    async fn retry_attempt(
+        &self,
+        driver: &SystemDriver,
+        record: &TaskRecord,
+        mut stored: super::StoredTask,
+        end: TaskUpdate,
+        next: super::NextAttempt,
+    ) -> Result<(), SessionError> {
+        self.keep_attempt_dir(&record.id, record.attempt)?;
+        let spec = match next.resources {
+            Some(resources) => {
+                let job_dir = record.remote_dir.clone().unwrap_or_default();
+                stored.script = self.render_script(
+                    driver.system(),
+                    &resources,
+                    &stored.spec,
+                    &record.id,
+                    &job_dir,
+                    &stored.extra_header,
+                )?;
+                stored.resources = Some(resources);
+                Some(serde_json::to_string(&stored).expect("a task spec serialises"))
+            }
+            None => None,
+        };
+        let id = record.id.clone();
+        let end = TaskUpdate {
+            detail: Some(format!("retry: {}", next.note)),
+            ..end
+        };
+        tracing::info!(task = %id, note = %next.note, "retrying");
+        let moved = self
+            .with_db(move |db| {
+                match db.retry(&id, &TaskStatus::IN_SCHEDULER, &end, spec.as_deref()) {
+                    Ok(r) => Ok(Some(r)),
+                    Err(crate::db::DbError::WrongState { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        if moved.is_none() {
+            tracing::info!(task = %record.id, "task moved by someone else; not retried here");
+        }
         self.clear_unaccounted(&record.id);
         Ok(())
     }

@@ -49,6 +49,55 @@ impl Session {
         Ok(self.db().reset(id, to, "reset by hand")?)
     }
 
+    /// Starts a new attempt of finished tasks that failed or died, by hand (housekeeper's
+    /// `retry()`): the last attempt's files are kept (`xpr logs --attempt N`), the task is
+    /// staged afresh and submitted now. Returns the tasks retried; others are left as they are.
+    pub async fn retry(&self, ids: &[TaskId]) -> Result<Vec<TaskId>, SessionError> {
+        let mut by_system: BTreeMap<SystemName, Vec<TaskId>> = BTreeMap::new();
+        for id in ids {
+            let record = self.get_async(id).await?;
+            if !matches!(record.status, TaskStatus::Failed | TaskStatus::Died) {
+                return Err(SessionError::WrongState {
+                    id: id.clone(),
+                    status: record.status,
+                    action: "retry it",
+                    hint: Some(
+                        "only failed or died tasks are retried; --force-rerun runs a task anew",
+                    ),
+                });
+            }
+            self.keep_attempt_dir(id, record.attempt)?;
+            let task = id.clone();
+            let end = TaskUpdate {
+                detail: Some(format!("retry: attempt {} by hand", record.attempt + 1)),
+                ..TaskUpdate::default()
+            };
+            let moved = self
+                .with_db(move |db| {
+                    match db.retry(&task, &[TaskStatus::Failed, TaskStatus::Died], &end, None) {
+                        Ok(_) => Ok(true),
+                        Err(DbError::WrongState { .. }) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await?;
+            if moved {
+                by_system
+                    .entry(record.system.clone())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        let mut done = Vec::new();
+        for (system, ids) in by_system {
+            let driver = self.driver(&system).await?;
+            let _lock = self.system_lock(&system, true).await?;
+            self.advance_locked(&driver).await?;
+            done.extend(ids);
+        }
+        Ok(done)
+    }
+
     /// Cancels tasks (see the module docs). Returns the tasks acted on: every selected task
     /// that had not finished.
     pub async fn cancel(&self, ids: &[TaskId]) -> Result<Vec<TaskId>, SessionError> {
@@ -148,7 +197,7 @@ impl Session {
                 .remove_run_dirs(&base, &run_dir_names(&records)?)
                 .await?;
             for record in records {
-                self.remove_local_run_dir(&record.id)?;
+                self.remove_local_run_dir(&record.id).await?;
                 if record.status != TaskStatus::Cleaned {
                     self.transition(&record.id, &[], TaskStatus::Cleaned, TaskUpdate::default())
                         .await?;
@@ -176,7 +225,7 @@ impl Session {
         }
         for id in ids {
             if cancel_and_clean {
-                self.remove_local_run_dir(id)?;
+                self.remove_local_run_dir(id).await?;
             }
             let task = id.clone();
             self.with_db(move |db| db.remove(&task)).await?;
@@ -184,10 +233,15 @@ impl Session {
         Ok(())
     }
 
-    fn remove_local_run_dir(&self, id: &TaskId) -> Result<(), SessionError> {
-        let local = self.local_run_dir(id);
-        if local.exists() {
-            fs::remove_dir_all(&local).map_err(SessionError::io("removing", &local))?;
+    /// Removes the local run dir of `id` and the kept dirs of its earlier attempts.
+    async fn remove_local_run_dir(&self, id: &TaskId) -> Result<(), SessionError> {
+        let task = id.clone();
+        let attempts = self.with_db(move |db| db.attempts(&task)).await?.len() as u32;
+        let kept = (1..=attempts).map(|n| self.kept_attempt_dir(id, n));
+        for dir in std::iter::once(self.local_run_dir(id)).chain(kept) {
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(SessionError::io("removing", &dir))?;
+            }
         }
         Ok(())
     }

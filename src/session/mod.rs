@@ -85,6 +85,7 @@ mod follow;
 mod manage;
 pub mod profile;
 pub mod protocol;
+mod retry;
 mod submit;
 
 use std::collections::HashMap;
@@ -101,6 +102,7 @@ pub use decide::{EndContext, EndDecision, EndFacts, decide_end, end_state_of};
 pub use driver::{MAX_ARG_BYTES, SUBMIT_LOCK_FILE, SubmitReply, SystemDriver};
 pub use error::SessionError;
 pub use follow::PollReport;
+pub use retry::{InvalidRetries, NextAttempt, Retries};
 
 use crate::config::{LoadedConfig, System};
 use crate::db::{
@@ -186,6 +188,8 @@ pub struct StartRequest {
     pub extra_header: Vec<String>,
     /// Run it even if an identical task can still produce results (ExPyRe's `force_rerun`).
     pub force_rerun: bool,
+    /// How it retries (default: not at all).
+    pub retries: Retries,
 }
 
 impl StartRequest {
@@ -198,12 +202,19 @@ impl StartRequest {
             base_dir: None,
             extra_header: Vec::new(),
             force_rerun: false,
+            retries: Retries::default(),
         }
     }
 
     /// Takes relative inputs from `dir` instead of the current directory.
     pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Retries the task as `retries` says.
+    pub fn with_retries(mut self, retries: Retries) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -272,6 +283,16 @@ pub(crate) struct StoredTask {
     pub script: String,
     /// The remote base dir the run dir is in.
     pub remote_base: String,
+    /// The resources asked for (a retry with more time or memory re-runs the node finder);
+    /// absent in tasks recorded before retries existed.
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    /// Extra header lines the request had (to render the script again).
+    #[serde(default)]
+    pub extra_header: Vec<String>,
+    /// How it retries.
+    #[serde(default)]
+    pub retries: Retries,
 }
 
 impl StoredTask {
@@ -362,6 +383,35 @@ impl Session {
     /// The local run dir of task `id`: `<stage_root>/run_<id>`.
     pub fn local_run_dir(&self, id: &TaskId) -> PathBuf {
         self.stage_root().join(format!("run_{id}"))
+    }
+
+    /// Where attempt `number` of task `id` keeps its files once a later attempt began:
+    /// `<stage_root>/run_<id>.attempt-<number>/`.
+    pub fn kept_attempt_dir(&self, id: &TaskId, number: u32) -> PathBuf {
+        self.stage_root().join(format!("run_{id}.attempt-{number}"))
+    }
+
+    /// The local dir holding attempt `number`'s files (logs, outputs): the kept dir of an
+    /// earlier attempt, else the task's run dir.
+    pub fn attempt_dir(&self, id: &TaskId, number: u32) -> PathBuf {
+        let kept = self.kept_attempt_dir(id, number);
+        if kept.is_dir() {
+            kept
+        } else {
+            self.local_run_dir(id)
+        }
+    }
+
+    /// Keeps the local run dir of task `id`'s attempt `number` aside (see
+    /// [`kept_attempt_dir`](Session::kept_attempt_dir)) before another attempt reuses the run
+    /// dir. Kept once: a replay after a crash leaves the first copy.
+    pub(crate) fn keep_attempt_dir(&self, id: &TaskId, number: u32) -> Result<(), SessionError> {
+        let dir = self.local_run_dir(id);
+        let kept = self.kept_attempt_dir(id, number);
+        if number == 0 || !dir.is_dir() || kept.exists() {
+            return Ok(());
+        }
+        fs::rename(&dir, &kept).map_err(SessionError::io("keeping an attempt's run dir", &dir))
     }
 
     /// The remote base dir of `system`: `<rundir>/<H>-<P>`, or `<stage_root>/remote` for a

@@ -25,15 +25,16 @@ use std::path::{Component, Path, PathBuf};
 use super::driver::{SubmitReply, SystemDriver};
 use super::error::{SessionError, exit_words};
 use super::{SCRIPT_FILE, Session, StartRequest, Started, StoredTask};
+use crate::config::System;
 use crate::db::{EndState, NewTask, TaskFilter, TaskRecord, TaskStatus, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
-use crate::resources::find_nodes;
+use crate::resources::{Resources, find_nodes};
 use crate::scheduler::JobStatus;
 use crate::scheduler::script::{ScriptSpec, build_script};
 use crate::stage::{StageEntry, plan_inputs, safe_relative_path, write_tar};
 use crate::task::{
-    ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, is_env_name,
-    new_task_id, task_identity,
+    ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, TaskSpec, body_lines,
+    is_env_name, new_task_id, task_identity,
 };
 
 /// Names in a run dir that belong to xpr; inputs may not take them.
@@ -156,23 +157,25 @@ impl Session {
             source,
         })?;
         let system = self.system(&request.system)?;
-        let alloc = find_nodes(system, &request.resources)?;
         let id = new_task_id(&spec.name, &identity);
         let remote_base = self.remote_base(system);
         let job_dir = format!("{}/run_{id}", remote_base.trim_end_matches('/'));
-        let mut script_spec = ScriptSpec::new(id.as_str(), job_dir.as_str())
-            .with_extra_header(request.extra_header.iter().cloned())
-            .with_body(body_lines(spec));
-        if let Some(extra) = &self.options().header_extra_env {
-            script_spec = script_spec.with_header_extra_env(extra.clone());
-        }
-        let scheduler = crate::scheduler::scheduler_for(system.scheduler);
-        let script = build_script(system, &alloc, scheduler.as_ref(), &script_spec)?;
+        let script = self.render_script(
+            system,
+            &request.resources,
+            spec,
+            &id,
+            &job_dir,
+            &request.extra_header,
+        )?;
         let stored = StoredTask {
             spec: spec.clone(),
             inputs: entries.into_iter().map(|e| (e.source, e.dest)).collect(),
             script,
             remote_base,
+            resources: Some(request.resources.clone()),
+            extra_header: request.extra_header.clone(),
+            retries: request.retries.clone(),
         };
         Ok(NewTask {
             id: id.clone(),
@@ -183,6 +186,33 @@ impl Session {
             remote_dir: Some(job_dir),
             local_dir: Some(self.local_run_dir(&id).to_string_lossy().into_owned()),
         })
+    }
+
+    /// The job script of task `id` in `job_dir`: the node finder's allocation for `resources`
+    /// on `system`, its header templates and the task's body.
+    pub(crate) fn render_script(
+        &self,
+        system: &System,
+        resources: &Resources,
+        spec: &TaskSpec,
+        id: &TaskId,
+        job_dir: &str,
+        extra_header: &[String],
+    ) -> Result<String, SessionError> {
+        let alloc = find_nodes(system, resources)?;
+        let mut script_spec = ScriptSpec::new(id.as_str(), job_dir)
+            .with_extra_header(extra_header.iter().cloned())
+            .with_body(body_lines(spec));
+        if let Some(extra) = &self.options().header_extra_env {
+            script_spec = script_spec.with_header_extra_env(extra.clone());
+        }
+        let scheduler = crate::scheduler::scheduler_for(system.scheduler);
+        Ok(build_script(
+            system,
+            &alloc,
+            scheduler.as_ref(),
+            &script_spec,
+        )?)
     }
 
     /// Takes the local lock of `system`: waiting for it, or (`wait` false) only if free.
@@ -331,6 +361,20 @@ impl Session {
             }
             entries.extend(stored.entries());
             groups.push((PathBuf::from(format!("run_{}", record.id)), entries));
+        }
+        // A task staged again (a retry, a reset) starts from an empty remote run dir: the
+        // last attempt's `xpr.exit` must never be read as this one's.
+        let ids: Vec<TaskId> = records.iter().map(|r| r.id.clone()).collect();
+        let again = self.with_db(move |db| db.with_attempts(&ids)).await?;
+        if !again.is_empty() {
+            let again: Vec<TaskRecord> = records
+                .iter()
+                .filter(|r| again.contains(&r.id))
+                .cloned()
+                .collect();
+            driver
+                .remove_run_dirs(base, &super::run_dir_names(&again)?)
+                .await?;
         }
         let scratch = self.scratch_file("stage", "tar")?;
         let tar_path = scratch.clone();

@@ -11,10 +11,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
+use serde_json::json;
+use tempfile::TempDir;
 use xpr::command::{CommandOutput, CommandSpec};
+use xpr::config::LoadedConfig;
 use xpr::config::SchedulerKind;
+use xpr::db::TaskStatus;
 use xpr::ids::SchedulerJobId;
+use xpr::ids::TaskId;
+use xpr::resources::{CountRequest, Resources};
 use xpr::scheduler::{JobState, JobStatus, ParseError, Scheduler};
+use xpr::session::{ManualClock, Session, SessionOptions, StartRequest};
+use xpr::task::TaskSpec;
 use xpr::transport::{
     BoxFuture, DynRead, DynWrite, LocalTransport, Retry, Transport, TransportError,
     TransportErrorKind,
@@ -103,6 +113,17 @@ impl FakeCluster {
             .collect();
         assert_eq!(found.len(), 1, "one job named {name}: {:?}", state.jobs);
         found.into_iter().next().unwrap()
+    }
+
+    /// The numbers of the jobs called `name`, oldest first.
+    pub fn jobs_named(&self, name: &str) -> Vec<u64> {
+        let state = self.state();
+        state
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.name == name)
+            .map(|(n, _)| *n)
+            .collect()
     }
 
     /// Sets job `n`'s state.
@@ -505,4 +526,112 @@ impl Transport for FakeTransport {
 /// The path of a task's remote run dir under `base`.
 pub fn remote_dir(base: &Path, id: &str) -> PathBuf {
     base.join(format!("run_{id}"))
+}
+
+/// The vanish timeout of a fixture's session.
+pub const VANISH: Duration = Duration::from_secs(300);
+
+/// A session over fake systems, its clock, and each system's fake cluster.
+pub struct Fixture {
+    _root: TempDir,
+    /// The session (its systems' backends are the fakes).
+    pub session: Session,
+    /// The session's clock.
+    pub clock: Arc<ManualClock>,
+    /// One fake cluster per system, in the order given.
+    pub clusters: Vec<FakeCluster>,
+}
+
+/// A session over the fake systems `names`, each its own fake cluster.
+pub fn fixture(names: &[&str]) -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    let systems: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                json!({"host": null, "scheduler": "slurm",
+                       "partitions": {"p": {"num_cores": 4, "max_time": "1h"}}}),
+            )
+        })
+        .collect();
+    let config = root.path().join("config.json");
+    std::fs::write(&config, json!({ "systems": systems }).to_string()).unwrap();
+    let loaded = LoadedConfig::from_files(std::slice::from_ref(&config), root.path()).unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let options = SessionOptions {
+        vanish_timeout: VANISH,
+        clock: clock.clone(),
+        ..SessionOptions::default()
+    };
+    let session = Session::open_with(loaded, options).unwrap();
+    let clusters = names
+        .iter()
+        .map(|n| {
+            let cluster = FakeCluster::default();
+            session.set_backend(
+                n,
+                Arc::new(FakeTransport::new(cluster.clone())),
+                Arc::new(FakeScheduler),
+            );
+            cluster
+        })
+        .collect();
+    Fixture {
+        _root: root,
+        session,
+        clock,
+        clusters,
+    }
+}
+
+/// A one-core task `echo NAME` on `system`.
+pub fn request(name: &str, system: &str) -> StartRequest {
+    let resources = Resources::new(CountRequest::Cores(1))
+        .with_partial_node(true)
+        .with_max_time(600);
+    StartRequest::new(TaskSpec::argv(name, ["echo", name]), system, resources)
+}
+
+impl Fixture {
+    /// The first system's cluster.
+    pub fn cluster(&self) -> &FakeCluster {
+        &self.clusters[0]
+    }
+
+    /// Starts tasks named `names` on system `fake`.
+    pub async fn start(&self, names: &[&str]) -> Vec<TaskId> {
+        let requests = names.iter().map(|n| request(n, "fake")).collect();
+        let started = self.session.start_many(requests).await.unwrap();
+        started.into_iter().map(|s| s.record.id.clone()).collect()
+    }
+
+    /// One poll of system `fake`.
+    pub async fn poll(&self) {
+        self.session.poll_system("fake").await.unwrap();
+    }
+
+    /// Task `id`'s status.
+    pub fn status(&self, id: &TaskId) -> TaskStatus {
+        self.session.get(id).unwrap().status
+    }
+
+    /// The fake job of task `id`, checking the DB follows that very job.
+    pub fn job_of(&self, id: &TaskId) -> u64 {
+        let n = *self
+            .cluster()
+            .jobs_named(id.as_str())
+            .last()
+            .unwrap_or_else(|| panic!("no job named {id}"));
+        let record = self.session.get(id).unwrap();
+        assert_eq!(
+            record
+                .scheduler_job_id
+                .as_ref()
+                .map(|j| j.as_str().to_owned()),
+            Some(n.to_string()),
+            "task {id} follows its latest job"
+        );
+        n
+    }
 }
