@@ -58,10 +58,12 @@ pub enum Command {
     /// A task's status, end state, exit code, attempts, run dir and the tails of its stdout
     /// and stderr.
     Results(ResultsArgs),
-    /// A task's whole stdout and stderr.
-    Logs(IdArg),
+    /// A task's whole stdout and stderr (of its latest attempt, or of `--attempt N`).
+    Logs(LogsArgs),
     /// Cancel tasks through their scheduler.
     Cancel(SelectArgs),
+    /// Run failed or died tasks again as a new attempt (the old attempt's logs are kept).
+    Retry(SelectArgs),
     /// Remove tasks' run directories, remote and local (never the inputs you gave).
     Clean(SelectArgs),
     /// Mark tasks processed: their results are used; an identical task will run anew.
@@ -240,6 +242,20 @@ pub struct TaskArgs {
     /// input contents) can still produce results (ExPyRe's `force_rerun`).
     #[arg(long)]
     pub force_rerun: bool,
+    /// Retry at most N times when an attempt ends in a class of `--retry-on`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_retries: u32,
+    /// The ends that retry (default node_fail,preempted,vanished; also timeout,
+    /// out_of_memory, failed (a non-zero exit), missing_outputs, no_exit_status, job_failed;
+    /// never cancelled).
+    #[arg(long, value_name = "CLASS[,CLASS...]", value_delimiter = ',')]
+    pub retry_on: Vec<String>,
+    /// On a time-limit retry, multiply the run time by F (capped by the partitions).
+    #[arg(long, value_name = "F")]
+    pub retry_time_factor: Option<f64>,
+    /// On an out-of-memory retry, multiply the memory by F (capped by the partitions).
+    #[arg(long, value_name = "F")]
+    pub retry_mem_factor: Option<f64>,
     /// Print JSON instead of text. With `xpr run`, stdout then holds only the JSON record
     /// (status, exit code, outputs delivered, files kept aside, output tails); the job's stdout
     /// and stderr go to stderr.
@@ -319,6 +335,17 @@ pub struct ResultsArgs {
     /// Print JSON (with every attempt) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `xpr logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The task id (see `xpr ls`).
+    pub id: String,
+    /// The attempt whose logs to show (1, 2 ...; `xpr results ID` lists them); default the
+    /// latest.
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
 }
 
 /// One task id.

@@ -130,3 +130,87 @@ fn status_names_a_system_it_cannot_reach_and_still_shows_the_others() {
     xpr.ok(&["cancel", near, far]);
     xpr.run(&["wait", near, far, "--timeout", "60s"]);
 }
+
+/// `sh -c` counting its runs in `../counter` (the run dir is emptied between attempts):
+/// fails until run `succeed_at`.
+fn counting(succeed_at: u32) -> String {
+    format!(
+        "n=$(cat ../counter 2>/dev/null || echo 0); n=$((n+1)); echo $n > ../counter; \
+         echo \"attempt $n\"; [ $n -ge {succeed_at} ]"
+    )
+}
+
+#[test]
+fn run_retries_a_failing_command_and_keeps_each_attempts_logs() {
+    let xpr = Xpr::new();
+    let script = counting(3);
+    let out = xpr.run(&[
+        "run",
+        "--name",
+        "lucky",
+        "--max-retries",
+        "2",
+        "--retry-on",
+        "failed",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "attempt 3\n");
+    let id = xpr.json(&["ls", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let results = xpr.json(&["results", &id, "--json"]);
+    let ends: Vec<&str> = results["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["end_state"].as_str().unwrap())
+        .collect();
+    assert_eq!(ends, ["failed", "failed", "succeeded"]);
+    for n in 1..=3 {
+        let logs = xpr.ok(&["logs", &id, "--attempt", &n.to_string()]);
+        assert_eq!(logs, format!("attempt {n}\n"));
+    }
+    let out = xpr.run(&["logs", &id, "--attempt", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has 3 attempt(s)"));
+}
+
+#[test]
+fn retry_by_hand_runs_a_failed_task_again_and_bad_retry_flags_are_usage_errors() {
+    let xpr = Xpr::new();
+    let script = counting(2);
+    let out = xpr.run(&["run", "--name", "once", "--", "sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(1));
+    let id = xpr.json(&["ls", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let said = xpr.ok(&["retry", &id]);
+    assert!(
+        said.starts_with(&format!("retried: {id} (attempt 2")),
+        "{said}"
+    );
+    xpr.ok(&["wait", &id]);
+    assert_eq!(xpr.ok(&["logs", &id]), "attempt 2\n");
+    assert_eq!(xpr.ok(&["logs", &id, "--attempt", "1"]), "attempt 1\n");
+
+    for (flag, value, says) in [
+        ("--retry-on", "cancelled", "a cancel is never retried"),
+        ("--retry-on", "bogus", "not an end state"),
+        ("--retry-time-factor", "0.5", "must be a number above 1"),
+    ] {
+        let out = xpr.run(&["submit", flag, value, "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{flag} {value}: {err}");
+    }
+}

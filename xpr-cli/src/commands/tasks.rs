@@ -14,7 +14,7 @@ use xpr::ids::TaskId;
 use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
-use xpr::session::{Session, StartRequest, TaskResults};
+use xpr::session::{Retries, Session, StartRequest, TaskResults};
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
@@ -97,14 +97,55 @@ fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOptions)> {
 fn start_request(
     spec: TaskSpec,
     options: TaskOptions,
-    force_rerun: bool,
+    args: &TaskArgs,
     session: &Session,
 ) -> anyhow::Result<StartRequest> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     Ok(
         StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
-            .with_force_rerun(force_rerun),
+            .with_force_rerun(args.force_rerun)
+            .with_retries(retries_from(args)?),
     )
+}
+
+/// The retry flags as the library's [`Retries`].
+fn retries_from(args: &TaskArgs) -> anyhow::Result<Retries> {
+    let mut retries = Retries::up_to(args.max_retries);
+    if !args.retry_on.is_empty() {
+        let classes = args
+            .retry_on
+            .iter()
+            .map(|word| {
+                EndState::from_name(word).ok_or_else(|| {
+                    let known: Vec<&str> = EndState::ALL.iter().map(|s| s.as_str()).collect();
+                    usage(format!(
+                        "--retry-on {word:?} is not an end state (hint: one of {})",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        retries = retries
+            .on(&classes)
+            .map_err(|e| bad_flag("--retry-on", e))?;
+    }
+    for (flag, factor) in [
+        ("--retry-time-factor", args.retry_time_factor),
+        ("--retry-mem-factor", args.retry_mem_factor),
+    ] {
+        if let Some(f) = factor
+            && !(f > 1.0 && f.is_finite())
+        {
+            return Err(usage(format!("{flag} {f}: must be a number above 1")));
+        }
+    }
+    if let Some(f) = args.retry_time_factor {
+        retries = retries.with_time_factor(f);
+    }
+    if let Some(f) = args.retry_mem_factor {
+        retries = retries.with_mem_factor(f);
+    }
+    Ok(retries)
 }
 
 fn flags_given(r: &ResourceArgs) -> bool {
@@ -123,7 +164,7 @@ pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
     let (spec, options) = task_from(args)?;
     let rt = runtime()?;
     let session = open_session()?;
-    let request = start_request(spec, options, args.force_rerun, &session)?;
+    let request = start_request(spec, options, args, &session)?;
     let started = rt.block_on(session.start(request))?;
     if args.json {
         print_json(
@@ -152,7 +193,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let (spec, options) = task_from(&args.task)?;
     let rt = runtime()?;
     let session = open_session()?;
-    let request = start_request(spec, options, args.task.force_rerun, &session)?;
+    let request = start_request(spec, options, &args.task, &session)?;
     let started = rt.block_on(session.start(request))?;
     let id = started.record.id.clone();
     if started.reused {
@@ -466,10 +507,20 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `xpr logs ID`: the whole stdout and stderr of the task's command.
-pub fn logs(id: &str) -> anyhow::Result<ExitCode> {
+pub fn logs(id: &str, attempt: Option<u32>) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let r = session.results(&TaskId::new(id))?;
-    let read = |name: &str| std::fs::read(r.local_dir.join(name)).ok();
+    let dir = match attempt {
+        None => r.local_dir.clone(),
+        Some(n) if r.attempts.iter().any(|a| a.number == n) => session.attempt_dir(&r.id, n),
+        Some(n) => {
+            return Err(usage(format!(
+                "--attempt {n}: task {id} has {} attempt(s) (hint: `xpr results {id}` lists them)",
+                r.attempts.len()
+            )));
+        }
+    };
+    let read = |name: &str| std::fs::read(dir.join(name)).ok();
     match (read(STDOUT_FILE), read(STDERR_FILE)) {
         (None, None) => anyhow::bail!(
             "task {id} has no logs here yet (status {}) (hint: `xpr sync` brings finished tasks back)",
@@ -480,6 +531,25 @@ pub fn logs(id: &str) -> anyhow::Result<ExitCode> {
             std::io::stderr().write_all(&err.unwrap_or_default())?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xpr retry`: a new attempt of each selected failed or died task, submitted now.
+pub fn retry(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let session = open_session()?;
+    let tasks = required(&session, select, "retry")?;
+    let retried = rt.block_on(session.retry(&ids(&tasks)))?;
+    let mut out = std::io::stdout().lock();
+    for id in &retried {
+        let record = session.get(id)?;
+        writeln!(
+            out,
+            "retried: {id} (attempt {}, {})",
+            record.attempt, record.status
+        )?;
+    }
+    rt.block_on(session.close())?;
     Ok(ExitCode::SUCCESS)
 }
 
