@@ -203,9 +203,14 @@ pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, St
 pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Result<W, StageError> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // One time for every stream this process packs, so packing the same groups twice gives
+    // the same bytes (a streamed and a scratch-file copy of a stream compare equal).
+    static PACKED_AT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let now = *PACKED_AT.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
     for (dir, entries) in groups {
         let dir = safe_relative_path(dir, "run dir name")?;
         // Made up rather than copied from a local directory, whose mode would leak into the

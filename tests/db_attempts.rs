@@ -46,7 +46,11 @@ fn a_v2_db_migrates_keeping_every_row_with_attempt_one_and_typed_end_states() {
     assert_eq!(raw, (2, 9), "the fixture is a v2 DB of 9 tasks");
 
     let db = Db::open(&path).unwrap();
-    assert_eq!(db.schema_version().unwrap(), 3);
+    assert_eq!(
+        db.schema_version().unwrap(),
+        4,
+        "migrated to the newest schema"
+    );
     let all = db.list(&TaskFilter::default()).unwrap();
     assert_eq!(all.len(), 9, "no task lost");
 
@@ -166,7 +170,11 @@ fn a_v2_db_migrates_keeping_every_row_with_attempt_one_and_typed_end_states() {
 
     // Migrating twice changes nothing.
     let again = Db::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 3);
+    assert_eq!(
+        again.schema_version().unwrap(),
+        4,
+        "migrated to the newest schema"
+    );
     assert_eq!(again.list(&TaskFilter::default()).unwrap(), all);
 }
 

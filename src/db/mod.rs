@@ -46,7 +46,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub use record::{
     Attempt, HistoryEntry, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskSummary, TaskUpdate,
 };
-pub use state::{EndState, TaskStatus};
+pub use state::{DependencyKind, EndState, TaskStatus};
 
 use crate::ids::TaskId;
 
@@ -141,6 +141,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tasks_listing3 ON tasks(created_at, id, name, system, status, attempt,
         scheduler_job_id, end_state, exit_code, node, reason, cancel_requested_at, remote_dir,
         local_dir, updated_at);",
+    // 4: dependencies between tasks (a child waits in xpr, status `waiting`, for its
+    // parents' ends). A parent cannot be deleted while a child names it.
+    "CREATE TABLE dependencies (
+        child TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        parent TEXT NOT NULL REFERENCES tasks(id),
+        kind TEXT NOT NULL,
+        PRIMARY KEY (child, parent)
+    );
+    CREATE INDEX dependencies_parent ON dependencies(parent);",
 ];
 
 /// Something the jobs DB could not do.
@@ -196,6 +205,20 @@ pub enum DbError {
         expected: Vec<TaskStatus>,
         /// Where it was meant to go.
         to: TaskStatus,
+    },
+    /// A task that other tasks wait for cannot be removed before them.
+    #[error(
+        "task {id} in jobs DB {path} is a parent of {} (hint: remove those first, or together \
+         with it)",
+        .children.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+    )]
+    HasChildren {
+        /// The DB file.
+        path: PathBuf,
+        /// The parent.
+        id: TaskId,
+        /// The tasks waiting for it.
+        children: Vec<TaskId>,
     },
     /// A value stored in the DB that this xpr cannot read.
     #[error("jobs DB {path}: task {id} has unreadable {column} {value:?}")]
@@ -302,8 +325,58 @@ impl Db {
 
     /// Adds a new task in status `created`.
     pub fn create(&mut self, task: &NewTask) -> Result<TaskRecord, DbError> {
+        self.create_task(task, &[], false).map(|(r, _)| r)
+    }
+
+    /// Adds `task`, unless a task with the same identity can still produce results (ExPyRe's
+    /// restart rule); then returns that one instead. `true` means reused. Atomic across
+    /// processes: two processes creating the same task get the same row.
+    pub fn create_or_reuse(&mut self, task: &NewTask) -> Result<(TaskRecord, bool), DbError> {
+        self.create_task(task, &[], true)
+    }
+
+    /// Adds `task`, `waiting` for `parents` when it has some (else `created`); with `reuse`,
+    /// returns instead a task of the same identity that can still produce results (`true`).
+    /// Every parent must exist.
+    pub fn create_task(
+        &mut self,
+        task: &NewTask,
+        parents: &[(TaskId, DependencyKind)],
+        reuse: bool,
+    ) -> Result<(TaskRecord, bool), DbError> {
         self.write(|tx, path, now| {
-            insert(tx, task, now).map_err(|e| match e {
+            let sql = sql_at(path);
+            if reuse {
+                // Only constant status names are spliced in, never user text.
+                let reusable = TaskStatus::CAN_PRODUCE_RESULTS
+                    .iter()
+                    .map(|s| format!("'{}'", s.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let found: Option<TaskId> = tx
+                    .query_row(
+                        &format!(
+                            "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
+                             ORDER BY created_at DESC LIMIT 1"
+                        ),
+                        params![task.identity],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                if let Some(id) = found {
+                    return Ok((existing(tx, path, &id)?, true));
+                }
+            }
+            for (parent, _) in parents {
+                existing(tx, path, parent)?;
+            }
+            let status = if parents.is_empty() {
+                TaskStatus::Created
+            } else {
+                TaskStatus::Waiting
+            };
+            insert(tx, task, status, now).map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
@@ -317,42 +390,51 @@ impl Db {
                     source,
                 },
             })?;
-            existing(tx, path, &task.id)
+            for (parent, kind) in parents {
+                tx.execute(
+                    "INSERT INTO dependencies (child, parent, kind) VALUES (?1, ?2, ?3)",
+                    params![task.id, parent, kind],
+                )
+                .map_err(sql)?;
+            }
+            Ok((existing(tx, path, &task.id)?, false))
         })
     }
 
-    /// Adds `task`, unless a task with the same identity can still produce results (ExPyRe's
-    /// restart rule); then returns that one instead. `true` means reused. Atomic across
-    /// processes: two processes creating the same task get the same row.
-    pub fn create_or_reuse(&mut self, task: &NewTask) -> Result<(TaskRecord, bool), DbError> {
-        self.write(|tx, path, now| {
-            let sql = sql_at(path);
-            // Only constant status names are spliced in, never user text.
-            let reusable = TaskStatus::CAN_PRODUCE_RESULTS
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(",");
-            let found: Option<String> = tx
-                .query_row(
-                    &format!(
-                        "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
-                         ORDER BY created_at DESC LIMIT 1"
-                    ),
-                    params![task.identity],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
-            let (id, reused) = match found {
-                Some(id) => (TaskId::new(id), true),
-                None => {
-                    insert(tx, task, now).map_err(sql)?;
-                    (task.id.clone(), false)
+    /// The parents of `child` with what it waits for in each, and each parent as it is now.
+    pub fn parents(&self, child: &TaskId) -> Result<Vec<(DependencyKind, TaskSummary)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT parent, kind FROM dependencies WHERE child = ?1 ORDER BY parent",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(TaskId, DependencyKind)> = stmt
+            .query_map(params![child], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (parent, kind) in rows {
+            out.push((kind, existing(&self.conn, &self.path, &parent)?.summary));
+        }
+        Ok(out)
+    }
+
+    /// The tasks `ids` wait for, directly or through their parents (each once).
+    pub fn ancestors(&self, ids: &[TaskId]) -> Result<Vec<TaskSummary>, DbError> {
+        let mut seen: std::collections::HashSet<TaskId> = ids.iter().cloned().collect();
+        let mut todo: Vec<TaskId> = ids.to_vec();
+        let mut out = Vec::new();
+        while let Some(child) = todo.pop() {
+            for (_, parent) in self.parents(&child)? {
+                if seen.insert(parent.id.clone()) {
+                    todo.push(parent.id.clone());
+                    out.push(parent);
                 }
-            };
-            Ok((existing(tx, path, &id)?, reused))
-        })
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction (see the module docs) with the DB
@@ -740,8 +822,23 @@ impl Db {
         Ok(out)
     }
 
-    /// Deletes task `id` and its history.
+    /// Deletes task `id` and its history. Refused while another task waits for it.
     pub fn remove(&mut self, id: &TaskId) -> Result<(), DbError> {
+        let children: Vec<TaskId> = self
+            .conn
+            .prepare_cached("SELECT child FROM dependencies WHERE parent = ?1 ORDER BY child")
+            .and_then(|mut stmt| {
+                stmt.query_map(params![id], |row| row.get(0))?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(|e| self.sql(e))?;
+        if !children.is_empty() {
+            return Err(DbError::HasChildren {
+                path: self.path.clone(),
+                id: id.clone(),
+                children,
+            });
+        }
         let n = self
             .conn
             .execute("DELETE FROM tasks WHERE id = ?1", params![id])
@@ -836,14 +933,15 @@ fn add_history(
     Ok(())
 }
 
-fn insert(conn: &Connection, task: &NewTask, now: f64) -> rusqlite::Result<()> {
+fn insert(conn: &Connection, task: &NewTask, status: TaskStatus, now: f64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO tasks (id, name, system, status, identity, spec, remote_dir, local_dir, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?6, ?7, ?8, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
         params![
-            task.id.as_str(),
+            task.id,
             task.name,
-            task.system.as_str(),
+            task.system,
+            status,
             task.identity,
             task.spec,
             task.remote_dir,
@@ -851,7 +949,7 @@ fn insert(conn: &Connection, task: &NewTask, now: f64) -> rusqlite::Result<()> {
             now
         ],
     )?;
-    add_history(conn, &task.id, now, None, TaskStatus::Created, None)
+    add_history(conn, &task.id, now, None, status, None)
 }
 
 fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>, DbError> {

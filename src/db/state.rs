@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub enum TaskStatus {
     /// Recorded; nothing done yet.
     Created,
+    /// Recorded; waits in xpr for its parents' ends (see [`DependencyKind`]).
+    Waiting,
     /// Inputs are in the remote run dir.
     Staged,
     /// The scheduler is being asked; it may or may not have the job (check by name).
@@ -37,8 +39,9 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     /// Every status, in life-cycle order.
-    pub const ALL: [TaskStatus; 10] = [
+    pub const ALL: [TaskStatus; 11] = [
         Self::Created,
+        Self::Waiting,
         Self::Staged,
         Self::Submitting,
         Self::Submitted,
@@ -51,8 +54,9 @@ impl TaskStatus {
     ];
 
     /// ExPyRe's group `ongoing`: not finished yet.
-    pub const ONGOING: [TaskStatus; 5] = [
+    pub const ONGOING: [TaskStatus; 6] = [
         Self::Created,
+        Self::Waiting,
         Self::Staged,
         Self::Submitting,
         Self::Submitted,
@@ -73,8 +77,9 @@ impl TaskStatus {
 
     /// ExPyRe's group `can_produce_results`: ongoing, succeeded or died (a died task may
     /// still have left its outputs).
-    pub const CAN_PRODUCE_RESULTS: [TaskStatus; 7] = [
+    pub const CAN_PRODUCE_RESULTS: [TaskStatus; 8] = [
         Self::Created,
+        Self::Waiting,
         Self::Staged,
         Self::Submitting,
         Self::Submitted,
@@ -87,6 +92,7 @@ impl TaskStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
+            Self::Waiting => "waiting",
             Self::Staged => "staged",
             Self::Submitting => "submitting",
             Self::Submitted => "submitted",
@@ -215,6 +221,51 @@ impl EndState {
     }
 }
 
+/// What a child waits for in a parent (Slurm's `afterok`, `afternotok`, `afterany`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// The parent succeeded.
+    AfterOk,
+    /// The parent ended without success (failed, died, cancelled ...).
+    AfterFail,
+    /// The parent ended, however.
+    AfterAny,
+}
+
+impl DependencyKind {
+    /// Every kind.
+    pub const ALL: [DependencyKind; 3] = [Self::AfterOk, Self::AfterFail, Self::AfterAny];
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AfterOk => "after_ok",
+            Self::AfterFail => "after_fail",
+            Self::AfterAny => "after_any",
+        }
+    }
+
+    /// The kind with this spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether a parent that ended as `end` (`None`: still ongoing) meets this condition:
+    /// `Some(true)` met, `Some(false)` never can be, `None` not known yet.
+    pub fn met_by(self, finished: bool, end: Option<EndState>) -> Option<bool> {
+        if !finished {
+            return None;
+        }
+        let ok = end == Some(EndState::Succeeded);
+        Some(match self {
+            Self::AfterOk => ok,
+            Self::AfterFail => !ok,
+            Self::AfterAny => true,
+        })
+    }
+}
+
 macro_rules! stored_word {
     ($ty:ident, $what:literal) => {
         impl fmt::Display for $ty {
@@ -244,3 +295,4 @@ macro_rules! stored_word {
 
 stored_word!(TaskStatus, "task status");
 stored_word!(EndState, "end state");
+stored_word!(DependencyKind, "dependency kind");

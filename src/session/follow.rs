@@ -47,7 +47,7 @@ use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
 use super::{Session, UNACCOUNTED_FILE, run_dir_names};
-use crate::db::{TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
+use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
 use crate::stage::extract_tar;
@@ -125,10 +125,11 @@ impl Session {
             self.advance_locked(&driver).await?;
         }
         let retried = self.follow_jobs(&driver).await?;
-        if retried > 0
+        let released = self.release_waiting(&system).await?;
+        if retried + released > 0
             && let Some(_lock) = self.system_lock(&system, false).await?
         {
-            // Retries go out in this poll, not the next one.
+            // Retries and released children go out in this poll, not the next one.
             self.advance_locked(&driver).await?;
         }
         // Only in-flight rows again: a task that left them has finished (changed).
@@ -251,6 +252,68 @@ impl Session {
             retried += self.collect(driver, ended, &fetched).await?;
         }
         Ok(retried)
+    }
+
+    /// Looks at the tasks of `system` waiting for parents: one whose parents' ends all meet
+    /// their conditions is released (`created`, to be submitted); one with a parent whose end
+    /// can no longer meet its condition ends `never_ran`, naming that parent. Returns how many
+    /// were released. Exactly once: each is a compare-and-set from `waiting`.
+    async fn release_waiting(&self, system: &SystemName) -> Result<usize, SessionError> {
+        let waiting = self
+            .summaries(TaskFilter::system_in(system, &[TaskStatus::Waiting]))
+            .await?;
+        let mut released = 0;
+        for child in waiting {
+            let id = child.id.clone();
+            let parents = self.with_db(move |db| db.parents(&id)).await?;
+            let mut all_met = true;
+            let mut blocker = None;
+            for (kind, parent) in &parents {
+                match kind.met_by(parent.status.is_finished(), parent.end_state) {
+                    Some(true) => {}
+                    Some(false) => {
+                        blocker = Some((*kind, parent));
+                        break;
+                    }
+                    None => all_met = false,
+                }
+            }
+            let (to, update) = match blocker {
+                Some((kind, parent)) => (
+                    TaskStatus::Failed,
+                    TaskUpdate {
+                        end_state: Some(EndState::NeverRan),
+                        reason: Some(format!(
+                            "its parent {} ({}) ended {}: {kind} can no longer be met",
+                            parent.name,
+                            parent.id,
+                            parent
+                                .end_state
+                                .map_or("without an end state", |e| e.as_str()),
+                        )),
+                        ..TaskUpdate::default()
+                    },
+                ),
+                None if all_met => (
+                    TaskStatus::Created,
+                    TaskUpdate {
+                        detail: Some(format!(
+                            "released: its {} parent(s) ended as it waited for",
+                            parents.len()
+                        )),
+                        ..TaskUpdate::default()
+                    },
+                ),
+                None => continue,
+            };
+            let moved = self
+                .transition(&child.id, &[TaskStatus::Waiting], to, update)
+                .await?;
+            if moved.is_some() && to == TaskStatus::Created {
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 
     async fn mark_running(&self, task: &TaskSummary, job: &JobStatus) -> Result<(), SessionError> {
@@ -547,18 +610,29 @@ impl Session {
                 .collect(),
         };
         let deadline = timeout.map(|t| Instant::now() + t);
+        let ids: Vec<TaskId> = tasks.iter().map(|(id, _, _)| id.clone()).collect();
+        // A task waiting for parents on other systems ends only once they do: follow those
+        // systems too, until the parents have ended.
+        let unfinished: Vec<TaskId> = tasks
+            .iter()
+            .filter(|(_, _, status)| !status.is_finished())
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        let ancestors = self.with_db(move |db| db.ancestors(&unfinished)).await?;
+        let mut watched = tasks;
+        watched.extend(ancestors.into_iter().map(|a| (a.id, a.system, a.status)));
         let mut systems: Vec<SystemName> = Vec::new();
-        for (_, system, status) in &tasks {
+        for (_, system, status) in &watched {
             if !status.is_finished() && !systems.contains(system) {
                 systems.push(system.clone());
             }
         }
-        let ids: Vec<TaskId> = tasks.into_iter().map(|(id, _, _)| id).collect();
+        let watch: Vec<TaskId> = watched.into_iter().map(|(id, _, _)| id).collect();
         let mut set = tokio::task::JoinSet::new();
         for system in systems {
             let session = self.clone();
-            let ids = ids.clone();
-            set.spawn(async move { session.follow_system(system, ids, deadline).await });
+            let watch = watch.clone();
+            set.spawn(async move { session.follow_system(system, watch, deadline).await });
         }
         let mut first_error = None;
         while let Some(joined) = set.join_next().await {

@@ -17,7 +17,8 @@ use crate::db::{DbError, EndState, TaskRecord, TaskStatus, TaskUpdate};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 
 /// Statuses a task has before it is in a scheduler.
-const NOT_SUBMITTED: [TaskStatus; 2] = [TaskStatus::Created, TaskStatus::Staged];
+const NOT_SUBMITTED: [TaskStatus; 3] =
+    [TaskStatus::Created, TaskStatus::Waiting, TaskStatus::Staged];
 
 impl Session {
     /// Marks a finished task's results as used: an identical task started later runs anew.
@@ -223,12 +224,47 @@ impl Session {
                     .await?;
             }
         }
-        for id in ids {
-            if cancel_and_clean {
-                self.remove_local_run_dir(id).await?;
+        // Children before their parents: a parent cannot go while a child names it.
+        let mut left: Vec<TaskId> = ids.to_vec();
+        while !left.is_empty() {
+            let mut kept = Vec::new();
+            let mut refused = None;
+            for id in left.iter() {
+                let task = id.clone();
+                match self.with_db(move |db| db.remove(&task)).await {
+                    Ok(()) => {
+                        if cancel_and_clean {
+                            self.remove_local_run_dir_of_removed(id)?;
+                        }
+                    }
+                    Err(SessionError::Db(e @ DbError::HasChildren { .. })) => {
+                        kept.push(id.clone());
+                        refused = Some(e);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            let task = id.clone();
-            self.with_db(move |db| db.remove(&task)).await?;
+            if kept.len() == left.len() {
+                return Err(refused.expect("kept only when refused").into());
+            }
+            left = kept;
+        }
+        Ok(())
+    }
+
+    /// Removes the local run dir of a task already removed from the DB, and the kept dirs of
+    /// its earlier attempts (numbered from 1 up to the first missing one).
+    fn remove_local_run_dir_of_removed(&self, id: &TaskId) -> Result<(), SessionError> {
+        let kept = (1..)
+            .map(|n| self.kept_attempt_dir(id, n))
+            .take_while(|d| d.exists());
+        let dirs: Vec<_> = std::iter::once(self.local_run_dir(id))
+            .chain(kept)
+            .collect();
+        for dir in dirs {
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(SessionError::io("removing", &dir))?;
+            }
         }
         Ok(())
     }

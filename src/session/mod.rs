@@ -106,7 +106,8 @@ pub use retry::{InvalidRetries, NextAttempt, Retries};
 
 use crate::config::{LoadedConfig, System};
 use crate::db::{
-    Attempt, Db, DbError, EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate,
+    Attempt, Db, DbError, DependencyKind, EndState, TaskFilter, TaskRecord, TaskStatus,
+    TaskSummary, TaskUpdate,
 };
 use crate::ids::{SystemName, TaskId};
 use crate::resources::Resources;
@@ -190,6 +191,48 @@ pub struct StartRequest {
     pub force_rerun: bool,
     /// How it retries (default: not at all).
     pub retries: Retries,
+    /// What it waits for: it is submitted once each parent's end meets its condition, and
+    /// ends `never_ran` when one no longer can.
+    pub after: Vec<Dependency>,
+}
+
+/// A task a request names: by id, or by name (the newest task of that name, or the request of
+/// that name in the same batch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskRef {
+    /// A task id.
+    Id(TaskId),
+    /// A task name.
+    Name(String),
+}
+
+impl TaskRef {
+    /// A task id if `text` has the shape of one xpr makes, else a name.
+    pub fn parse(text: &str) -> Self {
+        if is_task_id(text) {
+            Self::Id(TaskId::new(text))
+        } else {
+            Self::Name(text.to_owned())
+        }
+    }
+}
+
+impl std::fmt::Display for TaskRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => write!(f, "{name:?}"),
+        }
+    }
+}
+
+/// A parent a task waits for, and for what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// What the child waits for.
+    pub kind: DependencyKind,
+    /// The parent.
+    pub parent: TaskRef,
 }
 
 impl StartRequest {
@@ -203,12 +246,19 @@ impl StartRequest {
             extra_header: Vec::new(),
             force_rerun: false,
             retries: Retries::default(),
+            after: Vec::new(),
         }
     }
 
     /// Takes relative inputs from `dir` instead of the current directory.
     pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Waits for `parent` to end as `kind` says before it is submitted.
+    pub fn after(mut self, kind: DependencyKind, parent: TaskRef) -> Self {
+        self.after.push(Dependency { kind, parent });
         self
     }
 

@@ -24,9 +24,11 @@ use std::path::{Component, Path, PathBuf};
 
 use super::driver::{SubmitReply, SystemDriver};
 use super::error::{SessionError, exit_words};
-use super::{SCRIPT_FILE, Session, StartRequest, Started, StoredTask};
+use super::{SCRIPT_FILE, Session, StartRequest, Started, StoredTask, TaskRef};
 use crate::config::System;
-use crate::db::{EndState, NewTask, TaskFilter, TaskRecord, TaskStatus, TaskUpdate};
+use crate::db::{
+    DependencyKind, EndState, NewTask, TaskFilter, TaskRecord, TaskStatus, TaskUpdate,
+};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::resources::{Resources, find_nodes};
 use crate::scheduler::JobStatus;
@@ -65,44 +67,123 @@ impl Session {
     ) -> Result<Vec<Started>, SessionError> {
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
-            prepared.push((self.prepare(request)?, request.force_rerun));
+            prepared.push(self.prepare(request)?);
         }
-        let mut by_system: BTreeMap<SystemName, Vec<usize>> = BTreeMap::new();
-        for (i, (task, _)) in prepared.iter().enumerate() {
-            by_system.entry(task.system.clone()).or_default().push(i);
+        let parents = self.resolve_parents(&requests).await?;
+        let order = creation_order(&requests, &parents)?;
+        let systems: std::collections::BTreeSet<SystemName> =
+            prepared.iter().map(|t| t.system.clone()).collect();
+        // Every system's lock, in name order (so two processes never wait on each other),
+        // held while its tasks are recorded and advanced.
+        let mut drivers = Vec::with_capacity(systems.len());
+        let mut locks = Vec::with_capacity(systems.len());
+        for system in &systems {
+            drivers.push(self.driver(system).await?);
+            locks.push(self.system_lock(system, true).await?);
         }
-        let mut outcome: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
-        for (system_name, indexes) in by_system {
-            let driver = self.driver(&system_name).await?;
-            let _lock = self.system_lock(&system_name, true).await?;
-            for i in indexes {
-                let (task, force) = prepared[i].clone();
-                let (record, reused) = self
-                    .with_db(move |db| {
-                        if force {
-                            db.create(&task).map(|r| (r, false))
-                        } else {
-                            db.create_or_reuse(&task)
-                        }
-                    })
-                    .await?;
-                if reused {
-                    tracing::info!(task = %record.id, "identical task reused; nothing submitted");
-                }
-                outcome[i] = Some((record.summary.id, reused));
+        let mut ids: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
+        for i in order {
+            let task = prepared[i].clone();
+            let force = requests[i].force_rerun;
+            let after: Vec<(TaskId, DependencyKind)> = parents[i]
+                .iter()
+                .map(|(parent, kind)| {
+                    let id = match parent {
+                        Parent::Task(id) => id.clone(),
+                        Parent::Batch(j) => ids[*j].clone().expect("parents first").0,
+                    };
+                    (id, *kind)
+                })
+                .collect();
+            let (record, reused) = self
+                .with_db(move |db| db.create_task(&task, &after, !force))
+                .await?;
+            if reused {
+                tracing::info!(task = %record.id, "identical task reused; nothing submitted");
             }
-            self.advance_locked(&driver).await?;
+            ids[i] = Some((record.summary.id, reused));
         }
-        outcome
-            .into_iter()
+        for driver in &drivers {
+            self.advance_locked(driver).await?;
+        }
+        drop(locks);
+        ids.into_iter()
             .map(|o| {
-                let (id, reused) = o.expect("every request belongs to a system");
+                let (id, reused) = o.expect("every request was recorded");
                 Ok(Started {
                     record: self.get(&id)?,
                     reused,
                 })
             })
             .collect()
+    }
+
+    /// Each request's parents: a task of the jobs DB (by id, or the newest of that name), or
+    /// another request of this batch (by name).
+    async fn resolve_parents(
+        &self,
+        requests: &[StartRequest],
+    ) -> Result<Vec<Vec<(Parent, DependencyKind)>>, SessionError> {
+        let mut out = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut parents = Vec::with_capacity(request.after.len());
+            for dep in &request.after {
+                let unknown = |what: String| SessionError::InvalidTask {
+                    name: request.spec.name.clone(),
+                    why: format!(
+                        "its parent {what} is neither in the jobs DB nor in this batch \
+                         (hint: `xpr ls` lists the tasks)"
+                    ),
+                };
+                let parent = match &dep.parent {
+                    TaskRef::Id(id) => {
+                        let wanted = id.clone();
+                        match self.with_db(move |db| db.get(&wanted)).await? {
+                            Some(_) => Parent::Task(id.clone()),
+                            None => return Err(unknown(format!("task {id}"))),
+                        }
+                    }
+                    TaskRef::Name(name) => {
+                        let in_batch: Vec<usize> = requests
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| &r.spec.name == name)
+                            .map(|(j, _)| j)
+                            .collect();
+                        match in_batch[..] {
+                            [j] => Parent::Batch(j),
+                            [] => {
+                                let filter = TaskFilter::from_patterns(
+                                    &[],
+                                    &[regex::escape(name)],
+                                    Vec::new(),
+                                    &[],
+                                )
+                                .expect("an escaped name is a valid regexp");
+                                let found = self.summaries(filter).await?;
+                                match found.last() {
+                                    Some(task) => Parent::Task(task.id.clone()),
+                                    None => return Err(unknown(format!("named {name:?}"))),
+                                }
+                            }
+                            _ => {
+                                return Err(SessionError::InvalidTask {
+                                    name: request.spec.name.clone(),
+                                    why: format!(
+                                        "its parent {name:?} names {} tasks of this batch \
+                                         (hint: give them distinct names)",
+                                        in_batch.len()
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                };
+                parents.push((parent, dep.kind));
+            }
+            out.push(parents);
+        }
+        Ok(out)
     }
 
     /// Everything about a request that needs no lock and changes nothing: the new task row.
@@ -555,6 +636,62 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// A parent of a request being started.
+#[derive(Clone, Debug)]
+enum Parent {
+    /// A task already in the jobs DB.
+    Task(TaskId),
+    /// Request `i` of the same batch.
+    Batch(usize),
+}
+
+/// The order in which to record the requests: parents of the batch before their children.
+/// Fails naming the tasks when their dependencies form a cycle.
+fn creation_order(
+    requests: &[StartRequest],
+    parents: &[Vec<(Parent, DependencyKind)>],
+) -> Result<Vec<usize>, SessionError> {
+    let mut waiting: Vec<usize> = parents
+        .iter()
+        .map(|p| {
+            p.iter()
+                .filter(|(p, _)| matches!(p, Parent::Batch(_)))
+                .count()
+        })
+        .collect();
+    let mut ready: Vec<usize> = (0..requests.len()).filter(|&i| waiting[i] == 0).collect();
+    ready.reverse();
+    let mut order = Vec::with_capacity(requests.len());
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for (child, deps) in parents.iter().enumerate() {
+            for (parent, _) in deps {
+                if matches!(parent, Parent::Batch(j) if *j == i) {
+                    waiting[child] -= 1;
+                    if waiting[child] == 0 {
+                        ready.push(child);
+                    }
+                }
+            }
+        }
+    }
+    if order.len() < requests.len() {
+        let cycle: Vec<&str> = (0..requests.len())
+            .filter(|i| !order.contains(i))
+            .map(|i| requests[i].spec.name.as_str())
+            .collect();
+        return Err(SessionError::InvalidTask {
+            name: cycle[0].to_owned(),
+            why: format!(
+                "the dependencies of {} form a cycle (hint: a task cannot wait for itself, \
+                 directly or through others)",
+                cycle.join(", ")
+            ),
+        });
+    }
+    Ok(order)
 }
 
 /// The job to adopt among those carrying a task's name: the first submitted (lowest number),

@@ -1,0 +1,261 @@
+//! Dependencies held in xpr, against the fake cluster (`tests/fakes`): a child waits
+//! (`waiting`) until its parents' ends meet its conditions and is then submitted in the same
+//! poll, exactly once; a child whose condition can no longer be met ends `never_ran` within
+//! the poll that learns it, naming the parent; chains, diamonds, `after_fail`, two systems,
+//! cycles and unknown parents.
+
+mod fakes;
+
+use fakes::{Fixture, fixture, request};
+use xpr::db::{DependencyKind, EndState, TaskStatus};
+use xpr::ids::TaskId;
+use xpr::session::{StartRequest, TaskRef};
+
+fn named(name: &str) -> TaskRef {
+    TaskRef::Name(name.to_owned())
+}
+
+fn child(name: &str, after: &[(DependencyKind, &str)]) -> StartRequest {
+    after
+        .iter()
+        .fold(request(name, "fake"), |r, (kind, parent)| {
+            r.after(*kind, named(parent))
+        })
+}
+
+async fn start_all(f: &Fixture, requests: Vec<StartRequest>) -> Vec<TaskId> {
+    f.session
+        .start_many(requests)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.record.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_chain_runs_each_child_once_its_parent_succeeded_in_the_same_poll() {
+    let f = fixture(&["fake"]);
+    use DependencyKind::AfterOk;
+    let ids = start_all(
+        &f,
+        vec![
+            child("c", &[(AfterOk, "b")]),
+            child("b", &[(AfterOk, "a")]),
+            request("a", "fake"),
+        ],
+    )
+    .await;
+    let (c, b, a) = (&ids[0], &ids[1], &ids[2]);
+    assert_eq!(f.status(a), TaskStatus::Submitted);
+    assert_eq!(f.status(b), TaskStatus::Waiting);
+    assert_eq!(f.status(c), TaskStatus::Waiting);
+    assert_eq!(
+        f.cluster().state().jobs.len(),
+        1,
+        "only the parent is submitted"
+    );
+
+    f.poll().await;
+    assert_eq!(f.status(b), TaskStatus::Waiting, "a has not ended");
+    f.cluster().complete(f.job_of(a), 0);
+    f.poll().await;
+    assert_eq!(f.status(a), TaskStatus::Succeeded);
+    assert_eq!(
+        f.status(b),
+        TaskStatus::Submitted,
+        "released and submitted in that poll"
+    );
+    assert_eq!(f.status(c), TaskStatus::Waiting);
+    f.cluster().complete(f.job_of(b), 0);
+    f.poll().await;
+    assert_eq!(f.status(c), TaskStatus::Submitted);
+    f.cluster().complete(f.job_of(c), 0);
+    f.poll().await;
+    assert_eq!(f.status(c), TaskStatus::Succeeded);
+    assert_eq!(
+        f.cluster().state().jobs.len(),
+        3,
+        "each task exactly one job"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_parents_after_ok_children_never_run_naming_it_within_one_poll() {
+    let f = fixture(&["fake"]);
+    use DependencyKind::{AfterFail, AfterOk};
+    let ids = start_all(
+        &f,
+        vec![
+            request("a", "fake"),
+            child("b", &[(AfterOk, "a")]),
+            child("c", &[(AfterOk, "b")]),
+            child("on_failure", &[(AfterFail, "a")]),
+        ],
+    )
+    .await;
+    let a = &ids[0];
+    f.cluster().complete(f.job_of(a), 1);
+    f.poll().await;
+    for id in &ids[1..3] {
+        let r = f.session.get(id).unwrap();
+        assert_eq!(r.status, TaskStatus::Failed, "{}", r.name);
+        assert_eq!(r.end_state, Some(EndState::NeverRan), "{}", r.name);
+    }
+    let b = f.session.get(&ids[1]).unwrap();
+    let reason = b.reason.clone().unwrap();
+    assert!(
+        reason.contains(&format!("parent a ({a}) ended failed")),
+        "{reason}"
+    );
+    assert!(reason.contains("after_ok can no longer be met"), "{reason}");
+    assert!(
+        f.session.results(&ids[1]).unwrap().attempts.is_empty(),
+        "never submitted"
+    );
+    // The after_fail child runs because its parent failed.
+    assert_eq!(f.status(&ids[3]), TaskStatus::Submitted);
+}
+
+#[tokio::test]
+async fn an_after_fail_child_never_runs_when_its_parent_succeeds_and_after_any_always_runs() {
+    let f = fixture(&["fake"]);
+    use DependencyKind::{AfterAny, AfterFail};
+    let ids = start_all(
+        &f,
+        vec![
+            request("a", "fake"),
+            child("if_failed", &[(AfterFail, "a")]),
+            child("anyway", &[(AfterAny, "a")]),
+        ],
+    )
+    .await;
+    f.cluster().complete(f.job_of(&ids[0]), 0);
+    f.poll().await;
+    assert_eq!(
+        f.session.get(&ids[1]).unwrap().end_state,
+        Some(EndState::NeverRan)
+    );
+    assert_eq!(f.status(&ids[2]), TaskStatus::Submitted);
+}
+
+#[tokio::test]
+async fn a_diamond_waits_for_both_branches() {
+    let f = fixture(&["fake"]);
+    use DependencyKind::AfterOk;
+    let ids = start_all(
+        &f,
+        vec![
+            request("top", "fake"),
+            child("left", &[(AfterOk, "top")]),
+            child("right", &[(AfterOk, "top")]),
+            child("bottom", &[(AfterOk, "left"), (AfterOk, "right")]),
+        ],
+    )
+    .await;
+    f.cluster().complete(f.job_of(&ids[0]), 0);
+    f.poll().await;
+    f.cluster().complete(f.job_of(&ids[1]), 0);
+    f.poll().await;
+    assert_eq!(
+        f.status(&ids[3]),
+        TaskStatus::Waiting,
+        "right has not ended"
+    );
+    f.cluster().complete(f.job_of(&ids[2]), 0);
+    f.poll().await;
+    assert_eq!(f.status(&ids[3]), TaskStatus::Submitted);
+}
+
+#[tokio::test]
+async fn a_child_on_another_system_is_released_by_the_polls_of_both() {
+    let f = fixture(&["fake", "other"]);
+    let a = start_all(&f, vec![request("a", "fake")]).await.remove(0);
+    let b = start_all(
+        &f,
+        vec![request("b", "other").after(DependencyKind::AfterOk, TaskRef::Id(a.clone()))],
+    )
+    .await
+    .remove(0);
+    f.cluster().complete(f.job_of(&a), 0);
+    // One round of every system with ongoing tasks; the child's system may look before the
+    // parent's is recorded, so at most two rounds.
+    for _ in 0..2 {
+        let report = f.session.poll().await.unwrap();
+        assert!(report.failed.is_empty());
+    }
+    assert_eq!(f.status(&b), TaskStatus::Submitted);
+    assert_eq!(f.clusters[1].jobs_named(b.as_str()).len(), 1);
+}
+
+#[tokio::test]
+async fn cycles_unknown_parents_and_removing_a_parent_are_errors_that_name_them() {
+    let f = fixture(&["fake"]);
+    use DependencyKind::AfterOk;
+    let err = f
+        .session
+        .start_many(vec![
+            child("x", &[(AfterOk, "y")]),
+            child("y", &[(AfterOk, "x")]),
+        ])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("x, y form a cycle"), "{err}");
+    assert!(
+        f.session.list(&Default::default()).unwrap().is_empty(),
+        "nothing recorded"
+    );
+
+    let err = f
+        .session
+        .start(child("orphan", &[(AfterOk, "nobody")]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("its parent named \"nobody\" is neither"),
+        "{err}"
+    );
+
+    let ids = start_all(
+        &f,
+        vec![request("p", "fake"), child("k", &[(AfterOk, "p")])],
+    )
+    .await;
+    let err = f
+        .session
+        .remove(std::slice::from_ref(&ids[0]), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("is a parent of {}", ids[1])), "{err}");
+    // Together (in any order) they go.
+    f.session.cancel(&ids).await.unwrap();
+    f.session.remove(&ids, false).await.unwrap();
+    assert!(f.session.list(&Default::default()).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_cancelled_waiting_child_is_never_submitted() {
+    let f = fixture(&["fake"]);
+    let ids = start_all(
+        &f,
+        vec![
+            request("a", "fake"),
+            child("b", &[(DependencyKind::AfterOk, "a")]),
+        ],
+    )
+    .await;
+    f.session
+        .cancel(std::slice::from_ref(&ids[1]))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.session.get(&ids[1]).unwrap().end_state,
+        Some(EndState::Cancelled)
+    );
+    f.cluster().complete(f.job_of(&ids[0]), 0);
+    f.poll().await;
+    assert_eq!(f.cluster().state().jobs.len(), 1);
+}
