@@ -213,10 +213,7 @@ async fn cycles_unknown_parents_and_removing_a_parent_are_errors_that_name_them(
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("its parent named \"nobody\" is neither"),
-        "{err}"
-    );
+    assert!(err.contains("its parent \"nobody\" is neither"), "{err}");
 
     let ids = start_all(
         &f,
@@ -258,4 +255,70 @@ async fn a_cancelled_waiting_child_is_never_submitted() {
     f.cluster().complete(f.job_of(&ids[0]), 0);
     f.poll().await;
     assert_eq!(f.cluster().state().jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_child_on_another_system_takes_its_parents_outputs_as_inputs() {
+    let f = fixture(&["fake", "other"]);
+    let a = start_all(&f, vec![request("make", "fake")]).await.remove(0);
+    let b = f
+        .session
+        .start(request("use", "other").inputs_from(TaskRef::Id(a.clone()), "*.dat"))
+        .await
+        .unwrap()
+        .record
+        .id
+        .clone();
+    assert_eq!(
+        f.status(&b),
+        TaskStatus::Waiting,
+        "inputs_from waits for its parent"
+    );
+    let n = f.job_of(&a);
+    let dir = f.cluster().state().jobs[&n].dir.clone();
+    std::fs::write(dir.join("result.dat"), b"made by a").unwrap();
+    std::fs::write(dir.join("notes.txt"), b"not asked for").unwrap();
+    f.cluster().complete(n, 0);
+    for _ in 0..2 {
+        f.session.poll().await.unwrap();
+    }
+    assert_eq!(f.status(&b), TaskStatus::Submitted);
+    let m = *f.clusters[1].jobs_named(b.as_str()).last().unwrap();
+    let child_dir = f.clusters[1].state().jobs[&m].dir.clone();
+    assert_eq!(
+        std::fs::read(child_dir.join("result.dat")).unwrap(),
+        b"made by a"
+    );
+    assert!(!child_dir.join("notes.txt").exists());
+    assert!(
+        std::fs::read_to_string(child_dir.join("xpr.exit")).is_err(),
+        "xpr's own files of the parent are never passed on"
+    );
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_left_nothing_matching_never_runs_saying_so() {
+    let f = fixture(&["fake"]);
+    let a = start_all(&f, vec![request("empty", "fake")])
+        .await
+        .remove(0);
+    let b = f
+        .session
+        .start(request("hungry", "fake").inputs_from(TaskRef::Id(a.clone()), "*.dat"))
+        .await
+        .unwrap()
+        .record
+        .id
+        .clone();
+    f.cluster().complete(f.job_of(&a), 0);
+    f.poll().await;
+    let r = f.session.get(&b).unwrap();
+    assert_eq!(r.end_state, Some(EndState::NeverRan));
+    assert!(
+        r.reason
+            .clone()
+            .unwrap()
+            .contains("nothing matching \"*.dat\""),
+        "{r:?}"
+    );
 }

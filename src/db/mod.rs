@@ -507,7 +507,8 @@ impl Db {
                     node = COALESCE(?8, node),
                     reason = COALESCE(?9, reason),
                     remote_dir = COALESCE(?10, remote_dir),
-                    local_dir = COALESCE(?11, local_dir)
+                    local_dir = COALESCE(?11, local_dir),
+                    spec = COALESCE(?12, spec)
                  WHERE id = ?1",
                 params![
                     id.as_str(),
@@ -521,6 +522,7 @@ impl Db {
                     update.reason,
                     update.remote_dir,
                     update.local_dir,
+                    update.spec,
                 ],
             )
             .map_err(sql)?;

@@ -142,6 +142,8 @@ pub struct TaskUpdate {
     pub remote_dir: Option<String>,
     /// Local stage dir.
     pub local_dir: Option<String>,
+    /// A new stored spec (JSON), when the task's spec changes (inputs resolved on release).
+    pub spec: Option<String>,
     /// A note kept in the history row only.
     pub detail: Option<String>,
 }

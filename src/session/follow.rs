@@ -294,16 +294,27 @@ impl Session {
                         ..TaskUpdate::default()
                     },
                 ),
-                None if all_met => (
-                    TaskStatus::Created,
-                    TaskUpdate {
-                        detail: Some(format!(
-                            "released: its {} parent(s) ended as it waited for",
-                            parents.len()
-                        )),
-                        ..TaskUpdate::default()
-                    },
-                ),
+                None if all_met => match self.inputs_from_parents(&child.id).await? {
+                    Ok(spec) => (
+                        TaskStatus::Created,
+                        TaskUpdate {
+                            spec,
+                            detail: Some(format!(
+                                "released: its {} parent(s) ended as it waited for",
+                                parents.len()
+                            )),
+                            ..TaskUpdate::default()
+                        },
+                    ),
+                    Err(why) => (
+                        TaskStatus::Failed,
+                        TaskUpdate {
+                            end_state: Some(EndState::NeverRan),
+                            reason: Some(why),
+                            ..TaskUpdate::default()
+                        },
+                    ),
+                },
                 None => continue,
             };
             let moved = self
@@ -314,6 +325,45 @@ impl Session {
             }
         }
         Ok(released)
+    }
+
+    /// The stored spec of `child` with the outputs of its parents that it takes as inputs
+    /// (`inputs_from`) added to its inputs, read from the parents' local run dirs (their
+    /// outputs came back when they ended); `Ok(None)` when it takes none. `Err` says, in
+    /// words, why it cannot run: a pattern that matches nothing, two files for one name.
+    async fn inputs_from_parents(
+        &self,
+        child: &TaskId,
+    ) -> Result<Result<Option<String>, String>, SessionError> {
+        let record = self.get_async(child).await?;
+        let mut stored = self.stored(&record)?;
+        if stored.inputs_from.is_empty() {
+            return Ok(Ok(None));
+        }
+        for (parent, glob) in stored.inputs_from.clone() {
+            let dir = self.local_run_dir(&parent);
+            let found = matching(&dir, &glob).unwrap_or_default();
+            let found: Vec<_> = found.into_iter().filter(|rel| !is_xprs_own(rel)).collect();
+            if found.is_empty() {
+                return Ok(Err(format!(
+                    "the outputs of its parent {parent} hold nothing matching {glob:?} \
+                     (in {})",
+                    dir.display()
+                )));
+            }
+            for rel in found {
+                if stored.inputs.iter().any(|(_, dest)| dest == &rel) {
+                    return Ok(Err(format!(
+                        "two of its inputs would be {} (one from parent {parent})",
+                        rel.display()
+                    )));
+                }
+                stored.inputs.push((dir.join(&rel), rel));
+            }
+        }
+        Ok(Ok(Some(
+            serde_json::to_string(&stored).expect("a task spec serialises"),
+        )))
     }
 
     async fn mark_running(&self, task: &TaskSummary, job: &JobStatus) -> Result<(), SessionError> {
@@ -729,6 +779,20 @@ impl Session {
             tokio::time::sleep(sleep).await;
         }
     }
+}
+
+/// True for the files xpr itself keeps in a run dir (job script, logs, markers): never a
+/// task's output to pass on.
+fn is_xprs_own(rel: &Path) -> bool {
+    let first = rel
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    first.starts_with("xpr.")
+        || first.starts_with("xpr_")
+        || first.starts_with(".xpr-")
+        || first.starts_with("job.")
 }
 
 /// The expected outputs (files or globs, relative to `dir`) that match nothing, by the same

@@ -194,26 +194,25 @@ pub struct StartRequest {
     /// What it waits for: it is submitted once each parent's end meets its condition, and
     /// ends `never_ran` when one no longer can.
     pub after: Vec<Dependency>,
+    /// Inputs taken from parents' outputs once they succeeded: (parent, glob in its run dir).
+    /// Each parent named here is waited for (`after_ok`) too.
+    pub inputs_from: Vec<(TaskRef, String)>,
 }
 
-/// A task a request names: by id, or by name (the newest task of that name, or the request of
-/// that name in the same batch).
+/// A task a request names: by id, or by name (the request of that name in the same batch,
+/// else the newest task of that name in the jobs DB, else the task with that id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskRef {
     /// A task id.
     Id(TaskId),
-    /// A task name.
+    /// A task name (or, failing that, an id).
     Name(String),
 }
 
 impl TaskRef {
-    /// A task id if `text` has the shape of one xpr makes, else a name.
+    /// What a user typed: a name, or failing that an id.
     pub fn parse(text: &str) -> Self {
-        if is_task_id(text) {
-            Self::Id(TaskId::new(text))
-        } else {
-            Self::Name(text.to_owned())
-        }
+        Self::Name(text.to_owned())
     }
 }
 
@@ -247,6 +246,7 @@ impl StartRequest {
             force_rerun: false,
             retries: Retries::default(),
             after: Vec::new(),
+            inputs_from: Vec::new(),
         }
     }
 
@@ -259,6 +259,23 @@ impl StartRequest {
     /// Waits for `parent` to end as `kind` says before it is submitted.
     pub fn after(mut self, kind: DependencyKind, parent: TaskRef) -> Self {
         self.after.push(Dependency { kind, parent });
+        self
+    }
+
+    /// Takes the outputs of `parent` matching `glob` (relative to its run dir) as inputs, and
+    /// waits for it to succeed. The files go parent's system -> here -> this task's system.
+    pub fn inputs_from(mut self, parent: TaskRef, glob: impl Into<String>) -> Self {
+        if !self
+            .after
+            .iter()
+            .any(|d| d.parent == parent && d.kind == DependencyKind::AfterOk)
+        {
+            self.after.push(Dependency {
+                kind: DependencyKind::AfterOk,
+                parent: parent.clone(),
+            });
+        }
+        self.inputs_from.push((parent, glob.into()));
         self
     }
 
@@ -343,6 +360,9 @@ pub(crate) struct StoredTask {
     /// How it retries.
     #[serde(default)]
     pub retries: Retries,
+    /// Inputs to take from parents' outputs when it is released: (parent, glob).
+    #[serde(default)]
+    pub inputs_from: Vec<(TaskId, String)>,
 }
 
 impl StoredTask {

@@ -36,7 +36,7 @@ use crate::scheduler::script::{ScriptSpec, build_script};
 use crate::stage::{StageEntry, plan_inputs, safe_relative_path, write_tar};
 use crate::task::{
     ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, TaskSpec, body_lines,
-    is_env_name, new_task_id, task_identity,
+    is_env_name, is_task_id, new_task_id, task_identity,
 };
 
 /// Names in a run dir that belong to xpr; inputs may not take them.
@@ -83,7 +83,7 @@ impl Session {
         }
         let mut ids: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
         for i in order {
-            let task = prepared[i].clone();
+            let mut task = prepared[i].clone();
             let force = requests[i].force_rerun;
             let after: Vec<(TaskId, DependencyKind)> = parents[i]
                 .iter()
@@ -95,6 +95,24 @@ impl Session {
                     (id, *kind)
                 })
                 .collect();
+            if !requests[i].inputs_from.is_empty() {
+                // Each parent of `inputs_from` is among `after` (as after_ok): its id is there.
+                let mut stored: StoredTask =
+                    serde_json::from_str(&task.spec).expect("a spec made here parses");
+                stored.inputs_from = requests[i]
+                    .inputs_from
+                    .iter()
+                    .map(|(parent, glob)| {
+                        let k = requests[i]
+                            .after
+                            .iter()
+                            .position(|d| &d.parent == parent)
+                            .expect("inputs_from adds its parent to after");
+                        (after[k].0.clone(), glob.clone())
+                    })
+                    .collect();
+                task.spec = serde_json::to_string(&stored).expect("a task spec serialises");
+            }
             let (record, reused) = self
                 .with_db(move |db| db.create_task(&task, &after, !force))
                 .await?;
@@ -161,9 +179,18 @@ impl Session {
                                 )
                                 .expect("an escaped name is a valid regexp");
                                 let found = self.summaries(filter).await?;
+                                let as_id = TaskId::new(name.as_str());
                                 match found.last() {
                                     Some(task) => Parent::Task(task.id.clone()),
-                                    None => return Err(unknown(format!("named {name:?}"))),
+                                    None if is_task_id(name)
+                                        && self
+                                            .with_db(move |db| db.get(&as_id))
+                                            .await?
+                                            .is_some() =>
+                                    {
+                                        Parent::Task(TaskId::new(name.as_str()))
+                                    }
+                                    None => return Err(unknown(format!("{name:?}"))),
                                 }
                             }
                             _ => {
@@ -257,6 +284,8 @@ impl Session {
             resources: Some(request.resources.clone()),
             extra_header: request.extra_header.clone(),
             retries: request.retries.clone(),
+            // Set once the parents' ids are known (see `start_many`).
+            inputs_from: Vec::new(),
         };
         Ok(NewTask {
             id: id.clone(),

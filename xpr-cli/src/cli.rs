@@ -242,6 +242,19 @@ pub struct TaskArgs {
     /// input contents) can still produce results (ExPyRe's `force_rerun`).
     #[arg(long)]
     pub force_rerun: bool,
+    /// Submit only once these tasks (ids or names) succeeded; never if one fails.
+    #[arg(long, value_name = "TASK[,TASK...]", value_delimiter = ',')]
+    pub after_ok: Vec<String>,
+    /// Submit only once these tasks ended without success; never if one succeeds.
+    #[arg(long, value_name = "TASK[,TASK...]", value_delimiter = ',')]
+    pub after_fail: Vec<String>,
+    /// Take the outputs of task PARENT (id or name) matching GLOB as inputs, once it
+    /// succeeded (implies --after-ok PARENT); PARENT may run on another system.
+    #[arg(long, value_name = "PARENT:GLOB")]
+    pub input_from: Vec<String>,
+    /// Submit once these tasks ended, however.
+    #[arg(long, value_name = "TASK[,TASK...]", value_delimiter = ',')]
+    pub after_any: Vec<String>,
     /// Retry at most N times when an attempt ends in a class of `--retry-on`.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_retries: u32,

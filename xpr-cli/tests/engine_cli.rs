@@ -214,3 +214,73 @@ fn retry_by_hand_runs_a_failed_task_again_and_bad_retry_flags_are_usage_errors()
         assert!(err.contains(says), "{flag} {value}: {err}");
     }
 }
+
+#[test]
+fn a_pipeline_of_three_runs_in_order_passing_outputs_and_a_failed_step_stops_the_rest() {
+    let xpr = Xpr::new();
+    xpr.ok(&[
+        "submit",
+        "--name",
+        "make",
+        "-o",
+        "n.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo 20 > n.txt",
+    ]);
+    let double = xpr.ok(&[
+        "submit",
+        "--name",
+        "double",
+        "--input-from",
+        "make:n.txt",
+        "-o",
+        "m.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo $(( $(cat n.txt) * 2 )) > m.txt",
+    ]);
+    let show = xpr.ok(&[
+        "submit",
+        "--name",
+        "show",
+        "--input-from",
+        "double:m.txt",
+        "--",
+        "cat",
+        "m.txt",
+    ]);
+    let listed = xpr.json(&["ls", "--json", "-n", "show"]);
+    assert_eq!(listed[0]["status"], "waiting");
+    // Waiting for the last one follows its parents too.
+    xpr.ok(&["wait", show.trim()]);
+    assert_eq!(xpr.ok(&["logs", show.trim()]), "40\n");
+    assert_eq!(
+        xpr.json(&["results", double.trim(), "--json"])["status"],
+        "succeeded"
+    );
+
+    xpr.ok(&["submit", "--name", "broken", "--", "false"]);
+    let after = xpr.ok(&[
+        "submit",
+        "--name",
+        "after",
+        "--after-ok",
+        "broken",
+        "--",
+        "true",
+    ]);
+    let out = xpr.run(&["wait", after.trim()]);
+    assert_eq!(out.status.code(), Some(5));
+    let r = xpr.json(&["results", after.trim(), "--json"]);
+    assert_eq!(r["end_state"], "never_ran");
+    assert!(
+        r["reason"].as_str().unwrap().contains("parent broken"),
+        "{r}"
+    );
+
+    let out = xpr.run(&["submit", "--input-from", "nocolon", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use xpr::db::{EndState, TaskFilter, TaskRecord, TaskStatus};
+use xpr::db::{DependencyKind, EndState, TaskFilter, TaskRecord, TaskStatus};
 use xpr::ids::TaskId;
 use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
-use xpr::session::{Retries, Session, StartRequest, TaskResults};
+use xpr::session::{Retries, Session, StartRequest, TaskRef, TaskResults};
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
@@ -101,11 +101,26 @@ fn start_request(
     session: &Session,
 ) -> anyhow::Result<StartRequest> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(
-        StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
-            .with_force_rerun(args.force_rerun)
-            .with_retries(retries_from(args)?),
-    )
+    let mut request = StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
+        .with_force_rerun(args.force_rerun)
+        .with_retries(retries_from(args)?);
+    for (kind, parents) in [
+        (DependencyKind::AfterOk, &args.after_ok),
+        (DependencyKind::AfterFail, &args.after_fail),
+        (DependencyKind::AfterAny, &args.after_any),
+    ] {
+        for parent in parents {
+            request = request.after(kind, TaskRef::parse(parent));
+        }
+    }
+    for pair in &args.input_from {
+        let (parent, glob) = pair
+            .split_once(':')
+            .filter(|(p, g)| !p.is_empty() && !g.is_empty())
+            .ok_or_else(|| usage(format!("--input-from {pair:?}: expected PARENT:GLOB")))?;
+        request = request.inputs_from(TaskRef::parse(parent), glob);
+    }
+    Ok(request)
 }
 
 /// The retry flags as the library's [`Retries`].
