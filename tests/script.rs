@@ -383,3 +383,123 @@ fn local_scheduler_defaults_fit_the_local_queue() {
         ]
     );
 }
+
+/// Every sample config, rendered as before resource lines existed: for each system it
+/// defines and each partition, the whole job script of 1 node for 10 min, of 1 node with no
+/// time, and of 1 node with `max_mem_per_core`, and of 1 core with `max_mem_tot`
+/// (`partial_node`). Memory is only the node finder's in an ExPyRe config (no
+/// `resource_lines`), so the scripts with and without it must stay what they were.
+fn render_fixture_configs() -> String {
+    use std::fmt::Write as _;
+    use xpr::config::{Config, LoadedConfig};
+    use xpr::resources::{Resources, find_nodes};
+    use xpr::scheduler::scheduler_for;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut configs: Vec<(String, Config, Vec<String>)> = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let defined: Vec<String> = doc["systems"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        configs.push((name, Config::from_json_str(&text, file).unwrap(), defined));
+    }
+    let layered = root.join("layered");
+    let loaded = LoadedConfig::from_files(
+        &[layered.join("home.json"), layered.join("project.json")],
+        &layered,
+    )
+    .unwrap();
+    let defined: Vec<String> = loaded.merged["systems"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    configs.push(("layered (merged)".into(), loaded.config.clone(), defined));
+
+    let mut out = String::new();
+    for (file, config, defined) in &configs {
+        // The built-in `local` depends on this machine's cores: only systems the file defines.
+        for system in config
+            .systems
+            .iter()
+            .filter(|s| defined.contains(&s.name.to_string()))
+        {
+            for p in &system.partitions {
+                let only = [regex::escape(&p.name)];
+                let requests = [
+                    ("1 node, 10m", Resources::nodes(1).with_max_time(600)),
+                    ("1 node, no time", Resources::nodes(1)),
+                    (
+                        "1 node, 10m, max_mem_per_core 1kB",
+                        Resources::nodes(1)
+                            .with_max_time(600)
+                            .with_max_mem_per_core(1),
+                    ),
+                    (
+                        "1 core, partial node, 10m, max_mem_tot 1kB",
+                        Resources::cores(1)
+                            .with_partial_node(true)
+                            .with_max_time(600)
+                            .with_max_mem_tot(1),
+                    ),
+                ];
+                for (what, request) in requests {
+                    let request = request.with_partitions(only.clone());
+                    writeln!(out, "== {file} / {} / {} / {what}", system.name, p.name).unwrap();
+                    let spec = ScriptSpec::new("JOB_ID", "run_dir/JOB_ID").with_body(["echo hi"]);
+                    let rendered = find_nodes(system, &request)
+                        .map_err(|e| e.to_string())
+                        .and_then(|alloc| {
+                            build_script(
+                                system,
+                                &alloc,
+                                scheduler_for(system.scheduler).as_ref(),
+                                &spec,
+                            )
+                            .map_err(|e| e.to_string())
+                        });
+                    match rendered {
+                        Ok(script) => out.push_str(&script),
+                        Err(e) => writeln!(out, "error: {e}").unwrap(),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_fixture_config_renders_what_it_did_before_resource_lines() {
+    let actual = render_fixture_configs();
+    let expected = include_str!("snapshots/fixture_config_scripts.txt");
+    if actual != expected {
+        let path =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixture_config_scripts.txt");
+        std::fs::write(&path, &actual).unwrap();
+        let first = actual
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, e)| a != e)
+            .unwrap_or(actual.lines().count().min(expected.lines().count()));
+        panic!(
+            "the sample configs render differently from tests/snapshots/fixture_config_scripts.txt \
+             from line {} on (this rendering is in {}): an ExPyRe config must render as before",
+            first + 1,
+            path.display()
+        );
+    }
+}
