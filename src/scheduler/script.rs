@@ -392,21 +392,22 @@ fn not_in_header(
         Some((asked?, keys)).filter(|_| !keys.iter().any(|k| used.contains(k)))
     })?;
     let key = keys[0];
-    let hint = match (system.resource_lines, scheduler, key) {
-        (false, _, _) => format!(
-            "set `\"resource_lines\": true` on system `{}` for the {scheduler} line, or use \
-             `{{{key}}}` in a header line of its config or the task's",
-            system.name
-        ),
-        (true, SchedulerKind::Sge, "gpus") => format!(
+    // Where the scheduler has no line for it, opting in would not help: say what does.
+    let hint = match (scheduler, key, system.resource_lines) {
+        (SchedulerKind::Sge, "gpus", _) => format!(
             "Grid Engine has no standard GPU resource: add your site's line to system `{}`'s \
              or its partition's header, e.g. `#$ -l gpu={{gpus}}`",
             system.name
         ),
-        (true, SchedulerKind::Local, "account") => {
+        (SchedulerKind::Local, "account", _) => {
             "the local scheduler has no accounts; leave the account out".to_owned()
         }
-        (true, _, _) => format!(
+        (_, _, false) => format!(
+            "set `\"resource_lines\": true` on system `{}` for the {scheduler} line, or use \
+             `{{{key}}}` in a header line of its config or the task's",
+            system.name
+        ),
+        (_, _, true) => format!(
             "the {scheduler} resource lines have no line for it; use `{{{key}}}` in a header \
              line of system `{}`'s config or the task's",
             system.name
