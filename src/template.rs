@@ -16,6 +16,14 @@
 //!   (= `num_cores / ncores_per_task`), `ncores_per_task`, `ntasks_per_node`
 //!   (= `num_cores_per_node / ncores_per_task`), `max_time_HMS` (= `max_time`), and xpr's
 //!   `max_time_minutes` (whole minutes, rounded up: LSF's `-W` takes `[H:]M`, not `H:MM:SS`).
+//! - xpr's resource keys: `max_mem_tot`, `max_mem_per_core` and `mem_per_node`, integers in
+//!   kB (ExPyRe's memory unit: an integer is kB, `1k` = 1024 bytes), so a line appends the
+//!   scheduler's kB suffix: `#SBATCH --mem={mem_per_node}K`, `mem={mem_per_node}kb` (PBS),
+//!   `h_vmem={max_mem_per_core}K` (Grid Engine), `rusage[mem={mem_per_node}KB]` (LSF). The
+//!   request gives one of them (`--mem`, `--mem-per-core`, or the older per-task form); the
+//!   others follow from the node counts, shares rounded up ([`MemShares`]). `gpus` is the GPUs
+//!   per node asked (`--gpus`), `num_gpus` the job's total (`gpus * num_nodes`), `account` the
+//!   account named (`--account`).
 //! - An unknown key is an error that names the key, suggests the nearest known one and lists
 //!   them all.
 //! - Every rendered line is right-stripped (ExPyRe strips each header line).
@@ -31,17 +39,19 @@
 //! attribute or index access `{a.b}` / `{a[0]}`, positional `{}` / `{0}`, nested `{a:{b}}`)
 //! is refused with an error saying so, rather than rendered differently from Python.
 //!
-//! # No time limit
+//! # Keys without a value
 //!
 //! A request without a time limit has no `max_time`: a line using `{max_time}` or
 //! `{max_time_HMS}` then fails with [`TemplateErrorKind::NoValue`], whose hint is to give a
-//! time (`--max-time`). (The script assembler leaves out *default* scheduler lines failing this
-//! way, so that the scheduler applies its own default limit; see
-//! [`crate::scheduler::script`].)
+//! time (`--max-time`). The same holds for the memory keys when the request asks for no
+//! memory, `{gpus}`/`{num_gpus}` without GPUs and `{account}` without an account: a line of
+//! the user's that uses them is an error naming the key and the line, never rendered with a
+//! guess. (The script assembler leaves out *xpr's own* lines failing this way, so that the
+//! scheduler applies its own default; see [`crate::scheduler::script`].)
 
 use std::fmt;
 
-use crate::resources::{NodeAllocation, format_hms};
+use crate::resources::{MemShares, NodeAllocation, format_hms};
 
 /// The value of one template key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,8 +74,9 @@ pub struct HeaderVars {
 }
 
 impl HeaderVars {
-    /// Every key a template may use, current names first, then ExPyRe's older names.
-    pub const KEYS: [&'static str; 15] = [
+    /// Every key a template may use, current names first, then ExPyRe's older names, then
+    /// xpr's own.
+    pub const KEYS: [&'static str; 21] = [
         "num_nodes",
         "num_cores",
         "num_cores_per_node",
@@ -81,6 +92,12 @@ impl HeaderVars {
         "ntasks_per_node",
         "max_time_HMS",
         "max_time_minutes",
+        "max_mem_tot",
+        "max_mem_per_core",
+        "mem_per_node",
+        "gpus",
+        "num_gpus",
+        "account",
     ];
 
     /// The values for a job `id` placed as `alloc` says.
@@ -103,6 +120,26 @@ impl HeaderVars {
             None => time.clone(),
         };
         let partition = TemplateValue::Str(alloc.scheduler_partition.clone());
+        let mem = |share: fn(&MemShares) -> u64| match alloc.mem_shares() {
+            Some(shares) => TemplateValue::Int(share(&shares)),
+            None => TemplateValue::Missing {
+                hint: "the request asks for no memory; give some (e.g. `--mem 4GB` or \
+                       `--mem-per-core 2GB`)",
+            },
+        };
+        let gpus = |total: bool| match alloc.gpus {
+            Some(n) if total => TemplateValue::Int(u64::from(n) * nodes),
+            Some(n) => TemplateValue::Int(u64::from(n)),
+            None => TemplateValue::Missing {
+                hint: "the request asks for no GPUs; give some (e.g. `--gpus 1`)",
+            },
+        };
+        let account = match &alloc.account {
+            Some(name) => TemplateValue::Str(name.clone()),
+            None => TemplateValue::Missing {
+                hint: "the request names no account; give one (e.g. `--account e89`)",
+            },
+        };
         let values = vec![
             ("num_nodes", TemplateValue::Int(nodes)),
             ("num_cores", TemplateValue::Int(cores)),
@@ -122,6 +159,12 @@ impl HeaderVars {
             ),
             ("max_time_HMS", time),
             ("max_time_minutes", minutes),
+            ("max_mem_tot", mem(|m| m.total)),
+            ("max_mem_per_core", mem(|m| m.per_core)),
+            ("mem_per_node", mem(|m| m.per_node)),
+            ("gpus", gpus(false)),
+            ("num_gpus", gpus(true)),
+            ("account", account),
         ];
         debug_assert!(values.iter().map(|(k, _)| *k).eq(Self::KEYS));
         Self { values }
@@ -257,6 +300,16 @@ pub fn render_lines<S: AsRef<str>>(
 
 /// Renders one template line and right-strips the result.
 pub fn render_line(line: &str, vars: &HeaderVars) -> Result<String, TemplateErrorKind> {
+    render_line_using(line, vars, &mut Vec::new())
+}
+
+/// [`render_line`], also pushing onto `used` each key the line formats (on success and on
+/// error alike: the caller only looks at lines that rendered).
+pub fn render_line_using(
+    line: &str,
+    vars: &HeaderVars,
+    used: &mut Vec<&'static str>,
+) -> Result<String, TemplateErrorKind> {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.char_indices().peekable();
     while let Some((pos, c)) = chars.next() {
@@ -282,7 +335,7 @@ pub fn render_line(line: &str, vars: &HeaderVars) -> Result<String, TemplateErro
                     });
                 };
                 let field = &line[start..start + len];
-                out.push_str(&render_field(field, vars)?);
+                out.push_str(&render_field(field, vars, used)?);
                 // Skip the field's characters and its closing brace.
                 while chars.next_if(|&(p, _)| p <= start + len).is_some() {}
             }
@@ -299,7 +352,11 @@ fn column(line: &str, pos: usize) -> usize {
 }
 
 /// Renders the inside of one `{...}` field.
-fn render_field(field: &str, vars: &HeaderVars) -> Result<String, TemplateErrorKind> {
+fn render_field(
+    field: &str,
+    vars: &HeaderVars,
+    used: &mut Vec<&'static str>,
+) -> Result<String, TemplateErrorKind> {
     if field.contains('{') {
         return Err(TemplateErrorKind::NestedField);
     }
@@ -326,12 +383,15 @@ fn render_field(field: &str, vars: &HeaderVars) -> Result<String, TemplateErrorK
             field: name.to_owned(),
         });
     }
-    let value = vars
-        .get(name)
+    let (key, value) = vars
+        .values
+        .iter()
+        .find(|(k, _)| *k == name)
         .ok_or_else(|| TemplateErrorKind::UnknownKey {
             key: name.to_owned(),
             suggestion: suggest(name),
         })?;
+    used.push(key);
     let spec_err = |why: &str| TemplateErrorKind::BadSpec {
         key: name.to_owned(),
         spec: spec.unwrap_or_default().to_owned(),

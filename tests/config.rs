@@ -1004,3 +1004,98 @@ fn a_lenient_load_keeps_the_local_stage_dir_of_a_config_that_parses() {
         StageRootOrigin::LocalStageDir { .. }
     ));
 }
+
+// ---------------------------------------------------------------- resource lines
+
+#[test]
+fn resource_lines_is_an_opt_in_boolean_off_by_default_except_on_builtin_local() {
+    let mut opted = slurm_system("h.example.org", json!({"p": {"num_cores": 4}}));
+    opted["resource_lines"] = json!(true);
+    let doc = json!({"systems": {
+        "plain": slurm_system("h.example.org", json!({"p": {"num_cores": 4}})),
+        "opted": opted,
+    }});
+    let config = Config::from_json_str(&doc.to_string(), Path::new("c.json")).unwrap();
+    assert!(!config.system("plain").unwrap().resource_lines);
+    assert!(config.system("opted").unwrap().resource_lines);
+    // xpr's own system has no ExPyRe config to stay compatible with.
+    assert!(config.system("local").unwrap().resource_lines);
+    for fixture in [
+        "archer2_slurm.json",
+        "pbs_cluster.json",
+        "sge_cluster.json",
+        "old_style.json",
+    ] {
+        let config = load_fixture(fixture);
+        assert!(
+            config
+                .systems
+                .iter()
+                .filter(|s| s.name.as_str() != "local")
+                .all(|s| !s.resource_lines),
+            "{fixture}"
+        );
+    }
+
+    let mut bad = slurm_system("h.example.org", json!(null));
+    bad["resource_lines"] = json!("yes");
+    let doc = json!({"systems": {"s": bad}});
+    let err = Config::from_json_str(&doc.to_string(), Path::new("c.json")).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("systems.s.resource_lines") && message.contains("a boolean"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_pbs_system_with_resource_lines_and_its_own_select_line_is_refused() {
+    let system = |header: serde_json::Value, partition_header: serde_json::Value| {
+        json!({"systems": {"pbs": {
+            "host": "pbs.example.org", "scheduler": "pbs", "resource_lines": true,
+            "header": header,
+            "queues": {"workq": {"num_cores": 48, "header": partition_header}}
+        }}})
+    };
+    let select = "#PBS -l select={num_nodes}:ncpus={num_cores_per_node}";
+    for (doc, at) in [
+        (
+            system(json!(["#PBS -A x", select]), json!([])),
+            "systems.pbs.header.1",
+        ),
+        (
+            system(json!([]), json!([select])),
+            "systems.pbs.queues.workq.header.0",
+        ),
+    ] {
+        let err = Config::from_json_str(&doc.to_string(), Path::new("c.json")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(at), "{message}");
+        assert!(message.contains("PBS takes one"), "{message}");
+    }
+    // Without resource_lines the same config is ExPyRe's and loads.
+    let mut doc = system(json!([select]), json!([]));
+    doc["systems"]["pbs"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resource_lines");
+    assert!(Config::from_json_str(&doc.to_string(), Path::new("c.json")).is_ok());
+}
+
+#[test]
+fn profile_resources_take_gpus_and_account() {
+    let doc = json!({"systems": {},
+        "profiles": {"gpu": {"resources": {"max_time": "1h", "num_cores": 1, "gpus": 2,
+                                           "account": "e89"}}}});
+    let config = Config::from_json_str(&doc.to_string(), Path::new("c.json")).unwrap();
+    let resources =
+        xpr::resources::Resources::from_json_map(&config.profiles[0].resources).unwrap();
+    assert_eq!(
+        (resources.gpus, resources.account.as_deref()),
+        (Some(2), Some("e89"))
+    );
+
+    let typo = json!({"systems": {}, "profiles": {"p": {"resources": {"gpu": 1}}}});
+    let err = Config::from_json_str(&typo.to_string(), Path::new("c.json")).unwrap_err();
+    assert!(err.to_string().contains("did you mean \"gpus\"?"), "{err}");
+}

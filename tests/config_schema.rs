@@ -163,3 +163,57 @@ fn schema_checks_units_like_the_library() {
         );
     }
 }
+
+#[test]
+fn schema_and_library_agree_on_resource_lines_gpus_and_account() {
+    let validator = schema();
+    let doc = |resource_lines: Value, resources: Value| {
+        serde_json::json!({"systems": {"s": {"host": null, "scheduler": "slurm",
+            "resource_lines": resource_lines, "partitions": {"p": {"num_cores": 4}}}},
+            "profiles": {"p": {"system": "s", "resources": resources}}})
+    };
+    let loads = |d: &Value| {
+        let config = Config::from_json_str(&d.to_string(), Path::new("r.json"))?;
+        let resources = &config.profiles[0].resources;
+        Ok::<_, Box<dyn std::error::Error>>(xpr::resources::Resources::from_json_map(resources)?)
+    };
+    let good = doc(
+        serde_json::json!(true),
+        serde_json::json!({"max_time": "1h", "num_cores": 1, "gpus": 2, "account": "e89-camm"}),
+    );
+    assert!(
+        validator.is_valid(&good),
+        "{:?}",
+        schema_errors(&validator, &good)
+    );
+    assert!(loads(&good).is_ok());
+    for (resource_lines, extra) in [
+        (serde_json::json!("yes"), serde_json::json!({})),
+        (serde_json::json!(false), serde_json::json!({"gpus": 0})),
+        (serde_json::json!(false), serde_json::json!({"gpus": "2"})),
+        (
+            serde_json::json!(false),
+            serde_json::json!({"account": "e89 camm"}),
+        ),
+        (serde_json::json!(false), serde_json::json!({"account": ""})),
+        (
+            serde_json::json!(false),
+            serde_json::json!({"account": "a\u{7}"}),
+        ),
+    ] {
+        let mut resources = serde_json::json!({"max_time": "1h", "num_cores": 1});
+        resources
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let d = doc(resource_lines.clone(), resources);
+        assert!(
+            !validator.is_valid(&d),
+            "schema accepts {resource_lines} {extra}"
+        );
+        assert!(
+            loads(&d).is_err(),
+            "library accepts {resource_lines} {extra}"
+        );
+    }
+}

@@ -38,11 +38,20 @@ impl Queue {
 
     /// Runs a scheduler command as a transport would, with this queue's environment.
     fn run(&self, spec: &CommandSpec) -> CommandOutput {
+        self.run_with_gpus(spec, None)
+    }
+
+    /// [`Queue::run`] with `XPR_LOCAL_GPUS` set to `gpus`, or unset for `None`.
+    fn run_with_gpus(&self, spec: &CommandSpec, gpus: Option<&str>) -> CommandOutput {
         assert!(spec.stdin.is_empty(), "local commands need no stdin");
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .env("XPR_LOCAL_QUEUE_DIR", &self.spool)
             .env("XPR_LOCAL_CORES", "2");
+        match gpus {
+            Some(n) => cmd.env("XPR_LOCAL_GPUS", n),
+            None => cmd.env_remove("XPR_LOCAL_GPUS"),
+        };
         for (key, change) in &spec.env {
             match change {
                 EnvChange::Set(v) => cmd.env(key, v),
@@ -73,6 +82,9 @@ impl Queue {
             num_cores_per_node: cores,
             ncores_per_task: 1,
             max_time: time,
+            mem: None,
+            gpus: None,
+            account: None,
         };
         let spec = ScriptSpec::new(name, dir.to_str().unwrap()).with_body(body.iter().copied());
         let script = build_script(&system, &alloc, &LocalScheduler, &spec).unwrap();
@@ -184,6 +196,7 @@ fn local_system() -> System {
         commands: vec![],
         rundir: None,
         remsh_cmd: None,
+        resource_lines: false,
     }
 }
 
@@ -411,6 +424,72 @@ fn jobs_survive_the_submitting_process_and_are_found_by_name() {
     q.close();
 }
 
+/// A job dir holding a one-core script asking for `gpus` GPUs through the local
+/// scheduler's resource lines.
+fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
+    let dir = q.tmp.path().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    let system = System {
+        resource_lines: true,
+        ..local_system()
+    };
+    let alloc = NodeAllocation {
+        partition: "host".into(),
+        scheduler_partition: "host".into(),
+        num_nodes: 1,
+        num_cores: 1,
+        num_cores_per_node: 1,
+        ncores_per_task: 1,
+        max_time: None,
+        mem: None,
+        gpus: Some(gpus),
+        account: None,
+    };
+    let spec = ScriptSpec::new(name, dir.to_str().unwrap()).with_body(["true"]);
+    let script = build_script(&system, &alloc, &LocalScheduler, &spec).unwrap();
+    assert!(
+        script.contains(&format!("\n#XPR-LOCAL --gpus={gpus}\n")),
+        "{script}"
+    );
+    std::fs::write(dir.join("job.sh"), script).unwrap();
+    dir
+}
+
+#[test]
+fn a_job_asking_for_more_gpus_than_the_host_has_is_refused() {
+    let q = Queue::new();
+    let submit = |dir: &Path, gpus: Option<&str>| {
+        let out = q.run_with_gpus(
+            &LocalScheduler.submit(dir.to_str().unwrap(), "job.sh"),
+            gpus,
+        );
+        LocalScheduler.parse_submit(&out)
+    };
+    let one = gpu_job(&q, "one_gpu", 1);
+    let err = submit(&one, Some("0")).unwrap_err().to_string();
+    assert!(err.contains("needs 1 GPUs but this host has 0"), "{err}");
+
+    // Without XPR_LOCAL_GPUS the host's NVIDIA devices count: one more is refused.
+    let devices = std::fs::read_dir("/dev")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("nvidia")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count();
+    let more = gpu_job(&q, "more_gpus", u32::try_from(devices).unwrap() + 1);
+    let err = submit(&more, None).unwrap_err().to_string();
+    assert!(err.contains(&format!("this host has {devices}")), "{err}");
+
+    // A host with them runs it.
+    let id = submit(&one, Some("2")).unwrap();
+    let done = q.wait_final(&[id]);
+    assert_eq!(done[0].state, JobState::Succeeded, "{done:?}");
+    q.close();
+}
+
 #[test]
 fn impossible_submissions_are_refused_with_a_reason() {
     let q = Queue::new();
@@ -423,10 +502,14 @@ fn impossible_submissions_are_refused_with_a_reason() {
     let err = LocalScheduler.parse_submit(&out).unwrap_err();
     assert!(err.to_string().contains("missing.sh"), "{err}");
 
-    std::fs::write(big.join("odd.sh"), "#!/bin/sh\n#XPR-LOCAL --gpus=1\ntrue\n").unwrap();
+    std::fs::write(
+        big.join("odd.sh"),
+        "#!/bin/sh\n#XPR-LOCAL --colour=blue\ntrue\n",
+    )
+    .unwrap();
     let out = q.run(&LocalScheduler.submit(big.to_str().unwrap(), "odd.sh"));
     let err = LocalScheduler.parse_submit(&out).unwrap_err();
-    assert!(err.to_string().contains("--gpus=1"), "{err}");
+    assert!(err.to_string().contains("--colour=blue"), "{err}");
 
     // Nothing was queued.
     let found = q.run(&LocalScheduler.find_by_name(&["big".into(), "job".into()]));

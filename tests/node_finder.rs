@@ -35,6 +35,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         commands: Vec::new(),
         rundir: None,
         remsh_cmd: None,
+        resource_lines: false,
     }
 }
 
@@ -300,6 +301,9 @@ fn allocation_fields() {
             num_cores_per_node: 40,
             ncores_per_task: 1,
             max_time: Some(7200),
+            mem: None,
+            gpus: None,
+            account: None,
         }
     );
     assert_eq!(ok(&sys, Resources::nodes(1)).scheduler_partition, "debug");
@@ -539,4 +543,42 @@ fn zero_core_partition_is_rejected_not_a_panic() {
     assert_eq!(ok(&sys, Resources::cores(4)).partition, "ok");
     let e = err(&sys, Resources::cores(3));
     assert_eq!(e.rejections()[0].reason, RejectReason::NoCores);
+}
+
+#[test]
+fn gpus_and_account_do_not_move_a_request_and_the_allocation_carries_what_was_asked() {
+    let sys = example_system();
+    for request in [
+        Resources::cores(36),
+        Resources::nodes(1),
+        Resources::nodes(1).with_max_mem_per_core(17 * GB),
+        Resources::cores(17).with_exact_fit(false),
+    ] {
+        let plain = ok(&sys, request.clone());
+        let asked = ok(&sys, request.clone().with_gpus(4).with_account("e89"));
+        assert_eq!(summary(&asked), summary(&plain), "{request}");
+        assert_eq!(asked.mem, request.mem, "{request}");
+        assert_eq!(asked.gpus, Some(4));
+        assert_eq!(asked.account.as_deref(), Some("e89"));
+        assert_eq!((plain.gpus, plain.account), (None, None));
+    }
+}
+
+#[test]
+fn memory_shares_of_an_allocation_follow_its_counts() {
+    // 1 TB in all lands on node_bigmem: 1 node of 56 cores.
+    let alloc = ok(
+        &example_system(),
+        Resources::nodes(1).with_max_mem_tot(1024 * GB),
+    );
+    assert_eq!(alloc.partition, "node_bigmem");
+    let shares = alloc.mem_shares().unwrap();
+    assert_eq!(shares.total, 1024 * GB);
+    assert_eq!(shares.per_node, 1024 * GB);
+    assert_eq!(shares.per_core, (1024 * GB).div_ceil(56));
+    assert!(
+        ok(&example_system(), Resources::nodes(1))
+            .mem_shares()
+            .is_none()
+    );
 }

@@ -81,6 +81,8 @@ fn arb_request() -> impl Strategy<Value = Resources> {
                 partitions: partitions.into_iter().map(String::from).collect(),
                 exact_fit,
                 partial_node,
+                gpus: None,
+                account: None,
             },
         )
 }
@@ -102,6 +104,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             commands: Vec::new(),
             rundir: None,
             remsh_cmd: None,
+            resource_lines: false,
         })
 }
 

@@ -169,3 +169,43 @@ fn a_profile_of_a_config_with_problems_points_to_them() {
     // Without a profile the built-in local system still works.
     assert!(StartRequest::from_profile(spec(), &loaded, &TaskOptions::new()).is_ok());
 }
+
+#[test]
+fn a_profile_gives_gpus_and_an_account_and_bad_ones_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    let resources = |extra: serde_json::Value| {
+        let mut r = json!({"max_time": "1h", "num_nodes": 1});
+        r.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        r
+    };
+    let doc = json!({
+        "systems": {"hpc": {"host": "hpc.example.org", "scheduler": "slurm",
+                            "resource_lines": true,
+                            "partitions": {"gpu": {"num_cores": 32}}}},
+        "profiles": {
+            "gpu": {"system": "hpc", "resources": resources(json!({"gpus": 4, "account": "e89-gpu"}))},
+            "zero": {"resources": resources(json!({"gpus": 0}))},
+            "spaced": {"resources": resources(json!({"account": "e89 gpu"}))},
+        }
+    });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let loaded = LoadedConfig::from_files(&[file], dir.path()).unwrap();
+    let request =
+        StartRequest::from_profile(spec(), &loaded, &TaskOptions::new().profile("gpu")).unwrap();
+    assert_eq!(
+        request.resources,
+        Resources::nodes(1)
+            .with_max_time(3600)
+            .with_gpus(4)
+            .with_account("e89-gpu")
+    );
+    for (profile, key) in [("zero", "gpus"), ("spaced", "account")] {
+        let err = StartRequest::from_profile(spec(), &loaded, &TaskOptions::new().profile(profile))
+            .unwrap_err();
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(cause.contains(&format!("{key:?}")), "{profile}: {cause}");
+    }
+}

@@ -1,9 +1,13 @@
-//! The header template language through its public API: keys, braces, format specs, errors.
+//! The header template language through its public API: keys (xpr's memory, GPU and account
+//! keys too), braces, format specs, errors.
 
-use xpr::resources::NodeAllocation;
+use xpr::resources::{MemRequest, NodeAllocation};
 use xpr::template::{HeaderVars, TemplateErrorKind, TemplateValue, render_line, render_lines};
 
-/// 2 nodes of 16 cores, tasks of 4 cores, 2 d 1 h 10 s, partition `standard`.
+const GB: u64 = 1024 * 1024;
+
+/// 2 nodes of 16 cores, tasks of 4 cores, 2 d 1 h 10 s, partition `standard`, 2 GB per core,
+/// 2 GPUs per node, account `e89-camm`.
 fn alloc() -> NodeAllocation {
     NodeAllocation {
         partition: "std_key".into(),
@@ -13,6 +17,9 @@ fn alloc() -> NodeAllocation {
         num_cores_per_node: 16,
         ncores_per_task: 4,
         max_time: Some(2 * 86400 + 3600 + 10),
+        mem: Some(MemRequest::PerCore(2 * GB)),
+        gpus: Some(2),
+        account: Some("e89-camm".into()),
     }
 }
 
@@ -43,6 +50,13 @@ fn every_key_renders_its_value() {
         ("{max_time_HMS}", "49:00:10"),
         // 176410 s = 2940.17 min, rounded up for LSF's -W.
         ("{max_time_minutes}", "2941"),
+        // Memory in kB: 2 GB per core as asked, times 32 cores, times 16 cores per node.
+        ("{max_mem_tot}", "67108864"),
+        ("{max_mem_per_core}", "2097152"),
+        ("{mem_per_node}", "33554432"),
+        ("{gpus}", "2"),
+        ("{num_gpus}", "4"),
+        ("{account}", "e89-camm"),
     ];
     assert_eq!(cases.len(), HeaderVars::KEYS.len());
     for (template, want) in cases {
@@ -232,4 +246,53 @@ fn zero_cores_per_task_is_taken_as_one() {
         render_line("{tot_ntasks} {ncores_per_task}", &vars).unwrap(),
         "32 1"
     );
+}
+
+#[test]
+fn memory_keys_derive_every_form_from_the_one_asked_rounding_shares_up() {
+    let with = |mem| {
+        let mut a = alloc();
+        a.mem = Some(mem);
+        render_line(
+            "{max_mem_tot} {max_mem_per_core} {mem_per_node}",
+            &HeaderVars::new(&a, "j"),
+        )
+        .unwrap()
+    };
+    // 2 nodes, 32 cores: 10000001 kB / 32 = 312500.03, / 2 = 5000000.5.
+    assert_eq!(
+        with(MemRequest::Total(10_000_001)),
+        "10000001 312501 5000001"
+    );
+    assert_eq!(with(MemRequest::PerCore(1000)), "32000 1000 16000");
+    // The older per-task form: 8 tasks of 4 cores, 4 tasks per node.
+    assert_eq!(with(MemRequest::PerTask(1001)), "8008 251 4004");
+}
+
+#[test]
+fn resource_keys_not_asked_for_are_errors_saying_which_flag_gives_them() {
+    let mut a = alloc();
+    a.mem = None;
+    a.gpus = None;
+    a.account = None;
+    let vars = HeaderVars::new(&a, "j");
+    for (line, key, flag) in [
+        ("#SBATCH --mem={mem_per_node}K", "mem_per_node", "--mem"),
+        ("{max_mem_tot}", "max_mem_tot", "--mem"),
+        ("{max_mem_per_core}", "max_mem_per_core", "--mem-per-core"),
+        ("#SBATCH --gres=gpu:{gpus}", "gpus", "--gpus"),
+        ("{num_gpus}", "num_gpus", "--gpus"),
+        ("#SBATCH --account={account}", "account", "--account"),
+    ] {
+        let err = render_line(line, &vars).unwrap_err();
+        let TemplateErrorKind::NoValue { key: named, .. } = &err else {
+            panic!("{line}: {err:?}")
+        };
+        assert_eq!(named, key);
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{{{key}}}`")) && text.contains(flag),
+            "{text}"
+        );
+    }
 }

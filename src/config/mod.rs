@@ -132,7 +132,8 @@ impl Config {
 ///   "archer2-short": {
 ///     "description": "one node for up to an hour",
 ///     "system": "archer2",
-///     "resources": {"max_time": "1h", "num_nodes": 1, "partitions": ["standard"]},
+///     "resources": {"max_time": "1h", "num_nodes": 1, "partitions": ["standard"],
+///                   "account": "e89"},
 ///     "header": ["#SBATCH --qos=short"],
 ///     "env": {"OMP_NUM_THREADS": "1"}
 ///   }
@@ -146,9 +147,9 @@ pub struct Profile {
     /// exists in the config (checked at load).
     pub system: Option<SystemName>,
     /// An ExPyRe resource dict (`max_time`, `num_nodes` / `num_cores`, `max_mem_tot` /
-    /// `max_mem_per_core`, `partitions`, `exact_fit`, `partial_node`, and the older `n`,
-    /// `ncores_per_task`, `max_mem_per_task`). Key names are checked at load; values are the
-    /// resources module's to parse.
+    /// `max_mem_per_core`, `partitions`, `exact_fit`, `partial_node`, the older `n`,
+    /// `ncores_per_task`, `max_mem_per_task`, and xpr's `gpus` and `account`). Key names are
+    /// checked at load; values are the resources module's to parse.
     pub resources: Map<String, Value>,
     /// Extra header template lines for jobs run with this profile.
     pub header: Vec<String>,
@@ -183,6 +184,11 @@ pub struct System {
     pub rundir: Option<String>,
     /// The remote shell command, when set in the config.
     pub remsh_cmd: Option<String>,
+    /// xpr's addition (`"resource_lines": true`): write the request's memory, GPUs and
+    /// account into the header in the scheduler's own syntax
+    /// ([`crate::scheduler::Scheduler::resource_header`]). Default false, as ExPyRe has no
+    /// such lines: an ExPyRe config renders as it always did.
+    pub resource_lines: bool,
 }
 
 /// One partition (or queue, or node type) of a system.
@@ -235,6 +241,9 @@ pub fn builtin_local_system() -> System {
         commands: Vec::new(),
         rundir: None,
         remsh_cmd: None,
+        // No ExPyRe config to stay compatible with: `--gpus` reaches the local queue, which
+        // refuses what the machine does not have.
+        resource_lines: true,
     }
 }
 

@@ -37,6 +37,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "commands",
     "rundir",
     "remsh_cmd",
+    "resource_lines",
 ];
 /// Keys accepted in a partition.
 pub const PARTITION_KEYS: &[&str] = &[
@@ -49,7 +50,8 @@ pub const PARTITION_KEYS: &[&str] = &[
 ];
 /// Keys accepted in a profile (xpr's addition).
 pub const PROFILE_KEYS: &[&str] = &["system", "resources", "header", "env", "description"];
-/// Keys accepted in a profile's `resources` (ExPyRe's resource dict, current and older names).
+/// Keys accepted in a profile's `resources` (ExPyRe's resource dict, current and older names,
+/// and xpr's `gpus` and `account`).
 /// Only the names are checked here; the resources module checks the values.
 pub const RESOURCE_KEYS: &[&str] = &[
     "max_time",
@@ -63,6 +65,8 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "n",
     "ncores_per_task",
     "max_mem_per_task",
+    "gpus",
+    "account",
 ];
 
 /// The default `rundir` of a system with a `host`.
@@ -343,14 +347,8 @@ impl Validator<'_> {
             None => None,
         };
         let partitions = self.partitions(map, path);
-        let no_default_header = match map.get("no_default_header") {
-            None => Some(false),
-            Some(Value::Bool(b)) => Some(*b),
-            Some(v) => {
-                let err = self.wrong_type(&path.join("no_default_header"), "a boolean", v);
-                self.keep(Err(err))
-            }
-        };
+        let no_default_header = self.keep(self.flag(map, "no_default_header", path));
+        let resource_lines = self.keep(self.flag(map, "resource_lines", path));
         let script_exec = self.keep(self.opt_string(map, "script_exec", path));
         let rundir = self.keep(self.opt_string(map, "rundir", path));
         if let Some(Some(empty)) = &rundir
@@ -367,6 +365,16 @@ impl Validator<'_> {
         let pre_submit_cmds = self.keep(self.string_list(map, "pre_submit_cmds", path));
         let commands = self.keep(self.string_list(map, "commands", path));
         let remsh_cmd = self.keep(self.opt_string(map, "remsh_cmd", path));
+        if let (Some(true), Some(SchedulerKind::Pbs), Some(header), Some(partitions)) =
+            (resource_lines, scheduler, &header, &partitions)
+        {
+            let key = if map.contains_key("queues") {
+                "queues"
+            } else {
+                "partitions"
+            };
+            self.own_pbs_select(header, partitions, &path.join(key), &path.join("header"));
+        }
 
         if self.errors.len() > before {
             return None;
@@ -385,7 +393,54 @@ impl Validator<'_> {
             commands: commands?,
             rundir,
             remsh_cmd: remsh_cmd?,
+            resource_lines: resource_lines?,
         })
+    }
+
+    /// Records a `#PBS ... select=` line of the system's or a partition's header on a PBS
+    /// system with `resource_lines`: its resource line is the job's `select=` (PBS takes one),
+    /// so a second one would either be refused or silently replace it.
+    fn own_pbs_select(
+        &mut self,
+        header: &[String],
+        partitions: &[Partition],
+        partitions_path: &JsonPath,
+        header_path: &JsonPath,
+    ) {
+        let is_select = |line: &String| line.starts_with("#PBS") && line.contains("select=");
+        let mut found = header
+            .iter()
+            .position(is_select)
+            .map(|i| (header_path.join(&i.to_string()), &header[i]));
+        for p in partitions {
+            if found.is_some() {
+                break;
+            }
+            found = p.header.iter().position(is_select).map(|i| {
+                let at = partitions_path.join(&p.name).join("header");
+                (at.join(&i.to_string()), &p.header[i])
+            });
+        }
+        if let Some((at, line)) = found {
+            let err = self.invalid(
+                &at,
+                &Value::String(line.clone()),
+                "with `\"resource_lines\": true` xpr writes the job's `#PBS -l select=` line \
+                 itself (nodes, ncpus, mpiprocs, and mem / ngpus when asked), and PBS takes one \
+                 select (hint: remove this line, or set resource_lines to false and use \
+                 {mem_per_node} / {gpus} in your own)",
+            );
+            self.errors.push(err);
+        }
+    }
+
+    /// An optional boolean: absent is false.
+    fn flag(&self, map: &Obj, key: &str, path: &JsonPath) -> Result<bool, ConfigError> {
+        match map.get(key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(self.wrong_type(&path.join(key), "a boolean", v)),
+        }
     }
 
     fn host(&self, v: &Value, path: &JsonPath) -> Result<Option<String>, ConfigError> {

@@ -55,6 +55,13 @@ pub struct NodeAllocation {
     pub ncores_per_task: u32,
     /// Run time in seconds, if the request had one.
     pub max_time: Option<u64>,
+    /// The request's memory limit, if any, as asked (total, per core or per task); the
+    /// header keys derive the other forms from it and the counts above.
+    pub mem: Option<MemRequest>,
+    /// GPUs per node, if the request asked for any.
+    pub gpus: Option<u32>,
+    /// The account the job is charged to, if the request named one.
+    pub account: Option<String>,
 }
 
 impl NodeAllocation {
@@ -67,6 +74,45 @@ impl NodeAllocation {
     pub fn num_tasks_per_node(&self) -> u32 {
         self.num_cores_per_node / self.ncores_per_task.max(1)
     }
+
+    /// The memory asked, in every form the header keys offer, or `None` when the request
+    /// asked for none. See [`MemShares`].
+    pub fn mem_shares(&self) -> Option<MemShares> {
+        let mem = self.mem?;
+        let cores = u64::from(self.num_cores.max(1));
+        let nodes = u64::from(self.num_nodes.max(1));
+        let per_task = u64::from(self.ncores_per_task.max(1));
+        Some(match mem {
+            MemRequest::Total(kb) => MemShares {
+                total: kb,
+                per_core: kb.div_ceil(cores),
+                per_node: kb.div_ceil(nodes),
+            },
+            MemRequest::PerCore(kb) => MemShares {
+                total: kb.saturating_mul(cores),
+                per_core: kb,
+                per_node: kb.saturating_mul(u64::from(self.num_cores_per_node)),
+            },
+            MemRequest::PerTask(kb) => MemShares {
+                total: kb.saturating_mul(u64::from(self.num_tasks())),
+                per_core: kb.div_ceil(per_task),
+                per_node: kb.saturating_mul(u64::from(self.num_tasks_per_node())),
+            },
+        })
+    }
+}
+
+/// A job's memory in kB (ExPyRe's unit), as a whole, per core and per node: the form the
+/// request gave is exact, the others follow from the allocation's counts (a share is rounded
+/// up to a whole kB, so the shares never add up to less than was asked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemShares {
+    /// For the whole job (`{max_mem_tot}`).
+    pub total: u64,
+    /// Per core (`{max_mem_per_core}`; Grid Engine's `h_vmem` is per slot).
+    pub per_core: u64,
+    /// Per node (`{mem_per_node}`; Slurm's `--mem`, a PBS chunk's `mem`, LSF's `rusage`).
+    pub per_node: u64,
 }
 
 /// A request the node finder cannot place on a system.
@@ -439,6 +485,7 @@ fn check(
 ///     partitions: vec![partition("node16", 16), partition("node36", 36)],
 ///     header: vec![], no_default_header: false, script_exec: "/bin/bash".into(),
 ///     pre_submit_cmds: vec![], commands: vec![], rundir: None, remsh_cmd: None,
+///     resource_lines: false,
 /// };
 /// let alloc = find_nodes(&system, &Resources::cores(36).with_max_time(3600)).unwrap();
 /// assert_eq!((alloc.partition.as_str(), alloc.num_nodes, alloc.num_cores), ("node36", 1, 36));
@@ -516,5 +563,8 @@ pub fn find_nodes(system: &System, request: &Resources) -> Result<NodeAllocation
         num_cores_per_node,
         ncores_per_task: narrow(shape.ncores_per_task),
         max_time: request.max_time,
+        mem: request.mem,
+        gpus: request.gpus,
+        account: request.account.clone(),
     })
 }

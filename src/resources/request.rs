@@ -8,7 +8,8 @@
 //!   (default 1; 0 = one task per whole node) and `max_mem_per_task`, optional `partitions`.
 //!
 //! Both take `exact_fit` (default true) and `partial_node` (default false, implies not
-//! `exact_fit`). Mixing keys of the two forms is an error. `max_time` is required, as in ExPyRe
+//! `exact_fit`), and xpr's `gpus` (GPUs per node, a positive integer) and `account` (the
+//! account or project the job is charged to). Mixing keys of the two forms is an error. `max_time` is required, as in ExPyRe
 //! (`null` or `"_none_"` say "no limit"). Every error names the key.
 //!
 //! Invariant kept by [`Resources::from_json`] (not by the public fields, which code may set
@@ -127,6 +128,11 @@ pub struct Resources {
     pub exact_fit: bool,
     /// Allow one partly used node (default false; implies not `exact_fit`).
     pub partial_node: bool,
+    /// GPUs per node (xpr's addition); `None` = none asked.
+    pub gpus: Option<u32>,
+    /// The account (project) the job is charged to (xpr's addition); `None` = the site's
+    /// default.
+    pub account: Option<String>,
 }
 
 impl Resources {
@@ -139,6 +145,8 @@ impl Resources {
             partitions: Vec::new(),
             exact_fit: true,
             partial_node: false,
+            gpus: None,
+            account: None,
         }
     }
 
@@ -193,6 +201,18 @@ impl Resources {
     /// Sets `partial_node` (which, when true, overrides `exact_fit`).
     pub fn with_partial_node(mut self, partial_node: bool) -> Self {
         self.partial_node = partial_node;
+        self
+    }
+
+    /// Sets the GPUs per node (`--gpus`).
+    pub fn with_gpus(mut self, gpus_per_node: u32) -> Self {
+        self.gpus = Some(gpus_per_node);
+        self
+    }
+
+    /// Sets the account (project) the job is charged to (`--account`).
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
         self
     }
 
@@ -298,6 +318,9 @@ impl Resources {
             }),
         };
 
+        let gpus = get("gpus").map(|v| positive_count("gpus", v)).transpose()?;
+        let account = get("account").map(account_name).transpose()?;
+
         Ok(Self {
             max_time,
             count,
@@ -305,6 +328,8 @@ impl Resources {
             partitions,
             exact_fit: flag("exact_fit", true)?,
             partial_node: flag("partial_node", false)?,
+            gpus,
+            account,
         })
     }
 
@@ -353,6 +378,12 @@ impl Resources {
         }
         map.insert("exact_fit".into(), self.exact_fit.into());
         map.insert("partial_node".into(), self.partial_node.into());
+        if let Some(gpus) = self.gpus {
+            map.insert("gpus".into(), gpus.into());
+        }
+        if let Some(account) = &self.account {
+            map.insert("account".into(), account.clone().into());
+        }
         Value::Object(map)
     }
 }
@@ -370,6 +401,16 @@ impl fmt::Display for Resources {
         }
         if !self.partitions.is_empty() {
             write!(f, ", partitions {}", quoted_list(&self.partitions))?;
+        }
+        if let Some(gpus) = self.gpus {
+            write!(
+                f,
+                ", {gpus} GPU{} per node",
+                if gpus == 1 { "" } else { "s" }
+            )?;
+        }
+        if let Some(account) = &self.account {
+            write!(f, ", account '{account}'")?;
         }
         if self.partial_node {
             write!(f, ", partial node")
@@ -398,8 +439,8 @@ pub(crate) fn quoted_list(items: &[String]) -> String {
         .join(", ")
 }
 
-/// Every key a resource dict may have, both forms.
-const KNOWN_KEYS: [&str; 12] = [
+/// Every key a resource dict may have, both forms and xpr's additions.
+const KNOWN_KEYS: [&str; 14] = [
     "max_time",
     "num_nodes",
     "num_cores",
@@ -412,6 +453,8 @@ const KNOWN_KEYS: [&str; 12] = [
     "n",
     "ncores_per_task",
     "max_mem_per_task",
+    "gpus",
+    "account",
 ];
 
 /// A resource dict that cannot be read. Each variant names the key at fault.
@@ -505,6 +548,29 @@ fn positive_count(key: &'static str, v: &Value) -> Result<u32, ResourcesError> {
             key,
             why: format!("expected a positive integer, found {v}"),
         })
+}
+
+/// An account name: non-empty, no whitespace or control characters (it becomes one word of a
+/// header directive, such as `#SBATCH --account=NAME`).
+fn account_name(v: &Value) -> Result<String, ResourcesError> {
+    let bad = |why: &str| ResourcesError::InvalidValue {
+        key: "account",
+        why: format!("{why}, found {v}"),
+    };
+    let name = v.as_str().ok_or_else(|| bad("expected a string"))?;
+    check_account(name).map_err(bad)?;
+    Ok(name.to_owned())
+}
+
+/// Checks an account name (see [`Resources::account`]): `Err` says what is wrong.
+pub fn check_account(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("an account name must not be empty");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("an account name must not hold whitespace or control characters");
+    }
+    Ok(())
 }
 
 fn older_count(n: &Value, cores_per_task: Option<&Value>) -> Result<CountRequest, ResourcesError> {

@@ -39,8 +39,15 @@
 //! the first other line ends the header, as with `#SBATCH`): `--job-name=` (default `job`),
 //! `--cores=` (default 1), `--time=` (`[D-]H:MM:SS` or seconds; none = no limit),
 //! `--output=` / `--error=` (default `job.<name>.stdout` / `.stderr`, relative to the job
-//! dir). The [`LocalScheduler::default_header`] writes all five from the templates. A job
-//! asking for more cores than the host has is refused at once.
+//! dir), and `--gpus=` (default 0). The [`LocalScheduler::default_header`] writes the first
+//! five from the templates, and its resource lines (`"resource_lines": true`, the built-in
+//! `local` system's default) `--gpus={gpus}` when GPUs are asked. A job asking for more cores
+//! than the host has is refused at once, and so is one asking for more GPUs: the GPUs are
+//! `XPR_LOCAL_GPUS` if set, else the NVIDIA devices `/dev/nvidia0`, `/dev/nvidia1`, ... The
+//! queue does not share GPUs out among its jobs (every job sees them all), it only refuses a
+//! job that cannot have them. Memory and account do not reach the local queue: memory is the
+//! node finder's (the built-in partition has this machine's memory), and an account is an
+//! error there (there is nothing to charge).
 //!
 //! # No daemon
 //!
@@ -70,6 +77,7 @@ use std::ffi::OsString;
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
+use crate::resources::NodeAllocation;
 use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
 
 /// The queue program, as kept in `local/localq.sh` with its comments. Commands carry
@@ -231,6 +239,14 @@ impl Scheduler for LocalScheduler {
             "#XPR-LOCAL --output=job.{id}.stdout",
             "#XPR-LOCAL --error=job.{id}.stderr",
         ]
+    }
+
+    /// `--gpus=N` when GPUs are asked: the queue refuses a job the host cannot give them to.
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        match alloc.gpus {
+            Some(_) => vec!["#XPR-LOCAL --gpus={gpus}"],
+            None => Vec::new(),
+        }
     }
 
     /// `xpr-localq submit <job_dir> <script>`: a relative `job_dir` is relative to where the

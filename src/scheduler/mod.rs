@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandOutput, CommandSpec};
 use crate::ids::SchedulerJobId;
+use crate::resources::NodeAllocation;
 
 pub mod local;
 pub mod lsf;
@@ -116,6 +117,15 @@ pub trait Scheduler: Send + Sync {
     /// The default header template lines (e.g. `#SBATCH --job-name={id}`), added unless the
     /// system sets `no_default_header`.
     fn default_header(&self) -> &'static [&'static str];
+
+    /// The header template lines that carry `alloc`'s memory, GPUs and account in this
+    /// scheduler's own syntax, added when the system sets `resource_lines` (see
+    /// [`script`]'s module docs). Only lines for what the request asked for, except where the
+    /// scheduler needs one line for everything (PBS's `select=`). Default: none.
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        let _ = alloc;
+        Vec::new()
+    }
 
     /// The command that submits `script` (a file name inside `job_dir`), run in `job_dir`.
     fn submit(&self, job_dir: &str, script: &str) -> CommandSpec;

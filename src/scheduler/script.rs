@@ -13,6 +13,7 @@
 //! <partition header>              the allocated Partition::header
 //! <caller's extra lines>          ScriptSpec::extra_header
 //! <scheduler default lines>       Scheduler::default_header(), unless no_default_header
+//! <resource lines>                Scheduler::resource_header(), if System::resource_lines
 //! <EXPYRE_HEADER_EXTRA lines>     ScriptSpec::header_extra_env, a JSON list of strings
 //! export EXPYRE_NUM_NODES=... (and the other EXPYRE_* counts, current and older names)
 //! cd -- <job dir> || exit 1       quoted with shell_quote; relative = under $HOME
@@ -20,7 +21,7 @@
 //! <ScriptSpec::body>
 //! ```
 //!
-//! Every header line is a template ([`crate::template`]); an error names which of the five
+//! Every header line is a template ([`crate::template`]); an error names which of the six
 //! sources the line came from and its number there. The `cd` matters: PBS and LSF start jobs
 //! in `$HOME`, not in the submit directory. The script after the header is POSIX shell.
 //!
@@ -29,6 +30,21 @@
 //! - A *default* scheduler line that uses `{max_time}` (or `{max_time_HMS}`) is left out when
 //!   the request has no time limit, so the scheduler applies its own default limit. The same
 //!   key in any other line is an error asking for a time.
+//! - Resource lines (xpr's addition, `"resource_lines": true` on the system, independent of
+//!   `no_default_header`) carry the request's memory, GPUs and account in the scheduler's own
+//!   syntax (each adapter's module docs list its lines). They come after the lines of the
+//!   config and the caller, so that the request of this one task wins where a scheduler takes
+//!   the last of two directives, and before `EXPYRE_HEADER_EXTRA`, the user's last word. A
+//!   system without them (every ExPyRe config) renders exactly what it did before: memory
+//!   then only steers the node finder, as in ExPyRe.
+//! - A key without a value (`{max_mem_tot}` when no memory is asked, `{gpus}`, `{account}`)
+//!   in a line of the config, the caller or `EXPYRE_HEADER_EXTRA` is an error naming the key,
+//!   the line and where it came from; xpr's own lines (scheduler defaults, resource lines)
+//!   are left out instead.
+//! - GPUs and an account must reach the job: a request with them whose header has no line
+//!   using `{gpus}` / `{num_gpus}` or `{account}` is an error
+//!   ([`ScriptErrorKind::NotInHeader`]) saying how to opt in, never a job silently without
+//!   them. (Memory has a use without such a line, the node finder's, so it is not checked.)
 //! - `EXPYRE_HEADER_EXTRA` unset or empty means no lines; otherwise it must be a JSON list of
 //!   strings.
 //! - The job id goes into header directives and file names (`job.{id}.stdout`), so it must be
@@ -42,7 +58,7 @@ use crate::command::shell_quote;
 use crate::config::System;
 use crate::resources::NodeAllocation;
 use crate::scheduler::{Scheduler, SchedulerKind};
-use crate::template::{HeaderVars, TemplateError, TemplateErrorKind, render_line};
+use crate::template::{HeaderVars, TemplateError, TemplateErrorKind, render_line_using};
 
 /// The name of the environment variable whose JSON list of lines ends every header.
 pub const EXPYRE_HEADER_EXTRA: &str = "EXPYRE_HEADER_EXTRA";
@@ -116,6 +132,11 @@ pub enum HeaderSource {
         /// Which scheduler's.
         scheduler: SchedulerKind,
     },
+    /// The scheduler's resource lines (`"resource_lines": true`).
+    ResourceLines {
+        /// Which scheduler's.
+        scheduler: SchedulerKind,
+    },
     /// The `EXPYRE_HEADER_EXTRA` list.
     HeaderExtraEnv,
 }
@@ -129,6 +150,7 @@ impl fmt::Display for HeaderSource {
             Self::SchedulerDefault { scheduler } => {
                 write!(f, "the {scheduler} default header")
             }
+            Self::ResourceLines { scheduler } => write!(f, "the {scheduler} resource lines"),
             Self::HeaderExtraEnv => f.write_str(EXPYRE_HEADER_EXTRA),
         }
     }
@@ -189,6 +211,16 @@ pub enum ScriptErrorKind {
         /// What is wrong.
         why: &'static str,
     },
+    /// The request asks for GPUs or an account and no header line carries them.
+    #[error("{asked} would not reach the job: no header line uses {} (hint: {hint})", key_list(.keys))]
+    NotInHeader {
+        /// What was asked, e.g. `--gpus 2` or `--account e89`.
+        asked: String,
+        /// The template keys that would carry it.
+        keys: &'static [&'static str],
+        /// How to make it reach the job on this system.
+        hint: String,
+    },
     /// `script_exec` would not make a one-line `#!`.
     #[error("invalid script_exec {script_exec:?}: it must be a non-empty single line")]
     InvalidScriptExec {
@@ -197,11 +229,17 @@ pub enum ScriptErrorKind {
     },
 }
 
+fn key_list(keys: &[&str]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("`{{{k}}}`")).collect();
+    quoted.join(" or ")
+}
+
 fn template_hint(origin: &HeaderSource, error: &TemplateError) -> &'static str {
     match (origin, &error.kind) {
-        (HeaderSource::SchedulerDefault { .. }, TemplateErrorKind::UnknownKey { .. }) => {
-            " (this is a bug in xpr's default header)"
-        }
+        (
+            HeaderSource::SchedulerDefault { .. } | HeaderSource::ResourceLines { .. },
+            TemplateErrorKind::UnknownKey { .. },
+        ) => " (this is a bug in xpr's default header)",
         (HeaderSource::System | HeaderSource::Partition { .. }, _) => {
             " (hint: fix the line in config.json)"
         }
@@ -230,7 +268,8 @@ fn check_id(id: &str) -> Result<(), &'static str> {
 }
 
 /// The rendered header lines (no `#!` line): system, partition, extra, scheduler defaults
-/// (unless `system.no_default_header`), `EXPYRE_HEADER_EXTRA`.
+/// (unless `system.no_default_header`), resource lines (if `system.resource_lines`),
+/// `EXPYRE_HEADER_EXTRA`.
 pub fn header_lines(
     system: &System,
     alloc: &NodeAllocation,
@@ -264,8 +303,14 @@ pub fn header_lines(
         scheduler.default_header()
     };
 
+    let resource_lines = if system.resource_lines {
+        scheduler.resource_header(alloc)
+    } else {
+        Vec::new()
+    };
+
     let vars = HeaderVars::new(alloc, &spec.id);
-    let sources: [(HeaderSource, Vec<&str>); 5] = [
+    let sources: [(HeaderSource, Vec<&str>); 6] = [
         (HeaderSource::System, to_strs(&system.header)),
         (
             HeaderSource::Partition {
@@ -280,19 +325,33 @@ pub fn header_lines(
             },
             defaults.to_vec(),
         ),
+        (
+            HeaderSource::ResourceLines {
+                scheduler: scheduler.kind(),
+            },
+            resource_lines,
+        ),
         (HeaderSource::HeaderExtraEnv, to_strs(&env_lines)),
     ];
 
     let mut out = Vec::new();
+    // The keys of the lines that made it into the header.
+    let mut used = Vec::new();
     for (origin, lines) in sources {
         for (i, line) in lines.iter().enumerate() {
-            match render_line(line, &vars) {
-                Ok(rendered) => out.push(rendered),
-                // No time asked: leave the scheduler's own time line out, so that its
-                // default limit applies (see the module docs).
-                Err(TemplateErrorKind::NoValue { key, .. })
-                    if matches!(origin, HeaderSource::SchedulerDefault { .. })
-                        && key.starts_with("max_time") => {}
+            let mut keys = Vec::new();
+            match render_line_using(line, &vars, &mut keys) {
+                Ok(rendered) => {
+                    out.push(rendered);
+                    used.extend(keys);
+                }
+                // A value not asked for: xpr's own line is left out, so that the scheduler
+                // applies its default (see the module docs).
+                Err(TemplateErrorKind::NoValue { .. })
+                    if matches!(
+                        origin,
+                        HeaderSource::SchedulerDefault { .. } | HeaderSource::ResourceLines { .. }
+                    ) => {}
                 Err(kind) => {
                     return Err(err(ScriptErrorKind::Template {
                         origin,
@@ -306,7 +365,55 @@ pub fn header_lines(
             }
         }
     }
+    if let Some(kind) = not_in_header(system, alloc, scheduler.kind(), &used) {
+        return Err(err(kind));
+    }
     Ok(out)
+}
+
+/// The error for GPUs or an account the request asks for and no rendered line carries.
+fn not_in_header(
+    system: &System,
+    alloc: &NodeAllocation,
+    scheduler: SchedulerKind,
+    used: &[&str],
+) -> Option<ScriptErrorKind> {
+    let asks: [(Option<String>, &'static [&'static str]); 2] = [
+        (
+            alloc.gpus.map(|n| format!("--gpus {n}")),
+            &["gpus", "num_gpus"],
+        ),
+        (
+            alloc.account.as_ref().map(|a| format!("--account {a}")),
+            &["account"],
+        ),
+    ];
+    let (asked, keys) = asks.into_iter().find_map(|(asked, keys)| {
+        Some((asked?, keys)).filter(|_| !keys.iter().any(|k| used.contains(k)))
+    })?;
+    let key = keys[0];
+    // Where the scheduler has no line for it, opting in would not help: say what does.
+    let hint = match (scheduler, key, system.resource_lines) {
+        (SchedulerKind::Sge, "gpus", _) => format!(
+            "Grid Engine has no standard GPU resource: add your site's line to system `{}`'s \
+             or its partition's header, e.g. `#$ -l gpu={{gpus}}`",
+            system.name
+        ),
+        (SchedulerKind::Local, "account", _) => {
+            "the local scheduler has no accounts; leave the account out".to_owned()
+        }
+        (_, _, false) => format!(
+            "set `\"resource_lines\": true` on system `{}` for the {scheduler} line, or use \
+             `{{{key}}}` in a header line of its config or the task's",
+            system.name
+        ),
+        (_, _, true) => format!(
+            "the {scheduler} resource lines have no line for it; use `{{{key}}}` in a header \
+             line of system `{}`'s config or the task's",
+            system.name
+        ),
+    };
+    Some(ScriptErrorKind::NotInHeader { asked, keys, hint })
 }
 
 /// The whole job script (see the module docs for its layout), ending in a newline.

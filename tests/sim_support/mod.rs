@@ -106,6 +106,7 @@ pub fn system(kind: SchedulerKind) -> System {
         commands: vec![],
         rundir: None,
         remsh_cmd: None,
+        resource_lines: false,
     }
 }
 
@@ -119,6 +120,9 @@ pub fn alloc(max_time: Option<u64>) -> NodeAllocation {
         num_cores_per_node: 1,
         ncores_per_task: 1,
         max_time,
+        mem: None,
+        gpus: None,
+        account: None,
     }
 }
 

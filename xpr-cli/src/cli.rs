@@ -173,12 +173,27 @@ pub struct ResourceArgs {
     /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node).
     #[arg(long, value_name = "N")]
     pub num_cores: Option<u32>,
-    /// Memory for the whole job, e.g. `64GB`.
-    #[arg(long, value_name = "M", conflicts_with = "max_mem_per_core")]
+    /// Memory for the whole job, e.g. `64GB` (kB as a bare number, ExPyRe's unit). Steers the
+    /// node finder; reaches the job where the system has `resource_lines` or a header line
+    /// uses `{max_mem_tot}` / `{mem_per_node}`.
+    #[arg(
+        long,
+        visible_alias = "mem",
+        value_name = "M",
+        conflicts_with = "max_mem_per_core"
+    )]
     pub max_mem_tot: Option<String>,
-    /// Memory per core, e.g. `2GB`.
-    #[arg(long, value_name = "M")]
+    /// Memory per core, e.g. `2GB` (as --mem for the rest).
+    #[arg(long, visible_alias = "mem-per-core", value_name = "M")]
     pub max_mem_per_core: Option<String>,
+    /// GPUs per node. Must reach the job: the system needs `resource_lines` or a header
+    /// line using `{gpus}` / `{num_gpus}`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpus: Option<u32>,
+    /// The account (project) the job is charged to. Must reach the job: the system needs
+    /// `resource_lines` or a header line using `{account}`.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// Regular expressions, each matching a whole partition name; comma-separated.
     #[arg(long, value_name = "RE[,RE...]", value_delimiter = ',')]
     pub partitions: Vec<String>,

@@ -17,7 +17,8 @@
 #
 # stdin is unused. Errors go to stderr as `xpr-localq: ...`, with exit 2. Environment:
 # XPR_LOCAL_QUEUE_DIR (the spool, default ~/.xpr/local-queue), XPR_LOCAL_CORES (the
-# capacity, default nproc), XPR_LOCAL_KEEP_DAYS (how long finished jobs are kept, default 30).
+# capacity, default nproc), XPR_LOCAL_GPUS (the GPUs, default the /dev/nvidiaN devices),
+# XPR_LOCAL_KEEP_DAYS (how long finished jobs are kept, default 30).
 set -u
 ME=xpr-localq
 Q=${XPR_LOCAL_QUEUE_DIR:-$HOME/.xpr/local-queue}
@@ -60,6 +61,20 @@ capacity() {
         # nproc honours OMP_NUM_THREADS/OMP_THREAD_LIMIT, which are about the jobs, not the host
         CAP=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null) || CAP=1
         is_uint "$CAP" || CAP=1
+    fi
+}
+
+# gpu_capacity: the host's GPUs into GCAP (XPR_LOCAL_GPUS, else the NVIDIA devices); the
+# queue only refuses a job asking for more, it does not share them out
+gpu_capacity() {
+    if [ -n "${XPR_LOCAL_GPUS:-}" ]; then
+        is_uint "$XPR_LOCAL_GPUS" || die "XPR_LOCAL_GPUS=$XPR_LOCAL_GPUS is not a whole number"
+        GCAP=$(dec "$XPR_LOCAL_GPUS")
+    else
+        GCAP=0
+        for _g in /dev/nvidia[0-9]*; do
+            case ${_g#/dev/nvidia} in *[!0-9]*) ;; *) [ -e "$_g" ] && GCAP=$((GCAP + 1)) ;; esac
+        done
     fi
 }
 
@@ -179,7 +194,7 @@ q_submit() {
     script=$2
     case $dir$script in *"$NL"*) die "a job directory or script name with a line break is not supported" ;; esac
     if [ ! -f "$script" ] || [ ! -r "$script" ]; then die "no readable script $script in $dir"; fi
-    name=; cores=1; time=; out=; err=
+    name=; cores=1; gpus=0; time=; out=; err=
     while IFS= read -r line || [ -n "$line" ]; do
         case $line in
         '#XPR-LOCAL '*) opt=${line#'#XPR-LOCAL '} ;;
@@ -189,10 +204,11 @@ q_submit() {
         case $opt in
         --job-name=*) name=${opt#--job-name=} ;;
         --cores=*) cores=${opt#--cores=} ;;
+        --gpus=*) gpus=${opt#--gpus=} ;;
         --time=*) time=${opt#--time=} ;;
         --output=*) out=${opt#--output=} ;;
         --error=*) err=${opt#--error=} ;;
-        *) die "unknown directive '#XPR-LOCAL $opt' in $script (known: --job-name= --cores= --time= --output= --error=)" ;;
+        *) die "unknown directive '#XPR-LOCAL $opt' in $script (known: --job-name= --cores= --gpus= --time= --output= --error=)" ;;
         esac
     done < "$script"
     [ -n "$name" ] || name=job
@@ -206,6 +222,12 @@ q_submit() {
     secs=$(to_seconds "$time") || die "invalid --time=$time: use H:MM:SS, D-H:MM:SS or seconds"
     capacity
     [ "$cores" -le "$CAP" ] || die "the job needs $cores cores but this host offers $CAP (nproc, or XPR_LOCAL_CORES)"
+    is_uint "$gpus" || die "invalid --gpus=$gpus: a whole number of GPUs"
+    gpus=$(dec "$gpus")
+    if [ "$gpus" -gt 0 ]; then
+        gpu_capacity
+        [ "$gpus" -le "$GCAP" ] || die "the job needs $gpus GPUs but this host has $GCAP (/dev/nvidiaN devices, or XPR_LOCAL_GPUS)"
+    fi
     [ -n "$out" ] || out=job.$name.stdout
     [ -n "$err" ] || err=job.$name.stderr
 

@@ -1,5 +1,13 @@
 //! The `lsf` scheduler adapter: IBM Spectrum LSF (`bsub`, `bjobs`, `bkill`).
 //!
+//! # Resource lines
+//!
+//! With `"resource_lines": true`: memory as `#BSUB -R "rusage[mem={mem_per_node}KB]"`
+//! (reserved per host by default; a site with `RESOURCE_RESERVE_PER_TASK=y` reserves it per
+//! task instead; unit suffixes need LSF 10.1.0.2 or later, older sites write their own line
+//! in their `LSF_UNIT_FOR_LIMITS` unit), GPUs per host as `#BSUB -gpu "num={gpus}"`, the
+//! account (LSF's project) as `#BSUB -P {account}`.
+//!
 //! # Commands
 //!
 //! | action | command (run in) |
@@ -59,6 +67,7 @@ pub use time::{LsfTime, parse_lsf_time};
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
+use crate::resources::NodeAllocation;
 use crate::scheduler::{
     JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
 };
@@ -387,6 +396,21 @@ impl Scheduler for LsfScheduler {
 
     fn default_header(&self) -> &'static [&'static str] {
         DEFAULT_HEADER
+    }
+
+    /// `rusage[mem=...]`, `-gpu "num=N"`, `-P` (see the module docs).
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        let mut lines = Vec::new();
+        if alloc.mem.is_some() {
+            lines.push("#BSUB -R \"rusage[mem={mem_per_node}KB]\"");
+        }
+        if alloc.gpus.is_some() {
+            lines.push("#BSUB -gpu \"num={gpus}\"");
+        }
+        if alloc.account.is_some() {
+            lines.push("#BSUB -P {account}");
+        }
+        lines
     }
 
     fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {

@@ -1,5 +1,14 @@
 //! The `pbs` scheduler adapter: PBS Pro / OpenPBS and Torque behind one kind.
 //!
+//! # Resource lines
+//!
+//! With `"resource_lines": true` the job's one chunk request is xpr's
+//! (`#PBS -l select={num_nodes}:ncpus={num_cores_per_node}:mpiprocs={ntasks_per_node}`, then
+//! `:mem={mem_per_node}kb` and `:ngpus={gpus}` when asked: a chunk is a node, and PBS takes
+//! one `select`, so a config with its own `select=` line and `resource_lines` is refused at
+//! load), and the account is `#PBS -A {account}`. Torque reads `-l nodes=`, not `select=`:
+//! leave `resource_lines` off there and write the lines with the template keys.
+//!
 //! # Commands
 //!
 //! | action | command (run in) |
@@ -84,6 +93,7 @@ use std::collections::BTreeMap;
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
+use crate::resources::NodeAllocation;
 use crate::scheduler::{
     JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
 };
@@ -102,6 +112,14 @@ pub const DEFAULT_HEADER: &[&str] = &[
     "#PBS -e job.{id}.stderr",
     "#PBS -S /bin/bash",
     "#PBS -r n",
+];
+
+/// The resource lines' `select=` request: alone, with memory, with GPUs, with both.
+pub const SELECT_LINES: [&str; 4] = [
+    "#PBS -l select={num_nodes}:ncpus={num_cores_per_node}:mpiprocs={ntasks_per_node}",
+    "#PBS -l select={num_nodes}:ncpus={num_cores_per_node}:mpiprocs={ntasks_per_node}:mem={mem_per_node}kb",
+    "#PBS -l select={num_nodes}:ncpus={num_cores_per_node}:mpiprocs={ntasks_per_node}:ngpus={gpus}",
+    "#PBS -l select={num_nodes}:ncpus={num_cores_per_node}:mpiprocs={ntasks_per_node}:mem={mem_per_node}kb:ngpus={gpus}",
 ];
 
 /// The prefix the default header puts before the task id in a job name.
@@ -471,6 +489,21 @@ impl Scheduler for PbsScheduler {
 
     fn default_header(&self) -> &'static [&'static str] {
         DEFAULT_HEADER
+    }
+
+    /// One `select=` chunk request for everything, then `-A` (see the module docs).
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        let select = match (alloc.mem.is_some(), alloc.gpus.is_some()) {
+            (false, false) => SELECT_LINES[0],
+            (true, false) => SELECT_LINES[1],
+            (false, true) => SELECT_LINES[2],
+            (true, true) => SELECT_LINES[3],
+        };
+        let mut lines = vec![select];
+        if alloc.account.is_some() {
+            lines.push("#PBS -A {account}");
+        }
+        lines
     }
 
     fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {

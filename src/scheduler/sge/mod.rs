@@ -2,6 +2,15 @@
 //! Grid Engine where their output is the same. Pure: it builds [`CommandSpec`]s and parses
 //! their output; a transport runs them.
 //!
+//! # Resource lines
+//!
+//! With `"resource_lines": true`: memory as `#$ -l h_vmem={max_mem_per_core}K` (Grid Engine
+//! counts `h_vmem` per slot, and xpr's slots are cores; `K` is 1024 bytes, ExPyRe's kB), the
+//! account as `#$ -A {account}`. Grid Engine has no standard GPU resource (each site defines
+//! its own complex, `gpu`, `cuda`, ...), so a GPU request needs the site's line in the
+//! system's or partition's header, e.g. `#$ -l gpu={gpus}`; without one it is an error rather
+//! than a job without GPUs.
+//!
 //! # Commands
 //!
 //! | operation | command |
@@ -74,6 +83,7 @@ pub mod xml;
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
+use crate::resources::NodeAllocation;
 use crate::scheduler::{JobStatus, ParseError, Scheduler, SchedulerKind};
 
 pub use ids::{SgeId, TaskRange};
@@ -241,6 +251,18 @@ impl Scheduler for SgeScheduler {
 
     fn default_header(&self) -> &'static [&'static str] {
         DEFAULT_HEADER
+    }
+
+    /// `h_vmem` per slot and `-A`; no GPU line (see the module docs).
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        let mut lines = Vec::new();
+        if alloc.mem.is_some() {
+            lines.push("#$ -l h_vmem={max_mem_per_core}K");
+        }
+        if alloc.account.is_some() {
+            lines.push("#$ -A {account}");
+        }
+        lines
     }
 
     fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {

@@ -38,6 +38,14 @@
 //!   else from squeue (fresher while it runs). The script is a constant; names and formats are
 //!   positional arguments, never pasted into it.
 //!
+//! # Resource lines
+//!
+//! With `"resource_lines": true` ([`RESOURCE_LINES`]): memory per node as `--mem` (a total
+//! or per-task request) or per core as `--mem-per-cpu` (a per-core request), in kB (`K`,
+//! Slurm's binary kilobytes, ExPyRe's unit); GPUs per node as `--gres=gpu:N` (generic
+//! resources work on every Slurm version, `--gpus-per-node` only with `select/cons_tres`);
+//! the account as `--account`.
+//!
 //! The cluster name of a multi-cluster reply (`123;cluster`, `... on cluster X`) is dropped:
 //! the system's environment (e.g. `SLURM_CLUSTERS`) must point later commands at that cluster.
 //!
@@ -63,6 +71,7 @@ pub use table::{
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
+use crate::resources::{MemRequest, NodeAllocation};
 use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
 use table::parse_error;
 
@@ -73,6 +82,14 @@ pub const DEFAULT_HEADER: &[&str] = &[
     "#SBATCH --time={max_time}",
     "#SBATCH --output=job.{id}.stdout",
     "#SBATCH --error=job.{id}.stderr",
+];
+
+/// The resource lines: memory per node, memory per core, GPUs per node, account.
+pub const RESOURCE_LINES: [&str; 4] = [
+    "#SBATCH --mem={mem_per_node}K",
+    "#SBATCH --mem-per-cpu={max_mem_per_core}K",
+    "#SBATCH --gres=gpu:{gpus}",
+    "#SBATCH --account={account}",
 ];
 
 /// The `squeue --format` of status and find-by-name: id, long state, reason, node list, name
@@ -238,6 +255,25 @@ impl Scheduler for SlurmScheduler {
 
     fn default_header(&self) -> &'static [&'static str] {
         DEFAULT_HEADER
+    }
+
+    /// `--mem` or `--mem-per-cpu` in the form the request gave (Slurm refuses both at once),
+    /// `--gres=gpu:N`, `--account` (see the module docs).
+    fn resource_header(&self, alloc: &NodeAllocation) -> Vec<&'static str> {
+        let [mem, mem_per_cpu, gpus, account] = RESOURCE_LINES;
+        let mut lines = Vec::new();
+        match alloc.mem {
+            Some(MemRequest::PerCore(_)) => lines.push(mem_per_cpu),
+            Some(MemRequest::Total(_) | MemRequest::PerTask(_)) => lines.push(mem),
+            None => {}
+        }
+        if alloc.gpus.is_some() {
+            lines.push(gpus);
+        }
+        if alloc.account.is_some() {
+            lines.push(account);
+        }
+        lines
     }
 
     fn submit(&self, job_dir: &str, script: &str) -> CommandSpec {

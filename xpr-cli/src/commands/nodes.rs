@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use serde_json::json;
-use xpr::resources::{Resources, find_nodes, parse_mem, parse_time};
+use xpr::resources::{Resources, check_account, find_nodes, parse_mem, parse_time};
 use xpr::scheduler::scheduler_for;
 use xpr::scheduler::script::{ScriptSpec, header_lines};
 
@@ -70,14 +70,23 @@ pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
         request = request.with_max_time(t);
     }
     if let Some(m) = &args.max_mem_tot {
-        request = request.with_max_mem_tot(parse_mem(m).map_err(|e| bad_flag("--max-mem-tot", e))?);
+        request = request
+            .with_max_mem_tot(parse_mem(m).map_err(|e| bad_flag("--max-mem-tot (--mem)", e))?);
     }
     if let Some(m) = &args.max_mem_per_core {
-        request = request
-            .with_max_mem_per_core(parse_mem(m).map_err(|e| bad_flag("--max-mem-per-core", e))?);
+        request = request.with_max_mem_per_core(
+            parse_mem(m).map_err(|e| bad_flag("--max-mem-per-core (--mem-per-core)", e))?,
+        );
     }
     if !args.partitions.is_empty() {
         request = request.with_partitions(args.partitions.iter().cloned());
+    }
+    if let Some(n) = args.gpus {
+        request = request.with_gpus(n);
+    }
+    if let Some(account) = &args.account {
+        check_account(account).map_err(|why| bad_flag("--account", why))?;
+        request = request.with_account(account.clone());
     }
     Ok(request
         .with_exact_fit(!args.no_exact_fit)

@@ -169,6 +169,8 @@ fn flags_given(r: &ResourceArgs) -> bool {
         || r.num_cores.is_some()
         || r.max_mem_tot.is_some()
         || r.max_mem_per_core.is_some()
+        || r.gpus.is_some()
+        || r.account.is_some()
         || !r.partitions.is_empty()
         || r.no_exact_fit
         || r.partial_node
