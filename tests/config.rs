@@ -1099,3 +1099,23 @@ fn profile_resources_take_gpus_and_account() {
     let err = Config::from_json_str(&typo.to_string(), Path::new("c.json")).unwrap_err();
     assert!(err.to_string().contains("did you mean \"gpus\"?"), "{err}");
 }
+
+#[test]
+fn max_queued_is_a_positive_whole_number_or_absent() {
+    let doc = |v: serde_json::Value| {
+        json!({"systems": {"s": {"host": null, "scheduler": "slurm", "max_queued": v,
+            "partitions": {"p": {"num_cores": 4}}}}})
+        .to_string()
+    };
+    let path = Path::new("/c/config.json");
+    let ok = Config::from_json_str(&doc(json!(5)), path).unwrap();
+    assert_eq!(ok.system("s").unwrap().max_queued, Some(5));
+    let none = Config::from_json_str(&doc(json!(null)), path).unwrap();
+    assert_eq!(none.system("s").unwrap().max_queued, None);
+    for bad in [json!(0), json!(-1), json!(2.5), json!("5")] {
+        let err = Config::from_json_str(&doc(bad.clone()), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("systems.s.max_queued"), "{bad}: {err}");
+    }
+}

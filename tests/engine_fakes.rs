@@ -417,3 +417,47 @@ fn ssh_running(config: &std::path::Path) -> bool {
             .unwrap_or(false)
     })
 }
+
+#[tokio::test]
+async fn max_queued_keeps_at_most_that_many_jobs_in_the_queue_and_runs_them_all() {
+    let f = fakes::fixture_with(&["fake"], json!({"max_queued": 5}));
+    let names: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = f.start(&names).await;
+    let live = |f: &fakes::Fixture| {
+        f.cluster()
+            .state()
+            .jobs
+            .values()
+            .filter(|j| !matches!(j.state, FakeState::Ended(_)))
+            .count()
+    };
+    assert_eq!(live(&f), 5, "five in the queue");
+    let staged = ids
+        .iter()
+        .filter(|id| f.status(id) == TaskStatus::Staged)
+        .count();
+    assert_eq!(staged, 25, "the rest wait in xpr, staged");
+    let mut rounds = 0;
+    while ids.iter().any(|id| !f.status(id).is_finished()) {
+        rounds += 1;
+        assert!(rounds < 40, "all 30 finish");
+        // Two jobs of the queue end each round.
+        let running: Vec<u64> = f
+            .cluster()
+            .state()
+            .jobs
+            .iter()
+            .filter(|(_, j)| !matches!(j.state, FakeState::Ended(_)))
+            .map(|(n, _)| *n)
+            .take(2)
+            .collect();
+        for n in running {
+            f.cluster().complete(n, 0);
+        }
+        f.poll().await;
+        assert!(live(&f) <= 5, "never more than five in the queue");
+    }
+    assert_eq!(f.cluster().state().jobs.len(), 30, "each once");
+    assert!(ids.iter().all(|id| f.status(id) == TaskStatus::Succeeded));
+}

@@ -197,6 +197,7 @@ fn local_system() -> System {
         rundir: None,
         remsh_cmd: None,
         resource_lines: false,
+        max_queued: None,
     }
 }
 
@@ -431,6 +432,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
     std::fs::create_dir(&dir).unwrap();
     let system = System {
         resource_lines: true,
+        max_queued: None,
         ..local_system()
     };
     let alloc = NodeAllocation {

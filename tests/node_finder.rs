@@ -36,6 +36,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         rundir: None,
         remsh_cmd: None,
         resource_lines: false,
+        max_queued: None,
     }
 }
 

@@ -105,6 +105,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             rundir: None,
             remsh_cmd: None,
             resource_lines: false,
+            max_queued: None,
         })
 }
 

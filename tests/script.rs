@@ -99,6 +99,7 @@ fn system() -> System {
         rundir: Some("run_xpr".into()),
         remsh_cmd: None,
         resource_lines: false,
+        max_queued: None,
     }
 }
 

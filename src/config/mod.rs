@@ -189,6 +189,10 @@ pub struct System {
     /// ([`crate::scheduler::Scheduler::resource_header`]). Default false, as ExPyRe has no
     /// such lines: an ExPyRe config renders as it always did.
     pub resource_lines: bool,
+    /// xpr's addition (`"max_queued": N`): at most this many of xpr's jobs in the system's
+    /// queue at once (queued or running); the rest wait in xpr, staged, and go as slots
+    /// free (sites that cap jobs per user). `None`: no cap.
+    pub max_queued: Option<u32>,
 }
 
 /// One partition (or queue, or node type) of a system.
@@ -244,6 +248,7 @@ pub fn builtin_local_system() -> System {
         // No ExPyRe config to stay compatible with: `--gpus` reaches the local queue, which
         // refuses what the machine does not have.
         resource_lines: true,
+        max_queued: None,
     }
 }
 

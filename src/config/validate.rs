@@ -38,6 +38,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "rundir",
     "remsh_cmd",
     "resource_lines",
+    "max_queued",
 ];
 /// Keys accepted in a partition.
 pub const PARTITION_KEYS: &[&str] = &[
@@ -349,6 +350,7 @@ impl Validator<'_> {
         let partitions = self.partitions(map, path);
         let no_default_header = self.keep(self.flag(map, "no_default_header", path));
         let resource_lines = self.keep(self.flag(map, "resource_lines", path));
+        let max_queued = self.keep(self.opt_positive(map, "max_queued", path));
         let script_exec = self.keep(self.opt_string(map, "script_exec", path));
         let rundir = self.keep(self.opt_string(map, "rundir", path));
         if let Some(Some(empty)) = &rundir
@@ -394,6 +396,7 @@ impl Validator<'_> {
             rundir,
             remsh_cmd: remsh_cmd?,
             resource_lines: resource_lines?,
+            max_queued: max_queued?,
         })
     }
 
@@ -431,6 +434,26 @@ impl Validator<'_> {
                  {mem_per_node} / {gpus} in your own)",
             );
             self.errors.push(err);
+        }
+    }
+
+    /// An optional whole number of at least 1: absent is `None`.
+    fn opt_positive(
+        &self,
+        map: &Obj,
+        key: &str,
+        path: &JsonPath,
+    ) -> Result<Option<u32>, ConfigError> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(self.invalid(
+                    &path.join(key),
+                    v,
+                    "expected a whole number of at least 1 (hint: leave it out for no limit)",
+                )),
+            },
         }
     }
 

@@ -126,10 +126,11 @@ impl Session {
         }
         let retried = self.follow_jobs(&driver).await?;
         let released = self.release_waiting(&system).await?;
-        if retried + released > 0
+        // Retries, released children and (with `max_queued`) tasks waiting for a queue slot
+        // go out in this poll, not the next one.
+        if (retried + released > 0 || driver.system().max_queued.is_some())
             && let Some(_lock) = self.system_lock(&system, false).await?
         {
-            // Retries and released children go out in this poll, not the next one.
             self.advance_locked(&driver).await?;
         }
         // Only in-flight rows again: a task that left them has finished (changed).

@@ -360,7 +360,9 @@ impl Session {
 
     /// Carries every `created`, `staged` and `submitting` task of the driver's system to
     /// `submitted` (or `failed`); one whose cancellation was asked for ends `cancelled`
-    /// instead of being submitted. The caller holds the system's lock.
+    /// instead of being submitted. With the system's `max_queued`, only as many are submitted
+    /// as the queue has slots for; the others stay `staged`. The caller holds the system's
+    /// lock.
     pub(crate) async fn advance_locked(&self, driver: &SystemDriver) -> Result<(), SessionError> {
         let pending = self
             .records(TaskFilter::system_in(
@@ -387,6 +389,24 @@ impl Session {
                 .or_default()
                 .push(record.id.clone());
         }
+        // A system's `max_queued`: how many more jobs its queue may take now.
+        let mut slots = match driver.system().max_queued {
+            None => None,
+            Some(max) => {
+                let in_flight = self
+                    .summaries(TaskFilter::system_in(
+                        &driver.system().name,
+                        &[
+                            TaskStatus::Submitting,
+                            TaskStatus::Submitted,
+                            TaskStatus::Started,
+                        ],
+                    ))
+                    .await?
+                    .len();
+                Some((max as usize).saturating_sub(in_flight))
+            }
+        };
         for (base, ids) in by_base {
             let submitting = self.records_in(&ids, TaskStatus::Submitting).await?;
             if !submitting.is_empty() {
@@ -401,6 +421,12 @@ impl Session {
                 staged.into_iter().partition(|r| r.cancel_requested());
             for record in cancelled {
                 self.cancel_unsubmitted(&record.id).await?;
+            }
+            let mut staged = staged;
+            if let Some(free) = slots.as_mut() {
+                // The oldest first; the rest stay staged until jobs leave the queue.
+                staged.truncate(*free);
+                *free -= staged.len();
             }
             if !staged.is_empty() {
                 self.submit_batch(driver, &base, &staged).await?;

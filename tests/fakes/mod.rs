@@ -544,15 +544,21 @@ pub struct Fixture {
 
 /// A session over the fake systems `names`, each its own fake cluster.
 pub fn fixture(names: &[&str]) -> Fixture {
+    fixture_with(names, json!({}))
+}
+
+/// A session over the fake systems `names`, each with the keys of `extra` added to its config.
+pub fn fixture_with(names: &[&str], extra: serde_json::Value) -> Fixture {
     let root = tempfile::tempdir().unwrap();
     let systems: serde_json::Map<String, serde_json::Value> = names
         .iter()
         .map(|n| {
-            (
-                n.to_string(),
-                json!({"host": null, "scheduler": "slurm",
-                       "partitions": {"p": {"num_cores": 4, "max_time": "1h"}}}),
-            )
+            let mut system = json!({"host": null, "scheduler": "slurm",
+                   "partitions": {"p": {"num_cores": 4, "max_time": "1h"}}});
+            for (key, value) in extra.as_object().unwrap() {
+                system[key] = value.clone();
+            }
+            (n.to_string(), system)
         })
         .collect();
     let config = root.path().join("config.json");

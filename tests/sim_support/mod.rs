@@ -107,6 +107,7 @@ pub fn system(kind: SchedulerKind) -> System {
         rundir: None,
         remsh_cmd: None,
         resource_lines: false,
+        max_queued: None,
     }
 }
 
