@@ -162,13 +162,9 @@ mod tests {
 
     fn job(state: JobState, exit_code: Option<i32>) -> JobStatus {
         JobStatus {
-            id: SchedulerJobId::new("42"),
-            name: None,
             raw_state: format!("{state:?}"),
-            state,
             exit_code,
-            node: None,
-            reason: None,
+            ..JobStatus::new(SchedulerJobId::new("42"), state)
         }
     }
 
