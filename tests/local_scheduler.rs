@@ -184,6 +184,7 @@ fn local_system() -> System {
         commands: vec![],
         rundir: None,
         remsh_cmd: None,
+        error_rules: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         commands: Vec::new(),
         rundir: None,
         remsh_cmd: None,
+        error_rules: Default::default(),
     }
 }
 

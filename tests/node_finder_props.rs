@@ -102,6 +102,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             commands: Vec::new(),
             rundir: None,
             remsh_cmd: None,
+            error_rules: Default::default(),
         })
 }
 

@@ -98,6 +98,7 @@ fn system() -> System {
         commands: vec!["module load vasp".into(), "set -e".into()],
         rundir: Some("run_xpr".into()),
         remsh_cmd: None,
+        error_rules: Default::default(),
     }
 }
 

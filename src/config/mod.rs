@@ -31,6 +31,7 @@
 
 mod discover;
 mod error;
+mod error_rules;
 mod merge;
 mod scheduler_kind;
 mod validate;
@@ -42,6 +43,9 @@ use serde_json::{Map, Value};
 
 pub use discover::{CONFIG_FILE_NAME, ConfigSearch, Discovery, discover};
 pub use error::{ConfigError, ConfigErrorKind, JsonPath, edit_distance, suggest};
+pub use error_rules::{
+    DEFAULT_WHITELIST_THRESHOLD, ErrorRules, compile_pattern, pattern_error_text,
+};
 pub use merge::DELETE_MARKER;
 pub use scheduler_kind::SchedulerKind;
 pub use validate::{
@@ -134,7 +138,8 @@ impl Config {
 ///     "system": "archer2",
 ///     "resources": {"max_time": "1h", "num_nodes": 1, "partitions": ["standard"]},
 ///     "header": ["#SBATCH --qos=short"],
-///     "env": {"OMP_NUM_THREADS": "1"}
+///     "env": {"OMP_NUM_THREADS": "1"},
+///     "error_whitelist": ["Leap second table TAI_UTC seems out-of-date"]
 ///   }
 /// }
 /// ```
@@ -156,6 +161,9 @@ pub struct Profile {
     pub env: Vec<(String, String)>,
     /// A one-line description, for listings.
     pub description: Option<String>,
+    /// Failure analysis settings for tasks run with this profile (over the system's, under
+    /// the task's own).
+    pub error_rules: ErrorRules,
 }
 
 /// One named system: where it is, which scheduler it runs, and its partitions.
@@ -183,6 +191,9 @@ pub struct System {
     pub rundir: Option<String>,
     /// The remote shell command, when set in the config.
     pub remsh_cmd: Option<String>,
+    /// Failure analysis settings for every task on this system (under a profile's and a
+    /// task's own).
+    pub error_rules: ErrorRules,
 }
 
 /// One partition (or queue, or node type) of a system.
@@ -235,6 +246,7 @@ pub fn builtin_local_system() -> System {
         commands: Vec::new(),
         rundir: None,
         remsh_cmd: None,
+        error_rules: ErrorRules::default(),
     }
 }
 

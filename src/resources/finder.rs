@@ -439,6 +439,7 @@ fn check(
 ///     partitions: vec![partition("node16", 16), partition("node36", 36)],
 ///     header: vec![], no_default_header: false, script_exec: "/bin/bash".into(),
 ///     pre_submit_cmds: vec![], commands: vec![], rundir: None, remsh_cmd: None,
+///     error_rules: Default::default(),
 /// };
 /// let alloc = find_nodes(&system, &Resources::cores(36).with_max_time(3600)).unwrap();
 /// assert_eq!((alloc.partition.as_str(), alloc.num_nodes, alloc.num_cores), ("node36", 1, 36));

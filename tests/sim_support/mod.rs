@@ -106,6 +106,7 @@ pub fn system(kind: SchedulerKind) -> System {
         commands: vec![],
         rundir: None,
         remsh_cmd: None,
+        error_rules: Default::default(),
     }
 }
 
