@@ -101,10 +101,18 @@ pub fn log_names(id: &TaskId) -> Vec<String> {
 
 impl Session {
     /// Why task `id` ended as it did (see the module docs); also for a task that succeeded
-    /// or still runs, with what is known so far.
+    /// or still runs, with what is known so far. A task whose stored spec cannot be read (a
+    /// row another tool wrote) is judged by its system's rules alone.
     pub fn failure_report(&self, id: &TaskId) -> Result<FailureReport, SessionError> {
         let record = self.get(id)?;
-        let rules = self.error_rules(&record)?;
+        let rules = match self.error_rules(&record) {
+            Ok(rules) => rules,
+            Err(SessionError::Db(e)) => {
+                tracing::debug!(task = %id, error = %e, "no task error rules: spec unreadable");
+                self.system_error_rules(&record)
+            }
+            Err(e) => return Err(e),
+        };
         let errors = self.error_findings(&record, &rules)?;
         let attempts = self.db().attempts(id)?;
         let current = attempts.iter().rev().find(|a| a.number == record.attempt);
@@ -143,14 +151,17 @@ impl Session {
     /// system is no longer configured) under the task's own (which hold its profile's).
     pub fn error_rules(&self, record: &TaskRecord) -> Result<ErrorRules, SessionError> {
         let spec = self.stored(record)?.spec;
-        let system = self
-            .inner
+        Ok(self.system_error_rules(record).then(&spec.error_rules))
+    }
+
+    /// The error rules of `record`'s system as configured now (none when it is not).
+    fn system_error_rules(&self, record: &TaskRecord) -> ErrorRules {
+        self.inner
             .config
             .config
             .system(record.system.as_str())
             .map(|s| s.error_rules.clone())
-            .unwrap_or_default();
-        Ok(system.then(&spec.error_rules))
+            .unwrap_or_default()
     }
 
     /// The error lines of `record`'s logs in its local run dir, by `rules` (reads at most the
