@@ -25,6 +25,7 @@
 //! | [`stage`] | 7 | packing inputs and unpacking outputs as tar streams, safely |
 //! | [`task`] | 7 | a task's spec, identity and job script body; may import [`stage`] |
 //! | [`db`] | 7 | the jobs DB: tasks, their states and history, in one SQLite file |
+//! | [`analysis`] | 7 | failure analysis: the error lines of a task's logs, by patterns minus a whitelist (pure) |
 //! | [`session`] | 8 | the engine: a system driver per system (the only code that talks to a remote side), pure decisions (what a job's end means), thin orchestrators of DB transitions (submit, follow, cancel, clean); profile merging and delivering outputs to a destination; the API ([`session::Session`], [`session::BlockingSession`]) |
 //!
 //! Moved down to keep that order, and still reachable at their old paths:
@@ -43,6 +44,7 @@
 //! assert_eq!(alloc.num_cores, 1);
 //! ```
 
+pub mod analysis;
 pub mod command;
 pub mod config;
 pub mod db;

@@ -1119,3 +1119,71 @@ fn max_queued_is_a_positive_whole_number_or_absent() {
         assert!(err.contains("systems.s.max_queued"), "{bad}: {err}");
     }
 }
+
+// ---------------------------------------------------------------- failure analysis keys
+
+#[test]
+fn error_rules_on_systems_and_profiles() {
+    let config = load_fixture("archer2_slurm.json");
+    let archer2 = config.system("archer2").unwrap();
+    assert_eq!(
+        archer2.error_rules.error_whitelist,
+        [
+            "Lmod has detected the following error: The following module(s) are unknown",
+            "FutureWarning"
+        ]
+    );
+    assert_eq!(archer2.error_rules.whitelist_threshold, Some(4));
+    assert_eq!(archer2.error_rules.error_lines_fail, None);
+    let bigmem = config.profile("archer2-bigmem").unwrap();
+    assert_eq!(
+        bigmem.error_rules.error_patterns,
+        ["^CRITICAL:", "MPICH ERROR"]
+    );
+    assert_eq!(bigmem.error_rules.error_lines_fail, Some(true));
+    assert!(
+        config
+            .profile("archer2-debug")
+            .unwrap()
+            .error_rules
+            .is_empty()
+    );
+    assert!(config.system("local").unwrap().error_rules.is_empty());
+
+    let (message, _) = invalid_fixture_error("whitelist_threshold_zero.json");
+    assert!(
+        message.contains("systems.hpc.whitelist_threshold") && message.contains("1 or more"),
+        "{message}"
+    );
+    let (message, kind) = invalid_fixture_error("error_lines_fail_not_bool.json");
+    assert!(message.contains("profiles.p.error_lines_fail"), "{message}");
+    assert!(
+        matches!(kind, ConfigErrorKind::WrongType { .. }),
+        "{kind:?}"
+    );
+}
+
+/// A pattern that is no regular expression is caught at load (the schema cannot see it),
+/// naming its place in the list, with the other problems of the file.
+#[test]
+fn a_bad_error_pattern_is_a_config_error() {
+    let doc = json!({"systems": {"hpc": {
+        "host": null, "scheduler": "local", "partitions": null,
+        "error_patterns": ["fine", "(unclosed"], "whitelist_threshold": "3"
+    }}});
+    let path = Path::new("/x/config.json");
+    let err = Config::from_json_str(&doc.to_string(), path).unwrap_err();
+    let all: Vec<String> = err.errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|e| e.contains("systems.hpc.error_patterns.1")
+                && e.contains("not a regular expression")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.contains("systems.hpc.whitelist_threshold")),
+        "{all:#?}"
+    );
+}

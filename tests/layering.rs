@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("stage", 7),
     ("task", 7),
     ("db", 7),
+    ("analysis", 7),
     ("session", 8),
 ];
 

@@ -198,6 +198,7 @@ fn local_system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        error_rules: Default::default(),
     }
 }
 

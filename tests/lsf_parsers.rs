@@ -106,6 +106,26 @@ fn json_states() {
         (3, 4, 12, 9)
     );
     assert_eq!(running.qualifier, Some('L'));
+    // RUN_TIME, MAX_MEM and LSF's own words on each end.
+    assert_eq!(jobs[2].elapsed_secs, Some(3600));
+    assert_eq!(jobs[2].peak_memory_kb, Some(4_299_162), "4.1 Gbytes");
+    assert_eq!(
+        jobs[2].scheduler_reason.as_deref(),
+        Some("EXIT: TERM_RUNLIMIT: job killed after reaching LSF run time limit (exit code 140)")
+    );
+    assert_eq!(
+        jobs[1].scheduler_reason.as_deref(),
+        Some("EXIT, exit code 1")
+    );
+    assert_eq!(jobs[0].scheduler_reason.as_deref(), Some("DONE"));
+    assert_eq!(jobs[0].peak_memory_kb, Some(2_411_725));
+    assert_eq!(
+        (jobs[5].elapsed_secs, jobs[5].peak_memory_kb),
+        (None, None),
+        "killed while pending"
+    );
+    assert_eq!(jobs[8].scheduler_reason, None, "still running");
+    assert_eq!(jobs[8].elapsed_secs, Some(1200));
 }
 
 #[test]
@@ -382,6 +402,9 @@ fn public_fixtures_all_parse() {
                 );
                 if file.contains("extended") {
                     assert_eq!(jobs[0].node.as_deref(), Some("exec-host"));
+                    // `RUN_TIME` as `HH:MM:SS` here, `MAX_MEM` with a unit.
+                    assert_eq!(jobs[0].elapsed_secs, Some(1));
+                    assert_eq!(jobs[0].peak_memory_kb, Some(5_452_596));
                 }
             }
             "bjobs-json-extended-empty__batcheuphoria.json" => {

@@ -37,6 +37,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        error_rules: Default::default(),
     }
 }
 

@@ -106,6 +106,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             remsh_cmd: None,
             resource_lines: false,
             max_queued: None,
+            error_rules: Default::default(),
         })
 }
 

@@ -80,6 +80,44 @@ fn pbspro_finished_states() {
     assert_eq!(jobs[7].node.as_deref(), Some("node07"));
     assert_eq!(jobs[8].id.as_str(), "1009[3].pbs01");
     assert_eq!(jobs[8].raw_state, "X");
+    // Accounting: resources_used.walltime and .mem; PBS's own words on each end.
+    assert_eq!(jobs[0].elapsed_secs, Some(60));
+    assert_eq!(jobs[0].peak_memory_kb, Some(5660));
+    assert_eq!(jobs[2].elapsed_secs, Some(604));
+    assert_eq!(
+        jobs[2].scheduler_reason.as_deref(),
+        Some(
+            "Exit_status -29 (JOB_EXEC_KILL_WALLTIME: over its walltime); Job run at Mon Jan 24 \
+             at 08:38 on (node01:ncpus=1) and failed"
+        )
+    );
+    assert!(
+        jobs[3]
+            .scheduler_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("Exit_status -27 (JOB_EXEC_KILL_MEM: over its memory); ")
+    );
+    assert!(
+        jobs[1]
+            .scheduler_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("Exit_status 1; Job run at")
+    );
+    assert!(
+        jobs[5]
+            .scheduler_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("Exit_status 271 (the job shell was killed by signal 15); ")
+    );
+    // Deleted before it ran: no figures, the comment says why.
+    assert_eq!((jobs[4].elapsed_secs, jobs[4].peak_memory_kb), (None, None));
+    assert_eq!(
+        jobs[4].scheduler_reason.as_deref(),
+        Some("no Exit_status: deleted before it ran")
+    );
 }
 
 #[test]
@@ -88,6 +126,15 @@ fn torque_xml_states() {
     assert_eq!(jobs[0].node.as_deref(), Some("n012"));
     assert_eq!(jobs[3].exit_code, Some(265));
     assert_eq!(jobs[10].id.as_str(), "2011[1].torque01");
+    assert!(
+        jobs[3]
+            .scheduler_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("exit_status 265 (the job shell was killed by signal 9)"),
+        "{:?}",
+        jobs[3].scheduler_reason
+    );
     let parsed = parse_qstat(&fixture("qstat-x-f/torque-states.txt")).unwrap();
     assert!(parsed.iter().all(|j| j.dialect == QstatDialect::Xml));
     assert_eq!(parsed[0].get("Resource_List.walltime"), Some("00:05:00"));

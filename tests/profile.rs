@@ -21,7 +21,9 @@ fn config(dir: &Path) -> LoadedConfig {
                       "resources": {"max_time": "1h", "num_nodes": 1, "partitions": ["standard"]},
                       "header": ["#SBATCH --qos=short"],
                       "env": {"OMP_NUM_THREADS": "1", "MODE": "profile"}},
-            "broken": {"resources": {"num_nodes": 1}}
+            "broken": {"resources": {"num_nodes": 1}},
+            "picky": {"error_whitelist": ["site banner noise here"], "whitelist_threshold": 2,
+                      "error_lines_fail": true}
         }
     });
     std::fs::write(&file, doc.to_string()).unwrap();
@@ -208,4 +210,30 @@ fn a_profile_gives_gpus_and_an_account_and_bad_ones_name_their_key() {
         let cause = std::error::Error::source(&err).unwrap().to_string();
         assert!(cause.contains(&format!("{key:?}")), "{profile}: {cause}");
     }
+}
+
+/// A profile's failure analysis settings travel with the task's spec, under the task's own.
+#[test]
+fn a_profile_gives_error_rules_under_the_tasks_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = config(dir.path());
+    let mut own = spec();
+    own.error_rules.error_whitelist = vec!["my own noise".into()];
+    own.error_rules.error_lines_fail = Some(false);
+    let request =
+        StartRequest::from_profile(own, &loaded, &TaskOptions::new().profile("picky")).unwrap();
+    let rules = &request.spec.error_rules;
+    assert_eq!(
+        rules.error_whitelist,
+        ["site banner noise here", "my own noise"]
+    );
+    assert_eq!(
+        rules.whitelist_threshold,
+        Some(2),
+        "the profile's: the task sets none"
+    );
+    assert_eq!(rules.error_lines_fail, Some(false), "the task's own wins");
+    // Without a profile the spec's rules are left as they are.
+    let plain = StartRequest::from_profile(spec(), &loaded, &TaskOptions::new()).unwrap();
+    assert!(plain.spec.error_rules.is_empty());
 }

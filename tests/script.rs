@@ -100,6 +100,7 @@ fn system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        error_rules: Default::default(),
     }
 }
 

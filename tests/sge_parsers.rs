@@ -328,6 +328,10 @@ fn qacct_exit4() {
         "xprcap_exit4",
     );
     assert_eq!(s.state, JobState::Failed { exit_code: Some(4) });
+    assert_eq!(
+        s.scheduler_reason.as_deref(),
+        Some("failed 0; exit_status 4")
+    );
 }
 
 #[test]
@@ -344,6 +348,11 @@ fn qacct_qdel_running() {
         }
     );
     assert!(s.reason.as_deref().unwrap().contains("SIGKILL"), "{s:?}");
+    assert_eq!(
+        s.scheduler_reason.as_deref(),
+        Some("failed 100: assumedly after job; exit_status 137 (Killed)")
+    );
+    assert_eq!(s.elapsed_secs, Some(15));
 }
 
 #[test]
@@ -380,6 +389,13 @@ fn qacct_timeout() {
     );
     assert_eq!(s.state, JobState::Timeout);
     assert_eq!(s.raw_state, "failed 37");
+    // Accounting's figures and Grid Engine's own words on the end.
+    assert_eq!(s.elapsed_secs, Some(4));
+    assert_eq!(s.peak_memory_kb, Some(4936), "maxvmem 4.820MB");
+    assert_eq!(
+        s.scheduler_reason.as_deref(),
+        Some("failed 37: qmaster enforced h_rt, h_cpu, or h_vmem limit; exit_status 137 (Killed)")
+    );
 }
 
 #[test]
@@ -398,6 +414,15 @@ fn qacct_eqw() {
     let s = final_state("qacct/testbed-eqw", "qsub/testbed-terse-eqw", "xprcap_eqw");
     assert_eq!(s.state, JobState::Failed { exit_code: None });
     assert_eq!(s.reason.as_deref(), Some("opening input/output file"));
+    assert_eq!(
+        s.scheduler_reason.as_deref(),
+        Some("failed 26: opening input/output file; exit_status 0")
+    );
+    assert_eq!(
+        (s.elapsed_secs, s.peak_memory_kb),
+        (Some(0), None),
+        "maxvmem 0.000B: never sampled"
+    );
 }
 
 #[test]

@@ -60,17 +60,9 @@ fn ids(list: &[&str]) -> Vec<SchedulerJobId> {
 /// Parses a fixture with the parser its command directory names.
 fn parse_fixture(command: &str, output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
     let result = match command {
-        "sbatch" => S.parse_submit(output).map(|id| {
-            vec![JobStatus {
-                id,
-                name: None,
-                state: JobState::Queued,
-                raw_state: String::new(),
-                exit_code: None,
-                node: None,
-                reason: None,
-            }]
-        }),
+        "sbatch" => S
+            .parse_submit(output)
+            .map(|id| vec![JobStatus::new(id, JobState::Queued)]),
         "squeue" => S.parse_status(output),
         "sacct" => S.parse_accounting(output),
         "find_by_name" => S.parse_find_by_name(output),
@@ -135,7 +127,8 @@ fn command_lines() {
     );
     assert_eq!(
         S.accounting(&two).to_string(),
-        "sacct --noheader --parsable2 --jobs=12,13_4 --format=JobID,State,ExitCode,NodeList,JobName"
+        "sacct --noheader --parsable2 --jobs=12,13_4 \
+         --format=JobID,State,ExitCode,NodeList,ElapsedRaw,MaxRSS,Reason,JobName"
     );
     assert_eq!(S.cancel(&two).to_string(), "scancel 12 13_4");
     assert_eq!(S.hold(&two).to_string(), "scontrol hold 12 13_4");
@@ -351,6 +344,15 @@ fn sacct_cancelled_by_uid() {
     }
     assert_eq!(by_id(&s, "301").node, None);
     assert_eq!(by_id(&s, "302").exit_code, Some(143));
+    // The user who cancelled it stays in Slurm's own words; memory is the largest step's.
+    let running = by_id(&s, "302");
+    assert_eq!(
+        running.scheduler_reason.as_deref(),
+        Some("CANCELLED by 1001, exit code 0:15")
+    );
+    assert_eq!(running.elapsed_secs, Some(47));
+    assert_eq!(running.peak_memory_kb, Some(3340));
+    assert_eq!(by_id(&s, "301").peak_memory_kb, None);
 }
 
 #[test]
@@ -361,6 +363,13 @@ fn sacct_requeued_then_final_last_wins() {
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].state, JobState::Timeout);
     assert_eq!(s[0].node.as_deref(), Some("node2"));
+    // The last run's figures, not the first's.
+    assert_eq!(s[0].elapsed_secs, Some(912));
+    assert_eq!(s[0].peak_memory_kb, Some(63_176));
+    assert_eq!(
+        s[0].scheduler_reason.as_deref(),
+        Some("TIMEOUT, reason JobHeldUser")
+    );
 }
 
 #[test]
@@ -378,6 +387,19 @@ fn sacct_out_of_memory_variants() {
         "OUT_OF_MEMORY with exit code 0"
     );
     assert_eq!(by_id(&s, "504").exit_code, Some(1));
+    // Peak memory: the largest step (3.91G of step 0, not the batch step's 5 MB).
+    assert_eq!(by_id(&s, "503").peak_memory_kb, Some(4_099_933));
+    assert_eq!(by_id(&s, "501").peak_memory_kb, Some(2_097_152));
+    assert_eq!(by_id(&s, "502").peak_memory_kb, None);
+    // An OOM only a step recorded is named in Slurm's words.
+    assert_eq!(
+        by_id(&s, "503").scheduler_reason.as_deref(),
+        Some("COMPLETED, step 0 OUT_OF_MEMORY")
+    );
+    assert_eq!(
+        by_id(&s, "504").scheduler_reason.as_deref(),
+        Some("FAILED, exit code 1:0, step batch OUT_OF_MEMORY")
+    );
 }
 
 #[test]
@@ -417,6 +439,17 @@ fn sacct_every_final_state() {
         s.iter()
             .all(|st| st.state.is_final() == st.exit_code.is_some())
     );
+    // Slurm's words on each end, only once it is final.
+    let said = |id: &str| by_id(&s, id).scheduler_reason.clone();
+    assert_eq!(said("601").as_deref(), Some("COMPLETED"));
+    assert_eq!(said("602").as_deref(), Some("FAILED, exit code 3:0"));
+    assert_eq!(said("603").as_deref(), Some("FAILED, exit code 0:9"));
+    assert_eq!(said("604").as_deref(), Some("TIMEOUT"));
+    assert_eq!(said("610"), None);
+    assert_eq!(by_id(&s, "610").reason.as_deref(), Some("Resources"));
+    assert_eq!(said("611"), None);
+    assert_eq!(by_id(&s, "606").elapsed_secs, Some(86_401));
+    assert_eq!(by_id(&s, "602").peak_memory_kb, Some(1204));
 }
 
 #[test]
@@ -425,12 +458,22 @@ fn sacct_malformed_rows_are_errors() {
         .parse_accounting(&load("sacct/reject-hand-missing-column"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("expected 5 fields, found 4"), "{e}");
+    assert!(e.contains("expected 8 fields, found 7"), "{e}");
     let e = S
         .parse_accounting(&load("sacct/reject-hand-bad-exit"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("\"zero\""), "{e}");
+    let e = S
+        .parse_accounting(&load("sacct/reject-hand-bad-max-rss"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2: memory \"lots\""), "{e}");
+    let e = S
+        .parse_accounting(&load("sacct/reject-hand-bad-elapsed"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("run time \"five\""), "{e}");
 }
 
 // ------------------------------------------------------------------ find by name
@@ -652,6 +695,14 @@ fn public_sacct_json() {
     assert_eq!(s[0].state, JobState::Succeeded);
     assert_eq!(s[0].name.as_deref(), Some("r230620"));
     assert_eq!(s[0].node.as_deref(), Some("compute013"));
+    // time.elapsed, and the batch step's `mem` maximum (2789367808 bytes).
+    assert_eq!(s[0].elapsed_secs, Some(238));
+    assert_eq!(s[0].peak_memory_kb, Some(2_723_992));
+    assert_eq!(
+        s[0].scheduler_reason.as_deref(),
+        Some("COMPLETED"),
+        "the pending reason `Dependency` is not said of a success"
+    );
 
     let text = public("sacct-json-requeued__batcheuphoria.json");
     let s = parse_sacct_json(&text).unwrap();
@@ -662,6 +713,12 @@ fn public_sacct_json() {
         "the last record (after REQUEUED) wins"
     );
     assert_eq!(s[0].node.as_deref(), Some("compute015"));
+    assert_eq!(s[0].elapsed_secs, Some(912));
+    assert_eq!(s[0].peak_memory_kb, Some(63_176));
+    assert_eq!(
+        s[0].scheduler_reason.as_deref(),
+        Some("TIMEOUT, reason JobHeldUser")
+    );
 }
 
 #[test]
@@ -705,6 +762,8 @@ fn public_scontrol() {
     );
     assert_eq!(s[0].node.as_deref(), Some("wn-hb-01"));
     assert_eq!(s[0].exit_code, Some(0));
+    assert_eq!(s[0].elapsed_secs, Some(5), "RunTime=00:00:05");
+    assert_eq!(s[0].peak_memory_kb, None, "scontrol does not know");
 
     let text = public("scontrol-show-job-running__toil.txt");
     let s = parse_scontrol_show_job(&text).unwrap();
@@ -756,13 +815,11 @@ fn squeue_statuses(text: &str, layout: &TableLayout) -> Vec<JobStatus> {
         .map(|r| {
             let raw = r.state.unwrap();
             JobStatus {
-                id: r.id.unwrap(),
                 name: r.name,
-                state: map_state(&raw, r.reason.as_deref(), None),
-                raw_state: raw,
-                exit_code: None,
                 node: r.node,
-                reason: r.reason,
+                reason: r.reason.clone(),
+                elapsed_secs: r.elapsed_secs,
+                ..JobStatus::new(r.id.unwrap(), map_state(&raw, r.reason.as_deref(), None))
             }
         })
         .collect()
@@ -1011,8 +1068,8 @@ fn testbed_sacct() {
     let all = S.parse_accounting(&load("sacct/testbed-all")).unwrap();
     assert_eq!(
         all.len(),
-        11,
-        "7 jobs, the array as 5 elements, steps folded"
+        12,
+        "8 jobs, the array as 5 elements, steps folded"
     );
     for (file, name, state, exit) in [
         ("success", "success", JobState::Succeeded, Some(0)),
@@ -1045,6 +1102,40 @@ fn testbed_sacct() {
     );
     assert!(cancelled.node.is_some());
     assert_eq!(one(&all, "held2").node, None, "never ran: `None assigned`");
+
+    // Accounting's figures: run time always, peak memory only from a step that lived past
+    // one jobacct_gather sample (30 s on the test bed): the Python job held 100 MB for 35 s.
+    let memory = S.parse_accounting(&load("sacct/testbed-memory")).unwrap();
+    let memory = one(&memory, "memory");
+    assert_eq!(memory.state, JobState::Failed { exit_code: Some(1) });
+    assert!(
+        memory.elapsed_secs.is_some_and(|s| (35..60).contains(&s)),
+        "{memory:?}"
+    );
+    assert!(
+        memory
+            .peak_memory_kb
+            .is_some_and(|kb| (100 * 1024..200 * 1024).contains(&kb)),
+        "{memory:?}"
+    );
+    assert_eq!(
+        memory.scheduler_reason.as_deref(),
+        Some("FAILED, exit code 1:0")
+    );
+    assert_eq!(
+        one(&all, "success").peak_memory_kb,
+        None,
+        "ended before a sample"
+    );
+    assert_eq!(
+        one(&all, "timeout").scheduler_reason.as_deref(),
+        Some("TIMEOUT")
+    );
+    assert_eq!(
+        one(&all, "held1").scheduler_reason.as_deref(),
+        Some("CANCELLED by 1001, reason BeginTime"),
+        "cancelled while it waited for --begin"
+    );
 
     let array = S.parse_accounting(&load("sacct/testbed-array")).unwrap();
     assert_eq!(array.len(), 5);

@@ -41,6 +41,32 @@ fn identity_follows_name_command_args_env_and_input_contents() {
     assert_ne!(identity_in(dir.path(), &spec), base);
 }
 
+/// Failure analysis settings judge a result, they do not change it: a task with a whitelist
+/// is the same task (it reuses an earlier run), and a spec stored before the field existed
+/// still loads, and stores as it was.
+#[test]
+fn error_rules_are_not_part_of_the_identity_and_old_specs_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TaskSpec::argv("t", ["prog"]);
+    let base = identity_in(dir.path(), &spec);
+    let mut judged = spec.clone();
+    judged.error_rules.error_patterns = vec!["^CRITICAL".into()];
+    judged.error_rules.error_whitelist = vec!["harmless warning here".into()];
+    judged.error_rules.whitelist_threshold = Some(1);
+    judged.error_rules.error_lines_fail = Some(true);
+    assert_eq!(identity_in(dir.path(), &judged), base);
+
+    let old = r#"{"name":"t","command":{"argv":["prog"]},"inputs":[],"args":null,"env":[],
+                  "pre_commands":[],"post_commands":[],"outputs":[]}"#;
+    let loaded: TaskSpec = serde_json::from_str(old).unwrap();
+    assert_eq!(loaded, spec);
+    assert!(loaded.error_rules.is_empty());
+    let stored = serde_json::to_value(&loaded).unwrap();
+    assert!(stored.get("error_rules").is_none(), "{stored}");
+    let round: TaskSpec = serde_json::from_value(serde_json::to_value(&judged).unwrap()).unwrap();
+    assert_eq!(round, judged);
+}
+
 #[test]
 fn identity_frames_fields_so_bytes_cannot_move_between_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -31,6 +31,7 @@
 
 mod discover;
 mod error;
+mod error_rules;
 mod merge;
 mod scheduler_kind;
 mod validate;
@@ -42,6 +43,9 @@ use serde_json::{Map, Value};
 
 pub use discover::{CONFIG_FILE_NAME, ConfigSearch, Discovery, discover};
 pub use error::{ConfigError, ConfigErrorKind, JsonPath, edit_distance, suggest};
+pub use error_rules::{
+    DEFAULT_WHITELIST_THRESHOLD, ErrorRules, compile_pattern, pattern_error_text,
+};
 pub use merge::DELETE_MARKER;
 pub use scheduler_kind::SchedulerKind;
 pub use validate::{
@@ -135,7 +139,8 @@ impl Config {
 ///     "resources": {"max_time": "1h", "num_nodes": 1, "partitions": ["standard"],
 ///                   "account": "e89"},
 ///     "header": ["#SBATCH --qos=short"],
-///     "env": {"OMP_NUM_THREADS": "1"}
+///     "env": {"OMP_NUM_THREADS": "1"},
+///     "error_whitelist": ["Leap second table TAI_UTC seems out-of-date"]
 ///   }
 /// }
 /// ```
@@ -157,6 +162,9 @@ pub struct Profile {
     pub env: Vec<(String, String)>,
     /// A one-line description, for listings.
     pub description: Option<String>,
+    /// Failure analysis settings for tasks run with this profile (over the system's, under
+    /// the task's own).
+    pub error_rules: ErrorRules,
 }
 
 /// One named system: where it is, which scheduler it runs, and its partitions.
@@ -193,6 +201,9 @@ pub struct System {
     /// queue at once (queued or running); the rest wait in xpr, staged, and go as slots
     /// free (sites that cap jobs per user). `None`: no cap.
     pub max_queued: Option<u32>,
+    /// Failure analysis settings for every task on this system (under a profile's and a
+    /// task's own).
+    pub error_rules: ErrorRules,
 }
 
 /// One partition (or queue, or node type) of a system.
@@ -249,6 +260,7 @@ pub fn builtin_local_system() -> System {
         // refuses what the machine does not have.
         resource_lines: true,
         max_queued: None,
+        error_rules: ErrorRules::default(),
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::SchedulerKind;
 use super::error::{ConfigError, ConfigErrorKind, JsonPath, suggest};
 use super::merge::Provenance;
-use super::{BUILTIN_SYSTEM, Config, Partition, Profile, System};
+use super::{BUILTIN_SYSTEM, Config, ErrorRules, Partition, Profile, System};
 use crate::ids::SystemName;
 use crate::units::{parse_mem, parse_time};
 
@@ -39,6 +39,10 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "remsh_cmd",
     "resource_lines",
     "max_queued",
+    "error_patterns",
+    "error_whitelist",
+    "whitelist_threshold",
+    "error_lines_fail",
 ];
 /// Keys accepted in a partition.
 pub const PARTITION_KEYS: &[&str] = &[
@@ -50,7 +54,17 @@ pub const PARTITION_KEYS: &[&str] = &[
     "partition",
 ];
 /// Keys accepted in a profile (xpr's addition).
-pub const PROFILE_KEYS: &[&str] = &["system", "resources", "header", "env", "description"];
+pub const PROFILE_KEYS: &[&str] = &[
+    "system",
+    "resources",
+    "header",
+    "env",
+    "description",
+    "error_patterns",
+    "error_whitelist",
+    "whitelist_threshold",
+    "error_lines_fail",
+];
 /// Keys accepted in a profile's `resources` (ExPyRe's resource dict, current and older names,
 /// and xpr's `gpus` and `account`).
 /// Only the names are checked here; the resources module checks the values.
@@ -377,6 +391,7 @@ impl Validator<'_> {
             };
             self.own_pbs_select(header, partitions, &path.join(key), &path.join("header"));
         }
+        let error_rules = self.error_rules(map, path);
 
         if self.errors.len() > before {
             return None;
@@ -397,6 +412,66 @@ impl Validator<'_> {
             remsh_cmd: remsh_cmd?,
             resource_lines: resource_lines?,
             max_queued: max_queued?,
+            error_rules: error_rules?,
+        })
+    }
+
+    /// The failure analysis keys of a system or profile (see [`ErrorRules`]): patterns that
+    /// compile, a threshold of at least 1.
+    fn error_rules(&mut self, map: &Obj, path: &JsonPath) -> Option<ErrorRules> {
+        let error_patterns = self.keep(self.string_list(map, "error_patterns", path));
+        let error_whitelist = self.keep(self.string_list(map, "error_whitelist", path));
+        let whitelist_threshold = match map.get("whitelist_threshold") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => {
+                let tpath = path.join("whitelist_threshold");
+                let checked = match v.as_u64() {
+                    Some(n) if n >= 1 => u32::try_from(n)
+                        .map(Some)
+                        .map_err(|_| self.invalid(&tpath, v, "too large a threshold")),
+                    Some(_) => Err(self.invalid(
+                        &tpath,
+                        v,
+                        "a threshold of 0 would whitelist every line (hint: 1 or more; 3 is \
+                         housekeeper's default)",
+                    )),
+                    None => Err(self.wrong_type(&tpath, "a positive integer", v)),
+                };
+                self.keep(checked)
+            }
+        };
+        let error_lines_fail = match map.get("error_lines_fail") {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Bool(b)) => Some(Some(*b)),
+            Some(v) => {
+                let err = self.wrong_type(&path.join("error_lines_fail"), "a boolean", v);
+                self.keep(Err(err))
+            }
+        };
+        let mut bad_pattern = false;
+        for (i, pattern) in error_patterns.iter().flatten().enumerate() {
+            if let Err(e) = super::compile_pattern(pattern) {
+                let ppath = path.join("error_patterns").join(&i.to_string());
+                let err = self.invalid(
+                    &ppath,
+                    &Value::String(pattern.clone()),
+                    format!(
+                        "not a regular expression: {}",
+                        super::pattern_error_text(&e)
+                    ),
+                );
+                self.errors.push(err);
+                bad_pattern = true;
+            }
+        }
+        if bad_pattern {
+            return None;
+        }
+        Some(ErrorRules {
+            error_patterns: error_patterns?,
+            error_whitelist: error_whitelist?,
+            whitelist_threshold: whitelist_threshold?,
+            error_lines_fail: error_lines_fail?,
         })
     }
 
@@ -689,6 +764,7 @@ impl Validator<'_> {
         }
         let header = self.keep(self.string_list(map, "header", path));
         let description = self.keep(self.opt_string(map, "description", path));
+        let error_rules = self.error_rules(map, path);
         if self.errors.len() > before {
             return None;
         }
@@ -699,6 +775,7 @@ impl Validator<'_> {
             header: header?,
             env,
             description: description?,
+            error_rules: error_rules?,
         })
     }
 

@@ -487,6 +487,7 @@ fn check(
 ///     pre_submit_cmds: vec![], commands: vec![], rundir: None, remsh_cmd: None,
 ///     resource_lines: false,
 ///     max_queued: None,
+///     error_rules: Default::default(),
 /// };
 /// let alloc = find_nodes(&system, &Resources::cores(36).with_max_time(3600)).unwrap();
 /// assert_eq!((alloc.partition.as_str(), alloc.num_nodes, alloc.num_cores), ("node36", 1, 36));

@@ -217,6 +217,10 @@ fn parse_job_lines(
             exit_code,
             node: None,
             reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            // The local queue keeps no accounting of time or memory.
+            elapsed_secs: None,
+            peak_memory_kb: None,
+            scheduler_reason: None,
         });
     }
     Ok(jobs)

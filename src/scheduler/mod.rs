@@ -85,6 +85,74 @@ pub struct JobStatus {
     pub node: Option<String>,
     /// The scheduler's reason / comment, when it gives one.
     pub reason: Option<String>,
+    /// How long the job ran (wall clock, seconds), when accounting records it: Slurm
+    /// `ElapsedRaw`, PBS `resources_used.walltime`, Grid Engine `ru_wallclock`, LSF `RUN_TIME`.
+    #[serde(default)]
+    pub elapsed_secs: Option<u64>,
+    /// The job's peak memory in kB, as its scheduler measures it, when accounting records it:
+    /// Slurm `MaxRSS` (the largest over the job's steps), PBS `resources_used.mem`, Grid
+    /// Engine `maxvmem` (virtual memory: its `ru_maxrss` is mis-scaled by `qacct`), LSF
+    /// `MAX_MEM`. Sampled by most schedulers (Slurm every `JobAcctGatherFrequency`), so a
+    /// short peak may be missed.
+    #[serde(default)]
+    pub peak_memory_kb: Option<u64>,
+    /// The scheduler's own account of how the job ended, in its words, for a person to read:
+    /// Slurm's state and reason (`CANCELLED by 1001`, `TIMEOUT`, `reason TimeLimit`), PBS
+    /// `Exit_status` with its meaning, Grid Engine's `failed` code with its text, LSF's exit
+    /// reason. `None` while the job runs, and when the reply says nothing beyond the state.
+    #[serde(default)]
+    pub scheduler_reason: Option<String>,
+}
+
+impl JobStatus {
+    /// A status of job `id` in `state`, with nothing else known (callers fill in the rest,
+    /// e.g. `JobStatus { exit_code: Some(3), ..JobStatus::new(id, state) }`). The raw state
+    /// is empty.
+    pub fn new(id: SchedulerJobId, state: JobState) -> Self {
+        Self {
+            id,
+            name: None,
+            state,
+            raw_state: String::new(),
+            exit_code: None,
+            node: None,
+            reason: None,
+            elapsed_secs: None,
+            peak_memory_kb: None,
+            scheduler_reason: None,
+        }
+    }
+}
+
+/// Kilobytes (1024 bytes) of a memory amount as schedulers print it: a number (`215800`,
+/// `2.5`) with an optional unit, `K`/`KB`/`kb`/`Kbytes` ... up to `P`, case-insensitive, or `B`
+/// for bytes; a bare number is in `bare_unit_bytes` (PBS and Grid Engine: bytes, Slurm's
+/// `MaxRSS`: kB, LSF: MB). Units are powers of 1024. Rounded up to a whole kB; `None` for
+/// anything else.
+pub fn memory_kb(text: &str, bare_unit_bytes: u64) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let prefix = unit
+        .strip_suffix("bytes")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let bytes_per_unit: f64 = match prefix {
+        "" if unit.is_empty() => bare_unit_bytes as f64,
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0_f64.powi(2),
+        "g" => 1024.0_f64.powi(3),
+        "t" => 1024.0_f64.powi(4),
+        "p" => 1024.0_f64.powi(5),
+        _ => return None,
+    };
+    let kb = (number * bytes_per_unit / 1024.0).ceil();
+    (kb.is_finite() && kb >= 0.0 && kb < u64::MAX as f64).then_some(kb as u64)
 }
 
 /// A scheduler reply that does not parse.
@@ -189,5 +257,26 @@ pub fn scheduler_for(kind: SchedulerKind) -> Box<dyn Scheduler> {
         SchedulerKind::Sge => Box::new(sge::SgeScheduler),
         SchedulerKind::Lsf => Box::new(lsf::LsfScheduler),
         SchedulerKind::Local => Box::new(local::LocalScheduler),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory_kb;
+
+    #[test]
+    fn memory_amounts() {
+        assert_eq!(memory_kb("215800K", 1024), Some(215_800));
+        assert_eq!(memory_kb("2.5M", 1024), Some(2560));
+        assert_eq!(memory_kb("5.2 Gbytes", 1024), Some(5_452_596));
+        assert_eq!(memory_kb("3456kb", 1), Some(3456));
+        assert_eq!(memory_kb("4.820MB", 1), Some(4936));
+        assert_eq!(memory_kb("0.000B", 1), Some(0));
+        assert_eq!(memory_kb("1025", 1), Some(2));
+        assert_eq!(memory_kb("12", 1024), Some(12));
+        assert_eq!(memory_kb("7 bytes", 1024), Some(1));
+        for bad in ["", "K", "12X", "1.2.3M", "-5K"] {
+            assert_eq!(memory_kb(bad, 1), None, "{bad:?}");
+        }
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! | what is known | end state |
 //! |---|---|
-//! | `xpr.exit` says 0, expected outputs present | `succeeded` |
+//! | `xpr.exit` says 0, expected outputs present, no error lines asked about or none found | `succeeded` |
+//! | `xpr.exit` says 0, expected outputs present, error lines found and the task opted in (`error_lines_fail`) | `failed` (exit code 0, the count and first error line in the reason) |
 //! | `xpr.exit` says 0, outputs missing | `missing_outputs` |
 //! | `xpr.exit` says N != 0 | `failed` (exit code N, stderr tail in the reason) |
 //! | no `xpr.exit`, xpr asked for the cancel (whatever the scheduler calls the end) | `cancelled` |
@@ -19,6 +20,7 @@
 
 use std::time::Duration;
 
+use crate::analysis::ErrorFindings;
 use crate::db::EndState;
 use crate::scheduler::{JobState, JobStatus};
 use crate::task::EXIT_FILE;
@@ -37,6 +39,10 @@ pub struct EndFacts<'a> {
     pub job: Option<&'a JobStatus>,
     /// The end of the job's stderr (for the reason of a non-zero exit).
     pub stderr_tail: String,
+    /// The error lines of the job's logs, when the task opted in to "error lines mean
+    /// failure" ([`ErrorRules::lines_fail`](crate::config::ErrorRules::lines_fail)) and its
+    /// logs came back; `None` when not asked (the lines are then not looked for at all).
+    pub error_lines: Option<&'a ErrorFindings>,
 }
 
 /// Where the job ran and how long xpr waited for it, for the words of the reason.
@@ -89,7 +95,26 @@ pub fn decide_end(facts: &EndFacts<'_>, context: EndContext<'_>) -> EndDecision 
         system,
         vanish_timeout,
     } = context;
+    let error_lines = facts.error_lines.filter(|f| f.count() > 0);
     match (facts.exit_status, facts.job) {
+        (Some(0), _) if facts.missing_outputs.is_empty() && error_lines.is_some() => {
+            let found = error_lines.expect("checked above");
+            let first = found.lines.first().map_or(String::new(), |l| {
+                let at = l
+                    .line
+                    .map_or_else(|| format!("@{}", l.offset), |n| n.to_string());
+                format!("; the first, {}:{at}: {}", l.file, l.text)
+            });
+            EndDecision {
+                end_state: EndState::Failed,
+                exit_code: Some(0),
+                reason: Some(format!(
+                    "exit code 0, but its logs hold {} error line(s) and error_lines_fail is \
+                     set{first}",
+                    found.count()
+                )),
+            }
+        }
         (Some(0), _) if facts.missing_outputs.is_empty() => EndDecision {
             end_state: EndState::Succeeded,
             exit_code: Some(0),
@@ -158,17 +183,33 @@ pub fn decide_end(facts: &EndFacts<'_>, context: EndContext<'_>) -> EndDecision 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::ErrorLine;
     use crate::ids::SchedulerJobId;
+
+    /// Findings of one error line (`found`) or none.
+    fn findings(found: bool) -> &'static ErrorFindings {
+        let lines = if found {
+            vec![ErrorLine {
+                file: "xpr.stderr".into(),
+                line: Some(2),
+                offset: 9,
+                text: "ValueError: bad".into(),
+                truncated: false,
+            }]
+        } else {
+            Vec::new()
+        };
+        Box::leak(Box::new(ErrorFindings {
+            lines,
+            ..ErrorFindings::default()
+        }))
+    }
 
     fn job(state: JobState, exit_code: Option<i32>) -> JobStatus {
         JobStatus {
-            id: SchedulerJobId::new("42"),
-            name: None,
             raw_state: format!("{state:?}"),
-            state,
             exit_code,
-            node: None,
-            reason: None,
+            ..JobStatus::new(SchedulerJobId::new("42"), state)
         }
     }
 
@@ -193,30 +234,44 @@ mod tests {
         ];
         let mut cases: Vec<(String, EndFacts<'static>, EndState, Option<i32>)> = Vec::new();
         let leak = |j: JobStatus| -> &'static JobStatus { Box::leak(Box::new(j)) };
+        // Error lines: not asked, asked and none found, asked and found.
+        let error_cases = [None, Some(findings(false)), Some(findings(true))];
         for cancel in [false, true] {
-            // The job's own exit status wins over anything the scheduler or a cancel says.
+            // The job's own exit status wins over anything the scheduler or a cancel says;
+            // error lines fail an exit 0 with its outputs only when the task asked for it.
             for (state, _) in &scheduler_states {
                 let j = leak(job(state.clone(), Some(9)));
-                for (exit, missing, expected, code) in [
-                    (0, vec![], EndState::Succeeded, Some(0)),
-                    (0, missing.clone(), EndState::MissingOutputs, Some(0)),
-                    (3, vec![], EndState::Failed, Some(3)),
-                ] {
-                    cases.push((
-                        format!(
-                            "exit {exit}, {} missing, {state:?}, cancel {cancel}",
-                            missing.len()
-                        ),
-                        EndFacts {
-                            exit_status: Some(exit),
-                            missing_outputs: missing,
-                            cancel_requested: cancel,
-                            job: Some(j),
-                            stderr_tail: String::new(),
-                        },
-                        expected,
-                        code,
-                    ));
+                for error_lines in error_cases {
+                    let found = error_lines.is_some_and(|f| f.count() > 0);
+                    let ok = if found {
+                        EndState::Failed
+                    } else {
+                        EndState::Succeeded
+                    };
+                    for (exit, missing, expected, code) in [
+                        (0, vec![], ok, Some(0)),
+                        (0, missing.clone(), EndState::MissingOutputs, Some(0)),
+                        (3, vec![], EndState::Failed, Some(3)),
+                    ] {
+                        cases.push((
+                            format!(
+                                "exit {exit}, {} missing, {state:?}, cancel {cancel}, error \
+                                 lines {:?}",
+                                missing.len(),
+                                error_lines.map(ErrorFindings::count)
+                            ),
+                            EndFacts {
+                                exit_status: Some(exit),
+                                missing_outputs: missing,
+                                cancel_requested: cancel,
+                                job: Some(j),
+                                stderr_tail: String::new(),
+                                error_lines,
+                            },
+                            expected,
+                            code,
+                        ));
+                    }
                 }
             }
             // No exit status: the scheduler's word, unless xpr cancelled it.
@@ -252,7 +307,7 @@ mod tests {
                 None,
             ));
         }
-        assert_eq!(cases.len(), 2 * (7 * 3 + 7 + 1));
+        assert_eq!(cases.len(), 2 * (7 * 3 * 3 + 7 + 1));
         for (what, facts, expected, code) in cases {
             let decision = decide_end(&facts, CONTEXT);
             assert_eq!(decision.end_state, expected, "{what}");
@@ -290,6 +345,21 @@ mod tests {
         assert_eq!(
             failed.reason.as_deref(),
             Some("exit code 2; stderr ends: boom")
+        );
+        let judged = decide_end(
+            &EndFacts {
+                exit_status: Some(0),
+                error_lines: Some(findings(true)),
+                ..EndFacts::default()
+            },
+            CONTEXT,
+        );
+        assert_eq!(
+            judged.reason.as_deref(),
+            Some(
+                "exit code 0, but its logs hold 1 error line(s) and error_lines_fail is set; \
+                 the first, xpr.stderr:2: ValueError: bad"
+            )
         );
         let vanished = decide_end(&EndFacts::default(), CONTEXT);
         assert_eq!(

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::analysis::AnalysisError;
 use crate::config::ConfigError;
 use crate::db::{DbError, TaskStatus};
 use crate::ids::{SystemName, TaskId};
@@ -59,6 +60,16 @@ pub enum SessionError {
         host: String,
         /// What happened, with the command's stderr.
         message: String,
+    },
+    /// A task's failure analysis settings cannot be used (a pattern that is no regular
+    /// expression, a threshold of 0).
+    #[error("task {task}: {source}")]
+    Analysis {
+        /// The task.
+        task: TaskId,
+        /// What is wrong.
+        #[source]
+        source: AnalysisError,
     },
     /// A task spec that cannot run.
     #[error("invalid task {name:?}: {why}")]

@@ -539,6 +539,8 @@ impl Session {
             cancel_requested: record.cancel_requested(),
             job: job.as_ref(),
             stderr_tail,
+            // Not looked for yet: see `Session::error_findings` (session/report.rs).
+            error_lines: None,
         };
         let job_id = record
             .scheduler_job_id

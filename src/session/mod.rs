@@ -85,6 +85,7 @@ mod follow;
 mod manage;
 pub mod profile;
 pub mod protocol;
+mod report;
 mod retry;
 mod submit;
 
@@ -102,6 +103,7 @@ pub use decide::{EndContext, EndDecision, EndFacts, decide_end, end_state_of};
 pub use driver::{MAX_ARG_BYTES, SUBMIT_LOCK_FILE, SubmitReply, SystemDriver};
 pub use error::SessionError;
 pub use follow::PollReport;
+pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};
 
 use crate::config::{LoadedConfig, System};

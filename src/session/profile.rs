@@ -11,6 +11,7 @@
 //! | resources | the explicit ones, as a whole; else the profile's; else one core |
 //! | header lines | the profile's, then the explicit ones (later header lines win in the schedulers' own rules) |
 //! | environment | the profile's, then the spec's own, then the explicit ones; a later value of a name replaces the earlier one in its place |
+//! | failure analysis ([`ErrorRules`](crate::config::ErrorRules)) | the profile's under the spec's own: patterns and whitelists of both, the spec's threshold and `error_lines_fail` where it sets them ([`ErrorRules::then`](crate::config::ErrorRules::then)); the system's apply under both when the task is judged |
 //!
 //! No I/O happens here: the system is checked, the inputs are read and the node finder runs
 //! when the request is started ([`Session::start`](super::Session::start)).
@@ -177,6 +178,9 @@ impl StartRequest {
             }
         }
         spec.env = env;
+        if let Some(p) = profile {
+            spec.error_rules = p.error_rules.then(&spec.error_rules);
+        }
         let header: Vec<String> = profile
             .map(|p| p.header.clone())
             .unwrap_or_default()

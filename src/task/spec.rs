@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::ErrorRules;
+
 /// The command a task runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +41,11 @@ pub struct TaskSpec {
     /// Output files and globs to bring back; a missing one fails the task, naming it.
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// How error lines are found in its logs, over the system's (and a profile's, merged in
+    /// at start): see [`crate::analysis`]. Not part of the task's identity: it changes how a
+    /// result is judged, not what is computed. Absent from specs stored before it existed.
+    #[serde(default, skip_serializing_if = "ErrorRules::is_empty")]
+    pub error_rules: ErrorRules,
 }
 
 impl TaskSpec {
@@ -69,6 +76,7 @@ impl TaskSpec {
             pre_commands: Vec::new(),
             post_commands: Vec::new(),
             outputs: Vec::new(),
+            error_rules: ErrorRules::default(),
         }
     }
 }

@@ -200,13 +200,11 @@ fn parse_jobs(what: &'static str, out: &CommandOutput) -> Result<Vec<JobStatus>,
             other => return Err(parse_error(what, format!("bad state {other:?}"))),
         };
         jobs.push(JobStatus {
-            id: SchedulerJobId::new(id),
             name: Some(name.to_owned()),
             raw_state: state_code(&state).to_owned(),
-            state,
             exit_code: exit.parse().ok(),
             node: Some("fake-node".to_owned()),
-            reason: None,
+            ..JobStatus::new(SchedulerJobId::new(id), state)
         });
     }
     Ok(jobs)

@@ -108,6 +108,7 @@ pub fn system(kind: SchedulerKind) -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        error_rules: Default::default(),
     }
 }
 

@@ -30,6 +30,9 @@
 //!   (lsb.params, default one hour): that window is the accounting xpr reads. After it a job is
 //!   absent ("Job <123> is not found" on stderr, which is not an error here) and the layers
 //!   above rely on the job's own exit marker file; `bhist`/`bacct` are not used.
+//! - `run_time` and `max_mem` are the accounting of a finished job ([`JobStatus::elapsed_secs`],
+//!   [`JobStatus::peak_memory_kb`]); `exit_reason` with the exit code is LSF's own word on its
+//!   end ([`JobStatus::scheduler_reason`]).
 //! - Delimited `-o` text and plain JSON are both parsed ([`parse_bjobs`]), so outputs captured
 //!   with other field lists can be read too.
 //!
@@ -88,8 +91,10 @@ pub const DEFAULT_HEADER: &[&str] = &[
 ];
 
 /// The `bjobs -o` fields the adapter asks for.
-pub const BJOBS_FIELDS: &str =
-    "jobid job_name stat exit_code exit_reason exec_host pend_reason finish_time";
+pub const BJOBS_FIELDS: &str = concat!(
+    "jobid job_name stat exit_code exit_reason exec_host pend_reason finish_time ",
+    "run_time max_mem"
+);
 
 /// The program behind [`Scheduler::submit`] (`submit.sh`); `$1` is the script's file name.
 pub const SUBMIT_SCRIPT: &str = shell_program!(include_str!("submit.sh"));
@@ -166,6 +171,15 @@ impl BjobsRecord {
             .get("PEND_REASON")
             .or(exit_reason)
             .map(|r| r.trim_end_matches(';').to_owned());
+        let scheduler_reason = state.is_final().then(|| {
+            let exit = exit_code.map(|c| format!("exit code {c}"));
+            match (exit_reason.map(|r| r.trim_end_matches(';')), exit) {
+                (Some(r), Some(e)) => format!("{raw_state}: {r} ({e})"),
+                (Some(r), None) => format!("{raw_state}: {r}"),
+                (None, Some(e)) => format!("{raw_state}, {e}"),
+                (None, None) => raw_state.to_owned(),
+            }
+        });
         Ok(JobStatus {
             id: SchedulerJobId::new(id),
             name: self.get("JOB_NAME").map(str::to_owned),
@@ -174,8 +188,30 @@ impl BjobsRecord {
             exit_code,
             node,
             reason,
+            elapsed_secs: self.get("RUN_TIME").and_then(run_time_seconds),
+            // LSF's bare numbers are in LSF_UNIT_FOR_LIMITS, MB by default.
+            peak_memory_kb: self
+                .get("MAX_MEM")
+                .and_then(|m| crate::scheduler::memory_kb(m, 1024 * 1024)),
+            scheduler_reason,
         })
     }
+}
+
+/// Seconds of a `RUN_TIME` value: `16038 second(s)` (bjobs -o), or `HH:MM:SS` (some
+/// `-json` replies).
+fn run_time_seconds(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Some(number) = text.strip_suffix("second(s)") {
+        return number.trim().parse().ok();
+    }
+    let mut total: u64 = 0;
+    for part in text.split(':') {
+        total = total
+            .checked_mul(60)?
+            .checked_add(part.trim().parse().ok()?)?;
+    }
+    Some(total)
 }
 
 /// An `EXIT` job's state from its termination reason keyword (the text before the colon).

@@ -253,7 +253,6 @@ impl QstatJob {
         Ok(JobStatus {
             id: self.id.clone(),
             name: self.get("Job_Name").map(|n| task_name(n).to_owned()),
-            state,
             raw_state: raw_state.to_owned(),
             exit_code,
             node,
@@ -262,8 +261,61 @@ impl QstatJob {
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned),
+            elapsed_secs: self.get("resources_used.walltime").and_then(parse_duration),
+            peak_memory_kb: self
+                .get("resources_used.mem")
+                .and_then(|m| crate::scheduler::memory_kb(m, 1)),
+            scheduler_reason: state.is_final().then(|| self.end_reason(exit_code)),
+            state,
         })
     }
+
+    /// PBS's own words on a finished job: its exit status with the meaning PBS gives it
+    /// (`Exit_status -29 (JOB_EXEC_KILL_WALLTIME: over its walltime)`), then its `comment`.
+    fn end_reason(&self, exit_code: Option<i32>) -> String {
+        let name = match self.flavour() {
+            PbsFlavour::Torque => "exit_status",
+            PbsFlavour::Pro => "Exit_status",
+        };
+        let status = match exit_code {
+            // A finished job without one never ran (see `final_state`).
+            None => format!("no {name}: deleted before it ran"),
+            Some(code) => match exit_meaning(self.flavour(), code) {
+                Some(meaning) => format!("{name} {code} ({meaning})"),
+                None => format!("{name} {code}"),
+            },
+        };
+        let comment = self.get("comment").map(str::trim).filter(|c| !c.is_empty());
+        match comment {
+            Some(c) => format!("{status}; {c}"),
+            None => status,
+        }
+    }
+}
+
+/// What PBS means by an exit status other than the script's own (table in the module docs).
+fn exit_meaning(flavour: PbsFlavour, code: i32) -> Option<String> {
+    let named = match (flavour, code) {
+        (PbsFlavour::Pro, -29) => "JOB_EXEC_KILL_WALLTIME: over its walltime",
+        (PbsFlavour::Pro, -27) => "JOB_EXEC_KILL_MEM: over its memory",
+        (PbsFlavour::Pro, -26) => "JOB_EXEC_KILL_VMEM: over its virtual memory",
+        (PbsFlavour::Pro, -14) => "JOB_EXEC_RERUN_ON_SIS_FAIL: a sister node failed",
+        (PbsFlavour::Pro, -20) => "JOB_EXEC_RERUN_MS_FAIL: the mother superior failed",
+        (PbsFlavour::Torque, -11) => "JOB_EXEC_OVERLIMIT_WT: over its walltime",
+        (PbsFlavour::Torque, -10) => "JOB_EXEC_OVERLIMIT: over a limit",
+        (_, c) if c < 0 => "a PBS failure to run the job",
+        (_, c) if c > 256 => {
+            return Some(format!("the job shell was killed by signal {}", c - 256));
+        }
+        (_, c) if c > 128 => {
+            return Some(format!(
+                "the script's command was killed by signal {}",
+                c - 128
+            ));
+        }
+        _ => return None,
+    };
+    Some(named.to_owned())
 }
 
 /// The final state of a job in `F`/`X`/`C`, from its exit status (tables in the module docs).

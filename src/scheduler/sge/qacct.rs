@@ -293,7 +293,32 @@ pub fn status_from_record(
         exit_code: exit,
         node: record.get("hostname").map(str::to_owned),
         reason,
+        elapsed_secs: record.wallclock_seconds().map(|s| s.round() as u64),
+        // Sampled by the execd (every `load_report_time`): 0 means no sample, not no memory.
+        peak_memory_kb: record
+            .maxvmem_bytes()
+            .filter(|&bytes| bytes > 0.0)
+            .map(|bytes| (bytes / 1024.0).ceil() as u64),
+        scheduler_reason: Some(end_reason(failed, message, record.get("exit_status"))),
     })
+}
+
+/// Grid Engine's own words on a finished job: its `failed` code with its text, and its
+/// `exit_status` with qacct's note: `failed 37: qmaster enforced h_rt, h_cpu, or h_vmem
+/// limit; exit_status 137 (Killed)`, `failed 0; exit_status 4`.
+fn end_reason(failed: u32, message: &str, exit_status: Option<&str>) -> String {
+    let mut text = format!("failed {failed}");
+    if !message.is_empty() {
+        text.push_str(": ");
+        text.push_str(message);
+    }
+    if let Some(exit) = exit_status {
+        // `137                  (Killed)`: the columns' padding squeezed to one blank.
+        let exit = exit.split_whitespace().collect::<Vec<_>>().join(" ");
+        text.push_str("; exit_status ");
+        text.push_str(&exit);
+    }
+    text
 }
 
 /// Timeout or OutOfMemory when the record shows the job at a limit it requested: run time at

@@ -155,6 +155,7 @@ pub fn statuses_from_rows(rows: &[QstatRow], name_of: impl Fn(&str) -> String) -
                 exit_code: None,
                 node: row.host().map(str::to_owned),
                 reason: reason.as_ref().map(|r| r.replace("{id}", &id.to_string())),
+                ..JobStatus::new(id.to_job_id(), state.clone())
             });
         }
     }

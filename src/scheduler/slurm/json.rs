@@ -10,10 +10,12 @@
 //!
 //! Records are merged like the text reply: one record per job id, the last one wins (a
 //! requeued job is listed once per run), and an `OUT_OF_MEMORY` step turns a failed or
-//! "completed" job into out-of-memory.
+//! "completed" job into out-of-memory. The run time is `time.elapsed` (seconds); the peak
+//! memory the largest `mem` count (bytes) of the steps' `tres.requested.max`.
 
 use serde_json::Value;
 
+use super::end_reason;
 use super::state::{ExitCode, base_state, is_oom_state, map_state, reported_exit};
 use super::table::{first_node, has_control, is_valid_job_id, parse_error};
 use crate::ids::SchedulerJobId;
@@ -56,6 +58,21 @@ fn exit_code(value: Option<&Value>) -> Option<ExitCode> {
         code: i32::try_from(code.unwrap_or(0)).ok()?,
         signal: i32::try_from(signal.unwrap_or(0)).ok()?,
     })
+}
+
+/// The largest `mem` count (bytes) in the steps' `tres.requested.max` lists, in kB.
+fn steps_peak_memory_kb(steps: Option<&Value>) -> Option<u64> {
+    steps?
+        .as_array()?
+        .iter()
+        .filter_map(|step| step.get("tres")?.get("requested")?.get("max")?.as_array())
+        .flatten()
+        .filter(|tres| tres.get("type").and_then(Value::as_str) == Some("mem"))
+        .filter_map(|tres| number(tres.get("count")))
+        .filter_map(|bytes| u64::try_from(bytes).ok())
+        .filter(|&bytes| bytes > 0)
+        .max()
+        .map(|bytes| bytes.div_ceil(1024))
 }
 
 /// The jobs of a `sacct --json` reply. Ids are `ARRAY_TASK` for array elements.
@@ -108,9 +125,18 @@ pub fn parse_sacct_json(text: &str) -> Result<Vec<JobStatus>, ParseError> {
                     .iter()
                     .any(|s| state_word(s.get("state")).is_some_and(|w| is_oom_state(&w)))
             });
+        let reason_word = reason.as_deref().filter(|_| state != JobState::Succeeded);
+        let mut scheduler_reason = state
+            .is_final()
+            .then(|| end_reason(&raw, reason_word, exit));
         if step_oom && matches!(state, JobState::Succeeded | JobState::Failed { .. }) {
             state = JobState::OutOfMemory;
+            if let Some(r) = &mut scheduler_reason {
+                r.push_str(", a step OUT_OF_MEMORY");
+            }
         }
+        let elapsed_secs = number(job.get("time").and_then(|t| t.get("elapsed")))
+            .and_then(|s| u64::try_from(s).ok());
         let status = JobStatus {
             id: SchedulerJobId::new(id),
             name: name.map(str::to_owned),
@@ -119,6 +145,9 @@ pub fn parse_sacct_json(text: &str) -> Result<Vec<JobStatus>, ParseError> {
             state,
             node,
             reason,
+            elapsed_secs,
+            peak_memory_kb: steps_peak_memory_kb(job.get("steps")),
+            scheduler_reason,
         };
         match out.iter_mut().find(|s| s.id == status.id) {
             Some(previous) => *previous = status,

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | submit | `sbatch --parsable SCRIPT`, run in the job directory |
 //! | status | `squeue --noheader --states=all --jobs={ids} --format=%i\|%T\|%r\|%N\|%j` |
-//! | accounting | `sacct --noheader --parsable2 --jobs={ids} --format=JobID,State,ExitCode,NodeList,JobName` |
+//! | accounting | `sacct --noheader --parsable2 --jobs={ids} --format=JobID,State,ExitCode,NodeList,ElapsedRaw,MaxRSS,Reason,JobName` |
 //! | find by name | `sh -c FIND_SCRIPT sh {names} SQUEUE_FORMAT SACCT_FORMAT FIND_MARKER FIND_STARTTIME`: squeue then sacct, both by `--name` and `--user=$(id -un)` |
 //! | cancel | `scancel ID...` |
 //! | hold / release | `scontrol hold ID...` / `scontrol release ID...` |
@@ -28,6 +28,11 @@
 //!   is reported as out of memory. Without `--duplicates` sacct lists a requeued job once,
 //!   with its last run; if a reply lists an id twice anyway, the last record wins.
 //!   `--jobs` without `--starttime` searches all of history (sacct's documented default).
+//! - `ElapsedRaw` (seconds) rather than `Elapsed` (`[D-]HH:MM:SS`): one number to read.
+//!   `MaxRSS` is empty on a job's own row and set on its steps (`123.batch`), sampled every
+//!   `JobAcctGatherFrequency` (30 s by default) by `jobacct_gather`: the job's peak memory is
+//!   the largest over its steps, and a job shorter than one sample may have none.
+//!   `Reason` is the job's last state reason (`None` for most ended jobs).
 //! - find by name runs both: squeue knows a just-submitted job before slurmdbd does (the
 //!   controller sends records to the database asynchronously, and not at all while it is
 //!   down), and sacct still knows jobs the controller has purged. sacct alone would miss the
@@ -66,7 +71,8 @@ pub use json::parse_sacct_json;
 pub use scontrol::parse_scontrol_show_job;
 pub use state::{ExitCode, base_state, map_state, reason_is_held, reported_exit};
 pub use table::{
-    Field, SlurmRecord, TableLayout, first_node, is_valid_job_id, parse_table, split_job_id,
+    Field, SlurmRecord, TableLayout, first_node, is_valid_job_id, parse_slurm_duration,
+    parse_table, split_job_id,
 };
 
 use crate::command::{CommandOutput, CommandSpec, shell_program};
@@ -97,8 +103,8 @@ pub const RESOURCE_LINES: [&str; 4] = [
 pub const SQUEUE_FORMAT: &str = "%i|%T|%r|%N|%j";
 
 /// The `sacct --format` of accounting and find-by-name: id (with steps), state, exit code,
-/// node list, name (last).
-pub const SACCT_FORMAT: &str = "JobID,State,ExitCode,NodeList,JobName";
+/// node list, run time in seconds, peak memory, reason, name (last).
+pub const SACCT_FORMAT: &str = "JobID,State,ExitCode,NodeList,ElapsedRaw,MaxRSS,Reason,JobName";
 
 /// The line the find-by-name command prints between squeue's rows and sacct's; its presence
 /// proves squeue succeeded.
@@ -136,6 +142,9 @@ pub fn sacct_layout() -> TableLayout {
             Field::State,
             Field::ExitCode,
             Field::NodeList,
+            Field::Elapsed,
+            Field::MaxRss,
+            Field::Reason,
             Field::Name,
         ],
     )
@@ -151,6 +160,15 @@ fn record_status(record: SlurmRecord, what: &'static str) -> Result<JobStatus, P
         ));
     };
     let state = map_state(&raw, record.reason.as_deref(), record.exit);
+    // sacct's Reason is the job's last state reason, which for a job that ran to a clean
+    // end is often the one it was pending for (`Dependency`): not said of a success.
+    let end_reason_word = record
+        .reason
+        .as_deref()
+        .filter(|_| state != JobState::Succeeded);
+    let scheduler_reason = state
+        .is_final()
+        .then(|| end_reason(&raw, end_reason_word, record.exit));
     Ok(JobStatus {
         id,
         name: record.name,
@@ -159,39 +177,79 @@ fn record_status(record: SlurmRecord, what: &'static str) -> Result<JobStatus, P
         state,
         node: record.node,
         reason: record.reason,
+        elapsed_secs: record.elapsed_secs,
+        peak_memory_kb: record.max_rss_kb,
+        scheduler_reason,
     })
+}
+
+/// Slurm's own words on how a job ended: its state as printed (`CANCELLED by 1001`), its
+/// reason unless `None`, and the signal of its exit code: `TIMEOUT`, `FAILED, exit code 2:0`,
+/// `CANCELLED by 1001, signal 15`, `PENDING ... reason DependencyNeverSatisfied`.
+pub fn end_reason(raw_state: &str, reason: Option<&str>, exit: Option<ExitCode>) -> String {
+    let mut text = raw_state.trim().to_owned();
+    if let Some(exit) = exit.filter(|e| !e.is_clean()) {
+        text.push_str(&format!(", exit code {}:{}", exit.code, exit.signal));
+    }
+    if let Some(reason) = reason {
+        text.push_str(&format!(", reason {reason}"));
+    }
+    text
 }
 
 /// One status per job from sacct rows (jobs and their steps, in sacct's order: a job row,
 /// then its steps). A job listed again replaces the earlier record and its steps (the last
 /// run of a requeued job wins); an `OUT_OF_MEMORY` step makes a `FAILED` or `COMPLETED` job
-/// [`JobState::OutOfMemory`]. Step rows of a job without a job row are ignored.
+/// [`JobState::OutOfMemory`] (its [`JobStatus::scheduler_reason`] names the step). The
+/// job's peak memory is the largest `MaxRSS` of the job row and its steps. Step rows of a job
+/// without a job row are ignored.
 pub fn merge_accounting(
     records: Vec<SlurmRecord>,
     what: &'static str,
 ) -> Result<Vec<JobStatus>, ParseError> {
-    let mut jobs: Vec<(SlurmRecord, bool)> = Vec::new();
+    /// A job row and what its steps add: the first OOM step's name, the largest MaxRSS.
+    struct Job {
+        record: SlurmRecord,
+        oom_step: Option<String>,
+        max_rss_kb: Option<u64>,
+    }
+    let mut jobs: Vec<Job> = Vec::new();
     for record in records {
         let Some(id) = record.id.clone() else {
             return Err(parse_error(what, "a row lacks the job id column", None));
         };
-        let known = jobs.iter().position(|(r, _)| r.id.as_ref() == Some(&id));
+        let known = jobs.iter().position(|j| j.record.id.as_ref() == Some(&id));
+        let fresh = |record: SlurmRecord| Job {
+            max_rss_kb: record.max_rss_kb,
+            record,
+            oom_step: None,
+        };
         match (&record.step, known) {
-            (None, Some(i)) => jobs[i] = (record, false),
-            (None, None) => jobs.push((record, false)),
-            (Some(_), Some(i)) => {
-                if record.state.as_deref().is_some_and(state::is_oom_state) {
-                    jobs[i].1 = true;
+            (None, Some(i)) => jobs[i] = fresh(record),
+            (None, None) => jobs.push(fresh(record)),
+            (Some(step), Some(i)) => {
+                let job = &mut jobs[i];
+                if job.oom_step.is_none()
+                    && record.state.as_deref().is_some_and(state::is_oom_state)
+                {
+                    job.oom_step = Some(step.clone());
                 }
+                job.max_rss_kb = job.max_rss_kb.max(record.max_rss_kb);
             }
             (Some(_), None) => {}
         }
     }
     jobs.into_iter()
-        .map(|(record, step_oom)| {
-            let mut status = record_status(record, what)?;
-            if step_oom && matches!(status.state, JobState::Succeeded | JobState::Failed { .. }) {
+        .map(|job| {
+            let mut status = record_status(job.record, what)?;
+            status.peak_memory_kb = job.max_rss_kb;
+            if let Some(step) = job.oom_step
+                && matches!(status.state, JobState::Succeeded | JobState::Failed { .. })
+            {
                 status.state = JobState::OutOfMemory;
+                if let Some(reason) = &mut status.scheduler_reason {
+                    reason.push_str(&format!(", step {step} OUT_OF_MEMORY"));
+                }
             }
             Ok(status)
         })

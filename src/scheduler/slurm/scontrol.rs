@@ -7,12 +7,14 @@
 //! newlines; a record starts at `JobId=`. Values may contain blanks (`Command=run.sh a b`,
 //! `JobName=my job`): a word without `=` continues the previous value. Only the keys xpr needs
 //! are read; a word with `=` inside a value (`Command=x a=b`) would be taken as a key, which is
-//! harmless for those keys.
+//! harmless for those keys. `RunTime` gives the run time; scontrol knows nothing of memory
+//! use.
 
+use super::end_reason;
 use super::state::{ExitCode, base_state, map_state, reported_exit};
-use super::table::{first_node, has_control, is_valid_job_id, parse_error};
+use super::table::{first_node, has_control, is_valid_job_id, parse_error, parse_slurm_duration};
 use crate::ids::SchedulerJobId;
-use crate::scheduler::{JobStatus, ParseError};
+use crate::scheduler::{JobState, JobStatus, ParseError};
 
 const WHAT: &str = "scontrol show job output";
 
@@ -91,6 +93,10 @@ fn status_of(record: &[(String, String)]) -> Result<JobStatus, ParseError> {
     let node = first_node(get("NodeList").unwrap_or(""))
         .map_err(|m| parse_error(WHAT, format!("job {id}: {m}"), None))?;
     let state = map_state(raw, reason, exit);
+    let scheduler_reason = state.is_final().then(|| {
+        let reason = reason.filter(|_| state != JobState::Succeeded);
+        end_reason(raw, reason, exit)
+    });
     Ok(JobStatus {
         id: SchedulerJobId::new(id),
         name: name.map(str::to_owned),
@@ -99,5 +105,9 @@ fn status_of(record: &[(String, String)]) -> Result<JobStatus, ParseError> {
         state,
         node,
         reason: reason.map(str::to_owned),
+        // scontrol knows the run time (`RunTime=00:00:05`) but not the memory used.
+        elapsed_secs: get("RunTime").and_then(parse_slurm_duration),
+        peak_memory_kb: None,
+        scheduler_reason,
     })
 }

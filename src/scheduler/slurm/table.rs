@@ -17,7 +17,7 @@ use regex::Regex;
 
 use super::state::ExitCode;
 use crate::ids::SchedulerJobId;
-use crate::scheduler::{ParseError, SchedulerKind};
+use crate::scheduler::{ParseError, SchedulerKind, memory_kb};
 
 /// What one column of a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,11 @@ pub enum Field {
     Reason,
     /// The compressed node list (`nid0[0099,0156-0157]`, `(null)`, `None assigned`).
     NodeList,
+    /// The run time: seconds (`ElapsedRaw`) or `[D-][HH:]MM:SS` (`Elapsed`, squeue's `%M`).
+    Elapsed,
+    /// A peak memory (`MaxRSS`: `215800K`, `2.50G`; a bare number is kB); empty on job rows,
+    /// which is why accounting reads the steps.
+    MaxRss,
     /// A column xpr does not read.
     Ignored,
 }
@@ -81,6 +86,8 @@ impl TableLayout {
                 "exitcode" => Field::ExitCode,
                 "reason" => Field::Reason,
                 "nodelist" => Field::NodeList,
+                "elapsed" | "elapsedraw" => Field::Elapsed,
+                "maxrss" => Field::MaxRss,
                 _ => Field::Ignored,
             })
             .collect();
@@ -115,6 +122,38 @@ pub struct SlurmRecord {
     pub reason: Option<String>,
     /// The first node of the node list.
     pub node: Option<String>,
+    /// The run time in seconds.
+    pub elapsed_secs: Option<u64>,
+    /// The peak memory in kB.
+    pub max_rss_kb: Option<u64>,
+}
+
+/// Seconds of a Slurm duration: plain seconds (`ElapsedRaw`), or `[D-][[HH:]MM:]SS[.frac]`
+/// (`Elapsed`, `RunTime=`, squeue's `%M`). `None` for anything else (`INVALID`, `UNLIMITED`).
+pub fn parse_slurm_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (days, clock) = match text.split_once('-') {
+        Some((d, rest)) => (d.parse::<u64>().ok()?, rest),
+        None => (0, text),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let mut seconds: u64 = 0;
+    for (i, part) in parts.iter().enumerate() {
+        // Only the last part may have a fraction (`MM:SS.mmm` of short steps).
+        let whole = if i + 1 == parts.len() {
+            part.split_once('.').map_or(*part, |(w, _)| w)
+        } else {
+            part
+        };
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || whole.is_empty() {
+            return None;
+        }
+        seconds = seconds.checked_mul(60)?.checked_add(whole.parse().ok()?)?;
+    }
+    days.checked_mul(86_400)?.checked_add(seconds)
 }
 
 /// Slurm's job id grammar for a job (not a step): a number, optionally an array part
@@ -251,6 +290,8 @@ pub fn parse_table(
             exit: None,
             reason: None,
             node: None,
+            elapsed_secs: None,
+            max_rss_kb: None,
         };
         for (field, value) in layout.fields.iter().zip(values) {
             if *field == Field::Ignored {
@@ -286,6 +327,21 @@ pub fn parse_table(
                         (!value.is_empty() && value != "None").then(|| value.to_owned());
                 }
                 Field::NodeList => record.node = first_node(value).map_err(err)?,
+                Field::Elapsed => {
+                    if !value.is_empty() {
+                        record.elapsed_secs =
+                            Some(parse_slurm_duration(value).ok_or_else(|| {
+                                err(format!("run time {value:?} is not seconds or [D-]HH:MM:SS"))
+                            })?);
+                    }
+                }
+                Field::MaxRss => {
+                    if !value.is_empty() {
+                        record.max_rss_kb = Some(memory_kb(value, 1024).ok_or_else(|| {
+                            err(format!("memory {value:?} is not a number with a unit"))
+                        })?);
+                    }
+                }
                 Field::Ignored => {}
             }
         }
@@ -320,6 +376,18 @@ mod tests {
             Some(("5610980".into(), Some("ext+".into())))
         );
         assert_eq!(split_job_id("1.batch;rm"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_slurm_duration("40"), Some(40));
+        assert_eq!(parse_slurm_duration("00:00:40"), Some(40));
+        assert_eq!(parse_slurm_duration("1-02:03:04"), Some(93_784));
+        assert_eq!(parse_slurm_duration("03:04"), Some(184));
+        assert_eq!(parse_slurm_duration("00:01.234"), Some(1));
+        for bad in ["", "INVALID", "UNLIMITED", "1:2:3:4", "a:00", "-1", "1-"] {
+            assert_eq!(parse_slurm_duration(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

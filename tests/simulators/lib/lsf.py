@@ -164,6 +164,8 @@ def field(job, name):
         "sub_cwd": job["submit_dir"], "exec_cwd": job["cwd"] if host else "",
         "slots": str(job["slots"]), "output_file": job["stdout_path"] or "",
         "error_file": job["stderr_path"] or "", "jobindex": "0",
+        # The simulator measures no memory: LSF prints an empty MAX_MEM until it has sampled.
+        "max_mem": "",
     }
     if name not in simple:
         raise SimError(f"bjobs: field name <{name}> is not supported by the simulator", FAILED)

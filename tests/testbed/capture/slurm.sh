@@ -2,7 +2,8 @@
 # Captures real Slurm replies from the test bed as parser fixtures for the Slurm adapter
 # (src/scheduler/slurm/). It runs real jobs as the test user over ssh - success, exit 3,
 # cancelled while running, held (two at once), a throttled array, a timeout on the `tiny`
-# partition - and stores the replies of the EXACT commands the adapter builds (sbatch, squeue,
+# partition, a Python job that holds 100 MB past one accounting sample (30 s) and fails with
+# a traceback - and stores the replies of the EXACT commands the adapter builds (sbatch, squeue,
 # sacct, find-by-name, scancel, scontrol hold/release) under
 #   fixtures/slurm/<command>/testbed-<case>.txt     stdout
 #   fixtures/slurm/<command>/testbed-<case>.stderr  stderr, only when not empty
@@ -30,7 +31,7 @@ SSH=(ssh -F "$XPR_SSH_CONFIG" -o BatchMode=yes "$HOST")
 # The adapter's formats and find-by-name script, verbatim (tests/slurm_parsers.rs checks that
 # they match the constants in src/scheduler/slurm/mod.rs).
 SQUEUE_FORMAT='%i|%T|%r|%N|%j'
-SACCT_FORMAT='JobID,State,ExitCode,NodeList,JobName'
+SACCT_FORMAT='JobID,State,ExitCode,NodeList,ElapsedRaw,MaxRSS,Reason,JobName'
 FIND_MARKER='--- sacct ---'
 FIND_STARTTIME='2000-01-01T00:00:00'
 FIND_SCRIPT=$(cat <<'EOF'
@@ -155,7 +156,8 @@ submit held1 debug 0:05:00 --begin=now+3600 -- 'sleep 1'; HELD1=$ID
 submit held2 debug 0:05:00 --begin=now+3600 -- 'sleep 1'; HELD2=$ID
 submit array debug 0:05:00 --array=0-4%2 -- 'sleep 8'; ARRAY=$ID
 submit timeout tiny 0:01:00 -- 'sleep 600'; TIMEOUT=$ID
-ALL=("$OK" "$EXIT3" "$CANCEL" "$HELD1" "$HELD2" "$ARRAY" "$TIMEOUT")
+submit memory debug 0:05:00 -- 'python3 -c "import time; x = bytearray(100 * 2**20); time.sleep(35); raise ValueError(\"bad input\")"'; MEMORY=$ID
+ALL=("$OK" "$EXIT3" "$CANCEL" "$HELD1" "$HELD2" "$ARRAY" "$TIMEOUT" "$MEMORY")
 log "jobs: ${ALL[*]}"
 
 wait_for "job $CANCEL running" 60 state_is "$CANCEL" RUNNING
@@ -193,6 +195,7 @@ accounting cancelled "$CANCEL"
 accounting held "$HELD1" "$HELD2"
 accounting array "$ARRAY"
 accounting timeout "$TIMEOUT"
+accounting memory "$MEMORY"
 accounting unknown-id "$UNKNOWN"
 find_by_name ended "$RUN-success" "$RUN-exit3" "$RUN-cancelled" "$RUN-array" "$RUN-timeout"
 find_by_name none "$RUN-never-submitted"
@@ -214,7 +217,7 @@ END='<!-- testbed-capture:end -->'
   echo "Captured $(date -u +%Y-%m-%dT%H:%MZ) by \`tests/testbed/capture/slurm.sh\` on the project test bed:"
   echo "$VERSION (slurmctld + slurmd + slurmdbd, one node), user \`$XPR_USER\` over ssh host \`$HOST\`."
   echo "Job ids of that run: success $OK, exit3 $EXIT3, cancelled $CANCEL, held $HELD1 $HELD2, array $ARRAY,"
-  echo "timeout $TIMEOUT (partition \`tiny\`, MaxTime=1); unknown id $UNKNOWN. Job names are \`$RUN-<case>\`."
+  echo "timeout $TIMEOUT (partition \`tiny\`, MaxTime=1), memory $MEMORY; unknown id $UNKNOWN. Job names are \`$RUN-<case>\`."
   echo
   for c in "${CAPTURED[@]}"; do echo "- $c"; done
   echo "$END"

@@ -14,7 +14,7 @@ use xpr::ids::TaskId;
 use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
-use xpr::session::{Retries, Session, StartRequest, TaskRef, TaskResults};
+use xpr::session::{FailureReport, Retries, Session, StartRequest, TaskRef, TaskResults};
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
@@ -279,7 +279,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.task.json {
-        print_json(&results_json(&results, &delivery, &unmatched))?;
+        let analysis = failure_report(&session, &id);
+        print_json(&results_json(
+            &results,
+            analysis.as_ref(),
+            &delivery,
+            &unmatched,
+        ))?;
     }
     rt.block_on(session.close())?;
     if !unmatched.is_empty() && results.status == TaskStatus::Succeeded {
@@ -351,7 +357,31 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
     }
 }
 
-fn results_json(r: &TaskResults, delivery: &Delivery, unmatched: &[String]) -> serde_json::Value {
+/// The task's failure report, or `None` with a warning on stderr when its error rules cannot
+/// be used (the rest of its results are still worth showing).
+fn failure_report(session: &Session, id: &TaskId) -> Option<FailureReport> {
+    match session.failure_report(id) {
+        Ok(report) => Some(report),
+        Err(err) => {
+            eprint!(
+                "{}",
+                crate::render(
+                    &anyhow::Error::new(err),
+                    "xpr: warning: no failure analysis: "
+                )
+            );
+            None
+        }
+    }
+}
+
+/// The JSON of `xpr results --json` and `xpr run --json` (`schemas/results.schema.json`).
+fn results_json(
+    r: &TaskResults,
+    analysis: Option<&FailureReport>,
+    delivery: &Delivery,
+    unmatched: &[String],
+) -> serde_json::Value {
     json!({
         "id": r.id, "status": r.status, "end_state": r.end_state, "exit_code": r.exit_code,
         "scheduler_job_id": r.scheduler_job_id, "attempts": r.attempts,
@@ -362,6 +392,7 @@ fn results_json(r: &TaskResults, delivery: &Delivery, unmatched: &[String]) -> s
         })).collect::<Vec<_>>(),
         "unmatched_outputs": unmatched,
         "stdout_tail": r.stdout_tail, "stderr_tail": r.stderr_tail,
+        "analysis": analysis,
     })
 }
 
@@ -478,8 +509,14 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
 pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     let session = open_session()?;
     let r = session.results(&TaskId::new(id))?;
+    let analysis = failure_report(&session, &r.id);
     if as_json {
-        print_json(&results_json(&r, &Delivery::default(), &[]))?;
+        print_json(&results_json(
+            &r,
+            analysis.as_ref(),
+            &Delivery::default(),
+            &[],
+        ))?;
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(out, "task:      {}", r.id)?;
@@ -513,6 +550,9 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
+        if let Some(report) = &analysis {
+            print_analysis(&mut out, report)?;
+        }
         if !r.stdout_tail.is_empty() {
             writeln!(out, "--- stdout (tail)\n{}", r.stdout_tail.trim_end())?;
         }
@@ -521,6 +561,54 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The failure analysis part of `xpr results`: the scheduler's words, run time, peak memory
+/// and the error lines with file and line (`file@offset` where the head of a huge log was not
+/// read).
+fn print_analysis(out: &mut impl Write, report: &FailureReport) -> std::io::Result<()> {
+    if let Some(said) = &report.scheduler_reason {
+        writeln!(out, "scheduler: {said}")?;
+    }
+    if let Some(secs) = report.elapsed_secs {
+        let from = match report.elapsed_source {
+            Some(xpr::session::FigureSource::JobMarkers) => " (from the job's markers)",
+            _ => "",
+        };
+        writeln!(out, "elapsed:   {}{from}", xpr::units::format_hms(secs))?;
+    }
+    if let Some(kb) = report.peak_memory_kb {
+        writeln!(out, "peak mem:  {}", xpr::units::format_mem(kb))?;
+    }
+    let errors = &report.errors;
+    if errors.count() == 0 {
+        return Ok(());
+    }
+    let mut heading = format!("error lines ({}", errors.count());
+    if errors.omitted > 0 {
+        heading.push_str(&format!(", {} shown", errors.lines.len()));
+    }
+    if errors.whitelisted > 0 {
+        heading.push_str(&format!(", {} more whitelisted", errors.whitelisted));
+    }
+    heading.push(')');
+    if report.error_lines_fail {
+        heading.push_str(", which fail this task");
+    }
+    writeln!(out, "{heading}:")?;
+    let head = errors.lines.len().div_ceil(2).min(errors.lines.len());
+    for (i, line) in errors.lines.iter().enumerate() {
+        if errors.omitted > 0 && i == head {
+            writeln!(out, "  ... {} more", errors.omitted)?;
+        }
+        let at = match line.line {
+            Some(n) => format!("{}:{n}", line.file),
+            None => format!("{}@{}", line.file, line.offset),
+        };
+        let cut = if line.truncated { " ..." } else { "" };
+        writeln!(out, "  {at}: {}{cut}", line.text)?;
+    }
+    Ok(())
 }
 
 /// `xpr logs ID`: the whole stdout and stderr of the task's command.
