@@ -217,3 +217,30 @@ fn schema_and_library_agree_on_resource_lines_gpus_and_account() {
         );
     }
 }
+
+/// The results schema names every status and end state the library has, and no other: a new
+/// one added to the code without the schema fails here, not in a user's validator.
+#[test]
+fn the_results_schema_lists_exactly_the_statuses_and_end_states_of_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/results.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let words = |def: &str| -> Vec<String> {
+        schema["$defs"][def]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("$defs.{def}.enum"))
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let statuses: Vec<String> = xpr::db::TaskStatus::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    assert_eq!(words("status"), statuses);
+    let ends: Vec<String> = xpr::db::EndState::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    assert_eq!(words("endState"), ends);
+}

@@ -48,7 +48,7 @@ fn a_v2_db_migrates_keeping_every_row_with_attempt_one_and_typed_end_states() {
     let db = Db::open(&path).unwrap();
     assert_eq!(
         db.schema_version().unwrap(),
-        4,
+        xpr::db::SCHEMA_VERSION,
         "migrated to the newest schema"
     );
     let all = db.list(&TaskFilter::default()).unwrap();
@@ -172,7 +172,7 @@ fn a_v2_db_migrates_keeping_every_row_with_attempt_one_and_typed_end_states() {
     let again = Db::open(&path).unwrap();
     assert_eq!(
         again.schema_version().unwrap(),
-        4,
+        xpr::db::SCHEMA_VERSION,
         "migrated to the newest schema"
     );
     assert_eq!(again.list(&TaskFilter::default()).unwrap(), all);

@@ -107,7 +107,7 @@ async fn a_final_state_in_the_queue_is_used_while_accounting_does_not_know_the_j
 }
 
 #[tokio::test]
-async fn a_job_that_finished_from_its_exit_status_needs_no_accounting_query() {
+async fn a_job_that_succeeded_by_its_exit_status_needs_no_accounting_query() {
     let f = fixture(&["fake"]);
     let ids = f.start(&["a", "b"]).await;
     for id in &ids {
@@ -124,7 +124,20 @@ async fn a_job_that_finished_from_its_exit_status_needs_no_accounting_query() {
         1,
         "one status query per poll"
     );
-    assert_eq!(f.cluster().count("fake-acct"), 0);
+    // The success needs no accounting; the failure is asked of it (its figures), once.
+    assert_eq!(f.cluster().count("fake-acct"), 1);
+    let attempt = &f.session.results(&ids[1]).unwrap().attempts[0];
+    assert_eq!(attempt.elapsed_secs, Some(61));
+    assert_eq!(attempt.peak_memory_kb, Some(2048));
+    assert_eq!(attempt.scheduler_reason.as_deref(), Some("F by the fake"));
+    let report = f.session.failure_report(&ids[1]).unwrap();
+    assert_eq!(report.elapsed_secs, Some(61));
+    assert_eq!(
+        report.elapsed_source,
+        Some(xpr::session::FigureSource::Accounting)
+    );
+    assert_eq!(report.peak_memory_kb, Some(2048));
+    assert_eq!(report.scheduler_reason.as_deref(), Some("F by the fake"));
 }
 
 #[tokio::test]
@@ -460,4 +473,30 @@ async fn max_queued_keeps_at_most_that_many_jobs_in_the_queue_and_runs_them_all(
     }
     assert_eq!(f.cluster().state().jobs.len(), 30, "each once");
     assert!(ids.iter().all(|id| f.status(id) == TaskStatus::Succeeded));
+}
+
+#[tokio::test]
+async fn error_lines_fail_a_clean_exit_only_for_a_task_that_opted_in() {
+    let f = fixture(&["fake"]);
+    let mut picky = request("picky", "fake");
+    picky.spec.error_rules.error_lines_fail = Some(true);
+    let picky = f.session.start(picky).await.unwrap().record.id.clone();
+    let relaxed = f.start(&["relaxed"]).await.remove(0);
+    for id in [&picky, &relaxed] {
+        let n = f.job_of(id);
+        let dir = f.cluster().state().jobs[&n].dir.clone();
+        f.cluster().complete(n, 0);
+        std::fs::write(
+            dir.join("xpr.stderr"),
+            "Traceback (most recent call last):\n  File \"x.py\"\nValueError: bad\n",
+        )
+        .unwrap();
+    }
+    f.poll().await;
+    let r = f.session.get(&picky).unwrap();
+    assert_eq!(r.status, TaskStatus::Failed);
+    assert_eq!(r.end_state, Some(EndState::Failed));
+    assert_eq!(r.exit_code, Some(0));
+    assert!(r.reason.clone().unwrap().contains("error line"), "{r:?}");
+    assert_eq!(f.status(&relaxed), TaskStatus::Succeeded);
 }

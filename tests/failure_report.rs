@@ -112,9 +112,11 @@ async fn slurm_traceback_is_reported_and_whitelisted_noise_is_not() {
         "{:?}",
         report.errors.logs
     );
-    // The run time the job measured itself (accounting's is not in the DB yet).
-    assert_eq!(report.elapsed_source, Some(FigureSource::JobMarkers));
+    // A job that exited non-zero is asked of Slurm's accounting: its run time and words.
+    assert_eq!(report.elapsed_source, Some(FigureSource::Accounting));
     assert!(report.elapsed_secs.is_some_and(|s| s < 120), "{report:?}");
+    let words = report.scheduler_reason.clone().unwrap_or_default();
+    assert!(words.contains("FAILED"), "{report:?}");
 
     let value = serde_json::to_value(&report).unwrap();
     let errors: Vec<String> = analysis_schema()

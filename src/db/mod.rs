@@ -53,6 +53,9 @@ use crate::ids::TaskId;
 /// How long a writer waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The schema version this xpr writes (the newest it knows).
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
 /// The schema, one entry per version: entry `i` takes the DB from version `i` to `i + 1`.
 /// Append only; never edit an entry that has shipped.
 const MIGRATIONS: &[&str] = &[
@@ -150,6 +153,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (child, parent)
     );
     CREATE INDEX dependencies_parent ON dependencies(parent);",
+    // 5: what accounting says of an attempt's end: its run time, peak memory and the
+    // scheduler's own words.
+    "ALTER TABLE attempts ADD COLUMN elapsed_secs INTEGER;
+    ALTER TABLE attempts ADD COLUMN peak_memory_kb INTEGER;
+    ALTER TABLE attempts ADD COLUMN scheduler_reason TEXT;",
 ];
 
 /// Something the jobs DB could not do.
@@ -538,7 +546,10 @@ impl Db {
                             THEN COALESCE(submitted_at, ?9) ELSE submitted_at END,
                         started_at = CASE WHEN ?8 = 'started'
                             THEN COALESCE(started_at, ?9) ELSE started_at END,
-                        ended_at = CASE WHEN ?4 IS NOT NULL THEN ?9 ELSE ended_at END
+                        ended_at = CASE WHEN ?4 IS NOT NULL THEN ?9 ELSE ended_at END,
+                        elapsed_secs = COALESCE(?10, elapsed_secs),
+                        peak_memory_kb = COALESCE(?11, peak_memory_kb),
+                        scheduler_reason = COALESCE(?12, scheduler_reason)
                      WHERE task_id = ?1 AND number = ?2",
                     params![
                         id.as_str(),
@@ -550,6 +561,9 @@ impl Db {
                         update.reason,
                         to,
                         now,
+                        update.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
+                        update.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
+                        update.scheduler_reason,
                     ],
                 )
                 .map_err(sql)?;
@@ -628,7 +642,10 @@ impl Db {
                     exit_code = COALESCE(?5, exit_code),
                     node = COALESCE(?6, node),
                     reason = COALESCE(?7, reason),
-                    ended_at = COALESCE(ended_at, ?8)
+                    ended_at = COALESCE(ended_at, ?8),
+                    elapsed_secs = COALESCE(?9, elapsed_secs),
+                    peak_memory_kb = COALESCE(?10, peak_memory_kb),
+                    scheduler_reason = COALESCE(?11, scheduler_reason)
                  WHERE task_id = ?1 AND number = ?2",
                 params![
                     id,
@@ -639,6 +656,9 @@ impl Db {
                     end.node,
                     end.reason,
                     now,
+                    end.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
+                    end.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
+                    end.scheduler_reason,
                 ],
             )
             .map_err(sql)?;
@@ -889,7 +909,8 @@ const SUMMARY_COLUMNS: &str = "id, name, system, status, attempt, scheduler_job_
 
 /// The columns of [`Attempt`], in order.
 const ATTEMPT_COLUMNS: &str = "number, system, scheduler_job_id, end_state, exit_code, node, \
-                               reason, submitted_at, started_at, ended_at";
+                               reason, submitted_at, started_at, ended_at, elapsed_secs, \
+                               peak_memory_kb, scheduler_reason";
 
 /// `SELECT columns FROM tasks` with `filter`'s statuses and system as bound parameters,
 /// oldest first.

@@ -122,6 +122,12 @@ pub struct Attempt {
     pub started_at: Option<f64>,
     /// When its end was recorded.
     pub ended_at: Option<f64>,
+    /// Its run time by the scheduler's accounting, in seconds.
+    pub elapsed_secs: Option<u64>,
+    /// Its peak memory by the scheduler's accounting, in kB.
+    pub peak_memory_kb: Option<u64>,
+    /// The scheduler's own words on its end (state and reason, exit status meaning ...).
+    pub scheduler_reason: Option<String>,
 }
 
 /// Fields a transition sets; `None` leaves a field as it is. Job fields go to the task and to
@@ -144,6 +150,12 @@ pub struct TaskUpdate {
     pub local_dir: Option<String>,
     /// A new stored spec (JSON), when the task's spec changes (inputs resolved on release).
     pub spec: Option<String>,
+    /// The attempt's run time by accounting (attempt only).
+    pub elapsed_secs: Option<u64>,
+    /// The attempt's peak memory by accounting, kB (attempt only).
+    pub peak_memory_kb: Option<u64>,
+    /// The scheduler's own words on the attempt's end (attempt only).
+    pub scheduler_reason: Option<String>,
     /// A note kept in the history row only.
     pub detail: Option<String>,
 }
@@ -397,5 +409,8 @@ pub(super) fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Atte
         submitted_at: row.get(7)?,
         started_at: row.get(8)?,
         ended_at: row.get(9)?,
+        elapsed_secs: row.get::<_, Option<i64>>(10)?.map(|v| v.max(0) as u64),
+        peak_memory_kb: row.get::<_, Option<i64>>(11)?.map(|v| v.max(0) as u64),
+        scheduler_reason: row.get(12)?,
     })
 }

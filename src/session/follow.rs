@@ -202,9 +202,12 @@ impl Session {
         if !final_in_queue.is_empty() {
             fetched = self.fetch(driver, &final_in_queue).await?;
             for e in final_in_queue {
-                if fetched.contains(&e.record.id)
-                    && self.local_run_dir(&e.record.id).join(EXIT_FILE).is_file()
-                {
+                // A job that exited non-zero is asked of accounting too (in the same one
+                // query): its run time, memory and the scheduler's words say why it failed.
+                let exited = fs::read_to_string(self.local_run_dir(&e.record.id).join(EXIT_FILE))
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok());
+                if fetched.contains(&e.record.id) && exited == Some(0) {
                     retried += usize::from(self.finish(driver, e, true).await?);
                 } else {
                     to_account.push(e.record);
@@ -533,14 +536,30 @@ impl Session {
             }
             _ => String::new(),
         };
+        // Error lines count only for a task that opted in, and only against a clean exit.
+        let findings = if exit_status == Some(0) && missing_outputs.is_empty() {
+            let rules = self.error_rules(&record)?;
+            if rules.lines_fail() {
+                let session = self.clone();
+                let task = record.clone();
+                Some(
+                    tokio::task::spawn_blocking(move || session.error_findings(&task, &rules))
+                        .await
+                        .expect("the log scan does not panic")?,
+                )
+            } else {
+                None
+            }
+        } else {
+            None
+        };
         let facts = EndFacts {
             exit_status,
             missing_outputs,
             cancel_requested: record.cancel_requested(),
             job: job.as_ref(),
             stderr_tail,
-            // Not looked for yet: see `Session::error_findings` (session/report.rs).
-            error_lines: None,
+            error_lines: findings.as_ref(),
         };
         let job_id = record
             .scheduler_job_id
@@ -561,6 +580,9 @@ impl Session {
             reason: decision.reason,
             node: job.as_ref().and_then(|j| j.node.clone()),
             local_dir: Some(dir.to_string_lossy().into_owned()),
+            elapsed_secs: job.as_ref().and_then(|j| j.elapsed_secs),
+            peak_memory_kb: job.as_ref().and_then(|j| j.peak_memory_kb),
+            scheduler_reason: job.as_ref().and_then(|j| j.scheduler_reason.clone()),
             ..TaskUpdate::default()
         };
         let stored = self.stored(&record)?;

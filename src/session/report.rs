@@ -117,9 +117,13 @@ impl Session {
         let attempts = self.db().attempts(id)?;
         let current = attempts.iter().rev().find(|a| a.number == record.attempt);
         let run_dir = self.local_run_dir(id);
-        let (elapsed_secs, elapsed_source) = match marker_elapsed(&run_dir) {
-            Some(secs) => (Some(secs), Some(FigureSource::JobMarkers)),
-            None => (None, None),
+        let (elapsed_secs, elapsed_source) = match (
+            current.and_then(|a| a.elapsed_secs),
+            marker_elapsed(&run_dir),
+        ) {
+            (Some(secs), _) => (Some(secs), Some(FigureSource::Accounting)),
+            (None, Some(secs)) => (Some(secs), Some(FigureSource::JobMarkers)),
+            (None, None) => (None, None),
         };
         Ok(FailureReport {
             id: record.id.clone(),
@@ -135,11 +139,10 @@ impl Session {
                 .node
                 .clone()
                 .or_else(|| current.and_then(|a| a.node.clone())),
-            // Accounting's figures are not kept in the DB yet (see the module docs).
-            scheduler_reason: None,
+            scheduler_reason: current.and_then(|a| a.scheduler_reason.clone()),
             elapsed_secs,
             elapsed_source,
-            peak_memory_kb: None,
+            peak_memory_kb: current.and_then(|a| a.peak_memory_kb),
             run_dir,
             remote_dir: record.remote_dir.clone(),
             error_lines_fail: rules.lines_fail(),

@@ -265,6 +265,9 @@ impl Session {
             source,
         })?;
         let system = self.system(&request.system)?;
+        // A bad error pattern of the task's is refused now, not when its job has ended.
+        crate::analysis::ErrorScanner::new(&system.error_rules.then(&spec.error_rules))
+            .map_err(|e| invalid(e.to_string()))?;
         let id = new_task_id(&spec.name, &identity);
         let remote_base = self.remote_base(system);
         let job_dir = format!("{}/run_{id}", remote_base.trim_end_matches('/'));

@@ -199,11 +199,16 @@ fn parse_jobs(what: &'static str, out: &CommandOutput) -> Result<Vec<JobStatus>,
             "NF" => JobState::NodeFail,
             other => return Err(parse_error(what, format!("bad state {other:?}"))),
         };
+        // Accounting knows how long a job ran, its peak memory and says why it ended.
+        let accounted = what == "accounting" && state.is_final();
         jobs.push(JobStatus {
             name: Some(name.to_owned()),
             raw_state: state_code(&state).to_owned(),
             exit_code: exit.parse().ok(),
             node: Some("fake-node".to_owned()),
+            elapsed_secs: accounted.then_some(61),
+            peak_memory_kb: accounted.then_some(2048),
+            scheduler_reason: accounted.then(|| format!("{} by the fake", state_code(&state))),
             ..JobStatus::new(SchedulerJobId::new(id), state)
         });
     }
