@@ -125,15 +125,15 @@ impl Session {
             self.advance_locked(driver).await?;
         }
         drop(locks);
-        ids.into_iter()
-            .map(|o| {
-                let (id, reused) = o.expect("every request was recorded");
-                Ok(Started {
-                    record: self.get(&id)?,
-                    reused,
-                })
-            })
-            .collect()
+        let mut started = Vec::with_capacity(ids.len());
+        for o in ids {
+            let (id, reused) = o.expect("every request was recorded");
+            started.push(Started {
+                record: self.get_async(&id).await?,
+                reused,
+            });
+        }
+        Ok(started)
     }
 
     /// Each request's parents: a task of the jobs DB (by id, or the newest of that name), or
