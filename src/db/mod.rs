@@ -535,38 +535,7 @@ impl Db {
             )
             .map_err(sql)?;
             if attempt > 0 {
-                tx.execute(
-                    "UPDATE attempts SET
-                        scheduler_job_id = COALESCE(?3, scheduler_job_id),
-                        end_state = COALESCE(?4, end_state),
-                        exit_code = COALESCE(?5, exit_code),
-                        node = COALESCE(?6, node),
-                        reason = COALESCE(?7, reason),
-                        submitted_at = CASE WHEN ?8 = 'submitted'
-                            THEN COALESCE(submitted_at, ?9) ELSE submitted_at END,
-                        started_at = CASE WHEN ?8 = 'started'
-                            THEN COALESCE(started_at, ?9) ELSE started_at END,
-                        ended_at = CASE WHEN ?4 IS NOT NULL THEN ?9 ELSE ended_at END,
-                        elapsed_secs = COALESCE(?10, elapsed_secs),
-                        peak_memory_kb = COALESCE(?11, peak_memory_kb),
-                        scheduler_reason = COALESCE(?12, scheduler_reason)
-                     WHERE task_id = ?1 AND number = ?2",
-                    params![
-                        id.as_str(),
-                        attempt,
-                        update.scheduler_job_id,
-                        update.end_state,
-                        update.exit_code,
-                        update.node,
-                        update.reason,
-                        to,
-                        now,
-                        update.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
-                        update.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
-                        update.scheduler_reason,
-                    ],
-                )
-                .map_err(sql)?;
+                update_attempt(tx, id, attempt, update, to, false, now).map_err(sql)?;
             }
             add_history(
                 tx,
@@ -635,33 +604,8 @@ impl Db {
                     to: TaskStatus::Created,
                 });
             }
-            tx.execute(
-                "UPDATE attempts SET
-                    scheduler_job_id = COALESCE(?3, scheduler_job_id),
-                    end_state = COALESCE(?4, end_state),
-                    exit_code = COALESCE(?5, exit_code),
-                    node = COALESCE(?6, node),
-                    reason = COALESCE(?7, reason),
-                    ended_at = COALESCE(ended_at, ?8),
-                    elapsed_secs = COALESCE(?9, elapsed_secs),
-                    peak_memory_kb = COALESCE(?10, peak_memory_kb),
-                    scheduler_reason = COALESCE(?11, scheduler_reason)
-                 WHERE task_id = ?1 AND number = ?2",
-                params![
-                    id,
-                    current.attempt,
-                    end.scheduler_job_id,
-                    end.end_state,
-                    end.exit_code,
-                    end.node,
-                    end.reason,
-                    now,
-                    end.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
-                    end.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
-                    end.scheduler_reason,
-                ],
-            )
-            .map_err(sql)?;
+            update_attempt(tx, id, current.attempt, end, TaskStatus::Created, true, now)
+                .map_err(sql)?;
             tx.execute(
                 "UPDATE tasks SET status = 'created', updated_at = ?2, attempt = 0,
                     scheduler_job_id = NULL, end_state = NULL, exit_code = NULL, node = NULL,
@@ -939,6 +883,54 @@ fn select_sql(columns: &str, filter: &TaskFilter) -> (String, Vec<String>) {
     }
     sql.push_str(" ORDER BY created_at, id");
     (sql, args)
+}
+
+/// Writes `update`'s job fields to attempt `number` of task `id`, its start or submission
+/// time when the task moves `to` that status, and its end time when it ends (`ends`, or an
+/// end state in `update`), kept once set.
+fn update_attempt(
+    conn: &Connection,
+    id: &TaskId,
+    number: u32,
+    update: &TaskUpdate,
+    to: TaskStatus,
+    ends: bool,
+    now: f64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE attempts SET
+            scheduler_job_id = COALESCE(?3, scheduler_job_id),
+            end_state = COALESCE(?4, end_state),
+            exit_code = COALESCE(?5, exit_code),
+            node = COALESCE(?6, node),
+            reason = COALESCE(?7, reason),
+            submitted_at = CASE WHEN ?8 = 'submitted'
+                THEN COALESCE(submitted_at, ?9) ELSE submitted_at END,
+            started_at = CASE WHEN ?8 = 'started'
+                THEN COALESCE(started_at, ?9) ELSE started_at END,
+            ended_at = CASE WHEN ?4 IS NOT NULL OR ?13
+                THEN COALESCE(ended_at, ?9) ELSE ended_at END,
+            elapsed_secs = COALESCE(?10, elapsed_secs),
+            peak_memory_kb = COALESCE(?11, peak_memory_kb),
+            scheduler_reason = COALESCE(?12, scheduler_reason)
+         WHERE task_id = ?1 AND number = ?2",
+        params![
+            id,
+            number,
+            update.scheduler_job_id,
+            update.end_state,
+            update.exit_code,
+            update.node,
+            update.reason,
+            to,
+            now,
+            update.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
+            update.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
+            update.scheduler_reason,
+            ends,
+        ],
+    )?;
+    Ok(())
 }
 
 fn add_history(
