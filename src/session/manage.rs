@@ -198,7 +198,9 @@ impl Session {
                 .remove_run_dirs(&base, &run_dir_names(&records)?)
                 .await?;
             for record in records {
-                self.remove_local_run_dir(&record.id).await?;
+                let task = record.id.clone();
+                let attempts = self.with_db(move |db| db.attempts(&task)).await?.len() as u32;
+                self.remove_local_dirs(&record.id, attempts)?;
                 if record.status != TaskStatus::Cleaned {
                     self.transition(&record.id, &[], TaskStatus::Cleaned, TaskUpdate::default())
                         .await?;
@@ -230,11 +232,18 @@ impl Session {
             let mut kept = Vec::new();
             let mut refused = None;
             for id in left.iter() {
+                // Its attempts, counted before the row (and they) go: their kept local dirs.
                 let task = id.clone();
-                match self.with_db(move |db| db.remove(&task)).await {
-                    Ok(()) => {
+                let attempts = self
+                    .with_db(move |db| {
+                        let n = db.attempts(&task)?.len() as u32;
+                        db.remove(&task).map(|()| n)
+                    })
+                    .await;
+                match attempts {
+                    Ok(attempts) => {
                         if cancel_and_clean {
-                            self.remove_local_run_dir_of_removed(id)?;
+                            self.remove_local_dirs(id, attempts)?;
                         }
                     }
                     Err(SessionError::Db(e @ DbError::HasChildren { .. })) => {
@@ -252,27 +261,8 @@ impl Session {
         Ok(())
     }
 
-    /// Removes the local run dir of a task already removed from the DB, and the kept dirs of
-    /// its earlier attempts (numbered from 1 up to the first missing one).
-    fn remove_local_run_dir_of_removed(&self, id: &TaskId) -> Result<(), SessionError> {
-        let kept = (1..)
-            .map(|n| self.kept_attempt_dir(id, n))
-            .take_while(|d| d.exists());
-        let dirs: Vec<_> = std::iter::once(self.local_run_dir(id))
-            .chain(kept)
-            .collect();
-        for dir in dirs {
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(SessionError::io("removing", &dir))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes the local run dir of `id` and the kept dirs of its earlier attempts.
-    async fn remove_local_run_dir(&self, id: &TaskId) -> Result<(), SessionError> {
-        let task = id.clone();
-        let attempts = self.with_db(move |db| db.attempts(&task)).await?.len() as u32;
+    /// Removes the local run dir of `id` and the kept dirs of its `attempts` attempts.
+    fn remove_local_dirs(&self, id: &TaskId, attempts: u32) -> Result<(), SessionError> {
         let kept = (1..=attempts).map(|n| self.kept_attempt_dir(id, n));
         for dir in std::iter::once(self.local_run_dir(id)).chain(kept) {
             if dir.exists() {
