@@ -55,8 +55,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Ask the schedulers once and bring back the outputs of finished tasks.
     Sync(SelectArgs),
-    /// A task's status, end state, exit code, attempts, run dir and the tails of its stdout
-    /// and stderr.
+    /// A task's status, end state, exit code, attempts, run dir, why it failed (the
+    /// scheduler's words, run time, peak memory, error lines of its logs) and the tails of its
+    /// stdout and stderr.
     Results(ResultsArgs),
     /// A task's whole stdout and stderr (of its latest attempt, or of `--attempt N`).
     Logs(LogsArgs),
