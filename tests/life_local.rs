@@ -181,7 +181,11 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
     let spool = Path::new(&std::env::var("HOME").unwrap()).join(".xpr/local-queue");
     let pgid = std::fs::read_to_string(spool.join("jobs").join(job.as_str()).join("pgid"))
         .unwrap_or_default();
-    std::fs::remove_dir_all(spool.join("jobs").join(job.as_str())).unwrap();
+    // The job's runner still writes into its job dir (by temp file and rename), so the dir is
+    // first moved out of the spool in one step, which the queue then no longer finds, and only
+    // then removed: a plain remove could meet a file the runner made meanwhile.
+    let purged = spool.join(format!("purged-{job}"));
+    std::fs::rename(spool.join("jobs").join(job.as_str()), &purged).unwrap();
     std::fs::remove_file(spool.join("active").join(job.as_str())).unwrap();
     let t0 = std::time::Instant::now();
     let done = session
@@ -196,6 +200,11 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", "--", &format!("-{pgid}")])
             .status();
+    }
+    let removed_by = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::remove_dir_all(&purged).is_err() && purged.exists() {
+        assert!(std::time::Instant::now() < removed_by, "cannot remove {purged:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
