@@ -7,7 +7,7 @@ mod life_support;
 use std::path::Path;
 use std::time::Duration;
 
-use life_support::{Bed, one_core, write};
+use life_support::{one_core, write, Bed};
 use serde_json::json;
 use xpr::db::{TaskFilter, TaskStatus};
 use xpr::session::{Session, StartRequest};
@@ -203,7 +203,10 @@ async fn a_job_that_vanished_dies_after_the_timeout() {
     }
     let removed_by = std::time::Instant::now() + Duration::from_secs(10);
     while std::fs::remove_dir_all(&purged).is_err() && purged.exists() {
-        assert!(std::time::Instant::now() < removed_by, "cannot remove {purged:?}");
+        assert!(
+            std::time::Instant::now() < removed_by,
+            "cannot remove {purged:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -308,12 +311,10 @@ async fn hostile_names_neither_break_nor_inject() {
     assert!(err.to_string().contains(".."), "{err}");
     let mut out_escape = TaskSpec::argv("escape", ["true"]);
     out_escape.outputs = vec!["../x".into()];
-    assert!(
-        session
-            .start(StartRequest::new(out_escape, "loc", one_core()))
-            .await
-            .is_err()
-    );
+    assert!(session
+        .start(StartRequest::new(out_escape, "loc", one_core()))
+        .await
+        .is_err());
 }
 
 async fn session_start(bed: &Bed, spec: TaskSpec) -> (Session, xpr::ids::TaskId) {
