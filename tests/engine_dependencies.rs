@@ -2,35 +2,19 @@
 //! (`waiting`) until its parents' ends meet its conditions and is then submitted in the same
 //! poll, exactly once; a child whose condition can no longer be met ends `never_ran` within
 //! the poll that learns it, naming the parent; chains, diamonds, `after_fail`, two systems,
-//! cycles and unknown parents.
+//! cycles and unknown parents. The fake systems here say they run a scheduler without
+//! native dependencies (`local`), so xpr holds every child; `engine_native.rs` has the
+//! children a scheduler holds.
 
 mod fakes;
 
-use fakes::{Fixture, fixture, request};
+use fakes::{Fixture, child, fixture_with, request, start_all};
 use xpr::db::{DependencyKind, EndState, TaskStatus};
-use xpr::ids::TaskId;
-use xpr::session::{StartRequest, TaskRef};
+use xpr::session::TaskRef;
 
-fn named(name: &str) -> TaskRef {
-    TaskRef::Name(name.to_owned())
-}
-
-fn child(name: &str, after: &[(DependencyKind, &str)]) -> StartRequest {
-    after
-        .iter()
-        .fold(request(name, "fake"), |r, (kind, parent)| {
-            r.after(*kind, named(parent))
-        })
-}
-
-async fn start_all(f: &Fixture, requests: Vec<StartRequest>) -> Vec<TaskId> {
-    f.session
-        .start_many(requests)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.record.id.clone())
-        .collect()
+/// Fake systems whose scheduler has no native dependencies: xpr holds the children.
+fn fixture(names: &[&str]) -> Fixture {
+    fixture_with(names, serde_json::json!({"scheduler": "local"}))
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod life_support;
 use std::path::Path;
 use std::time::Duration;
 
-use life_support::{one_core, write, Bed};
+use life_support::{Bed, one_core, write};
 use serde_json::json;
 use xpr::db::{TaskFilter, TaskStatus};
 use xpr::session::{Session, StartRequest};
@@ -311,10 +311,12 @@ async fn hostile_names_neither_break_nor_inject() {
     assert!(err.to_string().contains(".."), "{err}");
     let mut out_escape = TaskSpec::argv("escape", ["true"]);
     out_escape.outputs = vec!["../x".into()];
-    assert!(session
-        .start(StartRequest::new(out_escape, "loc", one_core()))
-        .await
-        .is_err());
+    assert!(
+        session
+            .start(StartRequest::new(out_escape, "loc", one_core()))
+            .await
+            .is_err()
+    );
 }
 
 async fn session_start(bed: &Bed, spec: TaskSpec) -> (Session, xpr::ids::TaskId) {

@@ -44,11 +44,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use record::{
-    Attempt, HistoryEntry, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskSummary, TaskUpdate,
+    Attempt, HistoryEntry, NativeChild, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskSummary,
+    TaskUpdate,
 };
 pub use state::{DependencyKind, EndState, TaskStatus};
 
-use crate::ids::TaskId;
+use crate::ids::{SchedulerJobId, SystemName, TaskId};
 
 /// How long a writer waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -158,6 +159,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE attempts ADD COLUMN elapsed_secs INTEGER;
     ALTER TABLE attempts ADD COLUMN peak_memory_kb INTEGER;
     ALTER TABLE attempts ADD COLUMN scheduler_reason TEXT;",
+    // 6: a dependency the scheduler itself holds the child's current attempt on: the
+    // parent's job id as it was when the child was submitted (NULL: xpr holds the child).
+    "ALTER TABLE dependencies ADD COLUMN native_job TEXT;",
 ];
 
 /// Something the jobs DB could not do.
@@ -445,6 +449,94 @@ impl Db {
         Ok(out)
     }
 
+    /// Writes down which parents of `child` the scheduler holds its next attempt on: each
+    /// `(parent, Some(job))` is a native dependency on that job of the parent, each
+    /// `(parent, None)` one xpr holds. Parents not named keep what they had.
+    pub fn set_native_jobs(
+        &mut self,
+        child: &TaskId,
+        jobs: &[(TaskId, Option<SchedulerJobId>)],
+    ) -> Result<(), DbError> {
+        self.write(|tx, path, _| {
+            for (parent, job) in jobs {
+                tx.execute(
+                    "UPDATE dependencies SET native_job = ?3 WHERE child = ?1 AND parent = ?2",
+                    params![child, parent, job],
+                )
+                .map_err(sql_at(path))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The native dependencies of `child`'s current attempt: what it waits for and on which
+    /// job, by parent.
+    pub fn native_parents(
+        &self,
+        child: &TaskId,
+    ) -> Result<Vec<(DependencyKind, TaskId, SchedulerJobId)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, parent, native_job FROM dependencies
+                 WHERE child = ?1 AND native_job IS NOT NULL ORDER BY parent",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map(params![child], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .map_err(|e| self.sql(e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| self.sql(e))
+    }
+
+    /// The tasks of `system` in one of `statuses` that the scheduler holds on a parent's job,
+    /// each with those dependencies: (kind, the parent's job it waits on, the parent as it is
+    /// now). One query over the dependency rows that have a native job.
+    pub fn native_children(
+        &self,
+        system: &SystemName,
+        statuses: &[TaskStatus],
+    ) -> Result<Vec<NativeChild>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.child, d.kind, d.native_job, d.parent, c.status
+                 FROM dependencies d JOIN tasks c ON c.id = d.child
+                 WHERE d.native_job IS NOT NULL AND c.system = ?1
+                 ORDER BY d.child, d.parent",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(TaskId, DependencyKind, SchedulerJobId, TaskId, TaskStatus)> = stmt
+            .query_map(params![system], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut out: Vec<NativeChild> = Vec::new();
+        for (child, kind, job, parent, status) in rows {
+            if !statuses.contains(&status) {
+                continue;
+            }
+            let parent = existing(&self.conn, &self.path, &parent)?.summary;
+            match out.last_mut() {
+                Some(last) if last.child.id == child => last.parents.push((kind, job, parent)),
+                _ => out.push(NativeChild {
+                    child: existing(&self.conn, &self.path, &child)?.summary,
+                    parents: vec![(kind, job, parent)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction (see the module docs) with the DB
     /// file's path and the time of the change, committing if it succeeds.
     fn write<T>(
@@ -576,6 +668,11 @@ impl Db {
                 params![id, to, now],
             )
             .map_err(sql)?;
+            tx.execute(
+                "UPDATE dependencies SET native_job = NULL WHERE child = ?1",
+                params![id],
+            )
+            .map_err(sql)?;
             add_history(tx, id, now, Some(current.status), to, Some(detail)).map_err(sql)?;
             Ok(get(tx, path, id)?.expect("row exists in this transaction"))
         })
@@ -593,6 +690,31 @@ impl Db {
         end: &TaskUpdate,
         spec: Option<&str>,
     ) -> Result<TaskRecord, DbError> {
+        self.next_attempt(id, from, end, spec, TaskStatus::Created)
+    }
+
+    /// Like [`Db::retry`], but the task goes back to `waiting` for its parents: its attempt
+    /// was held by the scheduler on a parent's job that can no longer let it run as xpr
+    /// means (the parent was retried, or ended in a way the scheduler reads otherwise).
+    pub fn wait_again(
+        &mut self,
+        id: &TaskId,
+        from: &[TaskStatus],
+        end: &TaskUpdate,
+    ) -> Result<TaskRecord, DbError> {
+        self.next_attempt(id, from, end, None, TaskStatus::Waiting)
+    }
+
+    /// Ends the current attempt of `id` and makes the task `to` (`created` or `waiting`),
+    /// with no job and no native dependency, for its next attempt.
+    fn next_attempt(
+        &mut self,
+        id: &TaskId,
+        from: &[TaskStatus],
+        end: &TaskUpdate,
+        spec: Option<&str>,
+        to: TaskStatus,
+    ) -> Result<TaskRecord, DbError> {
         self.write(|tx, path, now| {
             let sql = sql_at(path);
             let current = existing(tx, path, id)?;
@@ -601,28 +723,25 @@ impl Db {
                     id: id.clone(),
                     actual: current.status,
                     expected: from.to_vec(),
-                    to: TaskStatus::Created,
+                    to,
                 });
             }
-            update_attempt(tx, id, current.attempt, end, TaskStatus::Created, true, now)
-                .map_err(sql)?;
+            update_attempt(tx, id, current.attempt, end, to, true, now).map_err(sql)?;
             tx.execute(
-                "UPDATE tasks SET status = 'created', updated_at = ?2, attempt = 0,
+                "UPDATE tasks SET status = ?5, updated_at = ?2, attempt = 0,
                     scheduler_job_id = NULL, end_state = NULL, exit_code = NULL, node = NULL,
                     reason = NULL, spec = COALESCE(?3, spec), local_dir = COALESCE(?4, local_dir)
                  WHERE id = ?1",
-                params![id, now, spec, end.local_dir],
+                params![id, now, spec, end.local_dir, to],
             )
             .map_err(sql)?;
-            add_history(
-                tx,
-                id,
-                now,
-                Some(current.status),
-                TaskStatus::Created,
-                end.detail.as_deref(),
+            tx.execute(
+                "UPDATE dependencies SET native_job = NULL WHERE child = ?1",
+                params![id],
             )
             .map_err(sql)?;
+            add_history(tx, id, now, Some(current.status), to, end.detail.as_deref())
+                .map_err(sql)?;
             existing(tx, path, id)
         })
     }

@@ -9,7 +9,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::DbError;
-use super::state::{EndState, TaskStatus};
+use super::state::{DependencyKind, EndState, TaskStatus};
 use crate::ids::{SchedulerJobId, SystemName, TaskId};
 
 /// A task to add to the DB.
@@ -413,4 +413,15 @@ pub(super) fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Atte
         peak_memory_kb: row.get::<_, Option<i64>>(11)?.map(|v| v.max(0) as u64),
         scheduler_reason: row.get(12)?,
     })
+}
+
+/// A task whose current attempt the scheduler holds on jobs of its parents
+/// ([`super::Db::native_children`]).
+#[derive(Clone, Debug)]
+pub struct NativeChild {
+    /// The child as it is now.
+    pub child: TaskSummary,
+    /// Each native dependency: what the child waits for, the parent's job the scheduler holds
+    /// it on, and the parent as it is now.
+    pub parents: Vec<(DependencyKind, SchedulerJobId, TaskSummary)>,
 }

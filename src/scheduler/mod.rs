@@ -13,6 +13,7 @@ use crate::command::{CommandOutput, CommandSpec};
 use crate::ids::SchedulerJobId;
 use crate::resources::NodeAllocation;
 
+pub mod depend;
 pub mod local;
 pub mod lsf;
 pub mod pbs;

@@ -477,6 +477,13 @@ pub fn build_script(
 
 /// `cd -- DIR || exit 1`, with relative and `~` paths under `$HOME`.
 fn cd_line(dir: &str) -> Result<String, &'static str> {
+    Ok(format!("cd -- {} || exit 1", dir_word(dir)?))
+}
+
+/// A remote directory as one shell word that names it whatever characters it holds: an
+/// absolute path quoted, `~` and relative paths under `"$HOME"`. Fails (saying why) for an
+/// empty path, a NUL byte or a `~user` path.
+pub fn dir_word(dir: &str) -> Result<String, &'static str> {
     if dir.is_empty() {
         return Err("it is empty");
     }
@@ -497,7 +504,7 @@ fn cd_line(dir: &str) -> Result<String, &'static str> {
         // "$HOME" and the quoted word concatenate into one shell word.
         format!("\"$HOME\"/{}", quoted(rel))
     };
-    Ok(format!("cd -- {target} || exit 1"))
+    Ok(target)
 }
 
 /// The lines of `EXPYRE_HEADER_EXTRA`: none when unset or blank.

@@ -124,14 +124,23 @@ impl Session {
         if let Some(_lock) = self.system_lock(&system, false).await? {
             self.advance_locked(&driver).await?;
         }
+        // Settled before following too: a process that died between cancelling a held
+        // child's job and writing so left the child held; its job must not be read as ended.
+        self.settle_native(&driver).await?;
         let retried = self.follow_jobs(&driver).await?;
+        let settled = self.settle_native(&driver).await?;
         let released = self.release_waiting(&system).await?;
         // Retries, released children and (with `max_queued`) tasks waiting for a queue slot
         // go out in this poll, not the next one.
-        if (retried + released > 0 || driver.system().max_queued.is_some())
+        if (retried + released + settled > 0 || driver.system().max_queued.is_some())
             && let Some(_lock) = self.system_lock(&system, false).await?
         {
             self.advance_locked(&driver).await?;
+            // A child the scheduler holds goes out once its parent has a job: a chain goes
+            // one link per round, all in this poll.
+            while self.release_waiting(&system).await? > 0 {
+                self.advance_locked(&driver).await?;
+            }
         }
         // Only in-flight rows again: a task that left them has finished (changed).
         let after: HashMap<TaskId, TaskStatus> = self
@@ -262,7 +271,7 @@ impl Session {
     /// their conditions is released (`created`, to be submitted); one with a parent whose end
     /// can no longer meet its condition ends `never_ran`, naming that parent. Returns how many
     /// were released. Exactly once: each is a compare-and-set from `waiting`.
-    async fn release_waiting(&self, system: &SystemName) -> Result<usize, SessionError> {
+    pub(crate) async fn release_waiting(&self, system: &SystemName) -> Result<usize, SessionError> {
         let waiting = self
             .summaries(TaskFilter::system_in(system, &[TaskStatus::Waiting]))
             .await?;
@@ -319,7 +328,54 @@ impl Session {
                         },
                     ),
                 },
-                None => continue,
+                None => {
+                    let record = self.get_async(&child.id).await?;
+                    let stored = self.stored(&record)?;
+                    let Some(plan) = self.native_plan(&child, &stored, &parents).await? else {
+                        continue;
+                    };
+                    let held: Vec<String> = plan
+                        .iter()
+                        .map(|(parent, dep)| format!("job {} of {parent}", dep.job))
+                        .collect();
+                    let jobs: Vec<_> = plan
+                        .iter()
+                        .map(|(parent, dep)| (parent.clone(), Some(dep.job.clone())))
+                        .collect();
+                    let spec = match self.inputs_from_parents(&child.id).await? {
+                        Ok(spec) => spec,
+                        // Only parents that have ended are read here; one of them lacks what
+                        // the child takes: it cannot run, whatever the others do.
+                        Err(why) => {
+                            self.transition(
+                                &child.id,
+                                &[TaskStatus::Waiting],
+                                TaskStatus::Failed,
+                                TaskUpdate {
+                                    end_state: Some(EndState::NeverRan),
+                                    reason: Some(why),
+                                    ..TaskUpdate::default()
+                                },
+                            )
+                            .await?;
+                            continue;
+                        }
+                    };
+                    let id = child.id.clone();
+                    self.with_db(move |db| db.set_native_jobs(&id, &jobs))
+                        .await?;
+                    (
+                        TaskStatus::Created,
+                        TaskUpdate {
+                            spec,
+                            detail: Some(format!(
+                                "released to the scheduler, held on {}",
+                                held.join(", ")
+                            )),
+                            ..TaskUpdate::default()
+                        },
+                    )
+                }
             };
             let moved = self
                 .transition(&child.id, &[TaskStatus::Waiting], to, update)
@@ -345,6 +401,11 @@ impl Session {
             return Ok(Ok(None));
         }
         for (parent, glob) in stored.inputs_from.clone() {
+            let status = self.get_async(&parent).await?.status;
+            if !status.is_finished() {
+                // Held on by the scheduler: its outputs are copied on the cluster.
+                continue;
+            }
             let dir = self.local_run_dir(&parent);
             let found = matching(&dir, &glob).unwrap_or_default();
             let found: Vec<_> = found.into_iter().filter(|rel| !is_xprs_own(rel)).collect();
@@ -356,13 +417,18 @@ impl Session {
                 )));
             }
             for rel in found {
+                let source = dir.join(&rel);
+                if stored.inputs.iter().any(|(s, d)| s == &source && d == &rel) {
+                    // Added when it was released before (it waited again since).
+                    continue;
+                }
                 if stored.inputs.iter().any(|(_, dest)| dest == &rel) {
                     return Ok(Err(format!(
                         "two of its inputs would be {} (one from parent {parent})",
                         rel.display()
                     )));
                 }
-                stored.inputs.push((dir.join(&rel), rel));
+                stored.inputs.push((source, rel));
             }
         }
         Ok(Ok(Some(

@@ -17,12 +17,13 @@
 //! | `submit` | start: prepare, record, stage, batch submit, recover interrupted submissions |
 //! | `follow` | poll and follow: status, accounting, vanished jobs, collection |
 //! | `manage` | cancel, clean, remove, mark processed, reset |
+//! | `native` | dependencies the scheduler holds (a child submitted at once, held on its parents' jobs), and settling them when a parent is retried or fails |
 //! | [`deliver`] | bringing a task's outputs to a destination without destroying a user's file |
 //! | [`profile`] | a profile's defaults under the caller's explicit choices: a [`StartRequest`] |
 //! | `protocol` | the remote `sh` programs and their reply framing |
 //! | `clock` | the engine's [`Clock`] (tests move a [`ManualClock`]) |
 //!
-//! The orchestrators (`submit`, `follow`, `manage`) decide and write DB transitions; they run
+//! The orchestrators (`submit`, `follow`, `manage`, `native`) decide and write DB transitions; they run
 //! DB calls on blocking threads (a DB call may wait out another process's write lock, which must
 //! not hold up the runtime).
 //!
@@ -83,6 +84,7 @@ mod driver;
 mod error;
 mod follow;
 mod manage;
+mod native;
 pub mod profile;
 pub mod protocol;
 mod report;

@@ -124,6 +124,21 @@ impl Session {
         for driver in &drivers {
             self.advance_locked(driver).await?;
         }
+        // Children whose parents have a job on the same scheduler go out now, held by the
+        // scheduler on those jobs (a chain: one link per round); so do children of parents
+        // that had ended already.
+        let mut more = parents.iter().any(|p| !p.is_empty());
+        while more {
+            let mut released = 0;
+            for driver in &drivers {
+                let n = self.release_waiting(&driver.system().name).await?;
+                if n > 0 {
+                    self.advance_locked(driver).await?;
+                }
+                released += n;
+            }
+            more = released > 0;
+        }
         drop(locks);
         let mut started = Vec::with_capacity(ids.len());
         for o in ids {
@@ -315,10 +330,35 @@ impl Session {
         job_dir: &str,
         extra_header: &[String],
     ) -> Result<String, SessionError> {
+        self.render_script_with(
+            system,
+            resources,
+            spec,
+            id,
+            job_dir,
+            extra_header,
+            Vec::new(),
+        )
+    }
+
+    /// [`Session::render_script`] with `prologue` lines run in the run dir before the task's
+    /// body (copying a native parent's outputs).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn render_script_with(
+        &self,
+        system: &System,
+        resources: &Resources,
+        spec: &TaskSpec,
+        id: &TaskId,
+        job_dir: &str,
+        extra_header: &[String],
+        mut prologue: Vec<String>,
+    ) -> Result<String, SessionError> {
         let alloc = find_nodes(system, resources)?;
+        prologue.extend(body_lines(spec));
         let mut script_spec = ScriptSpec::new(id.as_str(), job_dir)
             .with_extra_header(extra_header.iter().cloned())
-            .with_body(body_lines(spec));
+            .with_body(prologue);
         if let Some(extra) = &self.options().header_extra_env {
             script_spec = script_spec.with_header_extra_env(extra.clone());
         }
@@ -489,7 +529,11 @@ impl Session {
     ) -> Result<(), SessionError> {
         let mut groups = Vec::new();
         for record in records {
-            let stored = self.stored(record)?;
+            let mut stored = self.stored(record)?;
+            // Held by the scheduler on its parents' jobs: this attempt's script says so.
+            if let Some(script) = self.native_script(driver, record, &stored).await? {
+                stored.script = script;
+            }
             let dir = self.write_local_dir(record, &stored)?;
             let mut entries = vec![StageEntry {
                 source: dir.join(SCRIPT_FILE),

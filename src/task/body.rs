@@ -68,3 +68,42 @@ pub fn is_env_name(key: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// Job script lines that copy, before the task runs, the outputs of a parent task that ran on
+/// the same cluster into the run dir: the entries directly in `parent_dir` (a shell word, see
+/// [`crate::scheduler::script::dir_word`]) whose names match `pattern` (a shell pattern of one
+/// path component, taken as a pattern and never evaluated), except xpr's own files. Used when
+/// the scheduler, not xpr, holds the task until the parent has ended, so its outputs cannot
+/// come through this machine first.
+///
+/// A pattern that matches nothing, or a name that is already in the run dir, fails the job
+/// before its command runs, saying why in [`STDERR_FILE`], with exit status 1 in
+/// [`EXIT_FILE`].
+pub fn inputs_from_lines(parent_dir: &str, pattern: &str, parent: &str) -> Vec<String> {
+    let quote = |word: &str| String::from_utf8_lossy(&shell_quote(OsStr::new(word))).into_owned();
+    vec![
+        format!("# --- xpr: inputs from parent {parent}, matching {}", quote(pattern)),
+        "xpr_take() {".to_owned(),
+        "  xpr_n=0".to_owned(),
+        // `"$1"/*` and the two dot globs list every entry; only the user's pattern is one.
+        "  for xpr_f in \"$1\"/* \"$1\"/.[!.]* \"$1\"/..?*; do".to_owned(),
+        "    [ -e \"$xpr_f\" ] || [ -L \"$xpr_f\" ] || continue".to_owned(),
+        "    xpr_b=${xpr_f##*/}".to_owned(),
+        "    case $xpr_b in xpr.*|xpr_*|.xpr-*|job.*) continue ;; esac".to_owned(),
+        // shellcheck reads an unquoted `$2` in a case pattern as a pattern: that is the point.
+        "    case $xpr_b in $2) ;; *) continue ;; esac".to_owned(),
+        "    if [ -e \"$xpr_b\" ] || [ -L \"$xpr_b\" ]; then".to_owned(),
+        "      printf 'xpr: two of its inputs would be %s (one from parent %s)\\n' \"$xpr_b\" \"$3\"; return 1".to_owned(),
+        "    fi".to_owned(),
+        "    cp -pR -- \"$xpr_f\" \"$xpr_b\" || return 1".to_owned(),
+        "    xpr_n=$((xpr_n + 1))".to_owned(),
+        "  done".to_owned(),
+        "  [ \"$xpr_n\" -gt 0 ] || { printf 'xpr: the outputs of its parent %s hold nothing matching %s (in %s)\\n' \"$3\" \"$2\" \"$1\"; return 1; }".to_owned(),
+        "}".to_owned(),
+        format!(
+            "xpr_take {parent_dir} {} {} >> {STDERR_FILE} 2>&1 || {{ printf '1\\n' > {EXIT_FILE}.tmp && mv -f {EXIT_FILE}.tmp {EXIT_FILE}; exit 1; }}",
+            quote(pattern),
+            quote(parent)
+        ),
+    ]
+}

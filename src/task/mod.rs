@@ -12,7 +12,8 @@ mod identity;
 mod spec;
 
 pub use body::{
-    ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, is_env_name,
+    ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, inputs_from_lines,
+    is_env_name,
 };
 pub use id::{MAX_ID_LEN, id_prefix, is_task_id, new_task_id};
 pub use identity::task_identity;

@@ -54,6 +54,9 @@ pub struct FakeJob {
     pub in_queue: bool,
     /// Shown by `fake-acct`.
     pub in_accounting: bool,
+    /// The native dependency its script asks for (the value of `--dependency=`, or of
+    /// `-hold_jid`), as submitted. The fake does not hold the job: the test moves it.
+    pub dependency: Option<String>,
 }
 
 /// What the next batch does, set by a test.
@@ -342,6 +345,12 @@ impl FakeTransport {
                     dir.join(&words[2]).is_file(),
                     "job script staged in {dir:?}"
                 );
+                let script = std::fs::read_to_string(dir.join(&words[2])).unwrap();
+                let dependency = script.lines().find_map(|l| {
+                    l.strip_prefix("#SBATCH --dependency=")
+                        .or_else(|| l.strip_prefix("#$ -hold_jid "))
+                        .map(str::to_owned)
+                });
                 state.jobs.insert(
                     n,
                     FakeJob {
@@ -350,6 +359,7 @@ impl FakeTransport {
                         state: FakeState::Queued,
                         in_queue: true,
                         in_accounting: true,
+                        dependency,
                     },
                 );
                 CommandOutput::success(format!("{n}\n"))
@@ -600,6 +610,31 @@ pub fn request(name: &str, system: &str) -> StartRequest {
         .with_partial_node(true)
         .with_max_time(600);
     StartRequest::new(TaskSpec::argv(name, ["echo", name]), system, resources)
+}
+
+/// The newest task named `name` (or the request of that name in the same batch).
+pub fn named(name: &str) -> xpr::session::TaskRef {
+    xpr::session::TaskRef::Name(name.to_owned())
+}
+
+/// [`request`] `name` on the system `fake`, after each `(kind, parent name)` of `after`.
+pub fn child(name: &str, after: &[(xpr::db::DependencyKind, &str)]) -> StartRequest {
+    after
+        .iter()
+        .fold(request(name, "fake"), |r, (kind, parent)| {
+            r.after(*kind, named(parent))
+        })
+}
+
+/// Starts `requests` as one batch; their task ids, in order.
+pub async fn start_all(f: &Fixture, requests: Vec<StartRequest>) -> Vec<TaskId> {
+    f.session
+        .start_many(requests)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.record.id.clone())
+        .collect()
 }
 
 impl Fixture {
