@@ -44,8 +44,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use record::{
-    Attempt, HistoryEntry, NativeChild, NewTask, SummaryRef, TaskFilter, TaskRecord, TaskSummary,
-    TaskUpdate,
+    Attempt, Change, HistoryEntry, NativeChild, NewTask, SummaryRef, TaskFilter, TaskRecord,
+    TaskSummary, TaskUpdate,
 };
 pub use state::{DependencyKind, EndState, TaskStatus};
 
@@ -162,6 +162,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: a dependency the scheduler itself holds the child's current attempt on: the
     // parent's job id as it was when the child was submitted (NULL: xpr holds the child).
     "ALTER TABLE dependencies ADD COLUMN native_job TEXT;",
+    // 7: the attempt a history row is about (NULL: none yet, or a row older than this), so
+    // the changes read back as events name their job and end.
+    "ALTER TABLE history ADD COLUMN attempt INTEGER;",
 ];
 
 /// Something the jobs DB could not do.
@@ -633,6 +636,7 @@ impl Db {
                 tx,
                 id,
                 now,
+                attempt,
                 Some(current.status),
                 to,
                 update.detail.as_deref(),
@@ -673,7 +677,16 @@ impl Db {
                 params![id],
             )
             .map_err(sql)?;
-            add_history(tx, id, now, Some(current.status), to, Some(detail)).map_err(sql)?;
+            add_history(
+                tx,
+                id,
+                now,
+                current.attempt,
+                Some(current.status),
+                to,
+                Some(detail),
+            )
+            .map_err(sql)?;
             Ok(get(tx, path, id)?.expect("row exists in this transaction"))
         })
     }
@@ -740,8 +753,16 @@ impl Db {
                 params![id],
             )
             .map_err(sql)?;
-            add_history(tx, id, now, Some(current.status), to, end.detail.as_deref())
-                .map_err(sql)?;
+            add_history(
+                tx,
+                id,
+                now,
+                current.attempt,
+                Some(current.status),
+                to,
+                end.detail.as_deref(),
+            )
+            .map_err(sql)?;
             existing(tx, path, id)
         })
     }
@@ -770,6 +791,7 @@ impl Db {
                         tx,
                         id,
                         now,
+                        current.attempt,
                         Some(current.status),
                         current.status,
                         Some("cancel requested"),
@@ -905,6 +927,75 @@ impl Db {
             });
         }
         Ok(out)
+    }
+
+    /// The state changes of every task after history row `after` (0: from the first),
+    /// oldest first, at most `limit`; each with its task's name and system and, where the
+    /// row names an attempt, that attempt's job and end. What
+    /// [`Session::events`](crate::session::Session::events) reads, in one query.
+    pub fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT h.seq, h.at, h.task_id, t.name, t.system, h.from_status, h.to_status,
+                    h.detail, h.attempt, a.scheduler_job_id, a.node,
+                    COALESCE(a.end_state, t.end_state), COALESCE(a.exit_code, t.exit_code),
+                    COALESCE(a.reason, t.reason), t.local_dir,
+                    h.from_status IS h.to_status AND h.at = t.cancel_requested_at
+                 FROM history h JOIN tasks t ON t.id = h.task_id
+                 LEFT JOIN attempts a ON a.task_id = h.task_id AND a.number = h.attempt
+                 WHERE h.seq > ?1 ORDER BY h.seq LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map(params![after, limit as i64], |row| {
+            Ok(Change {
+                seq: row.get(0)?,
+                at: row.get(1)?,
+                task: row.get(2)?,
+                name: row.get(3)?,
+                system: row.get(4)?,
+                from: row.get(5)?,
+                to: row.get(6)?,
+                detail: row.get(7)?,
+                attempt: row.get::<_, Option<u32>>(8)?.unwrap_or(0),
+                job: row.get(9)?,
+                node: row.get(10)?,
+                end_state: row.get(11)?,
+                exit_code: row.get(12)?,
+                reason: row.get(13)?,
+                local_dir: row.get(14)?,
+                cancel_request: row.get(15)?,
+            })
+        })
+        .map_err(|e| self.sql(e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| self.sql(e))
+    }
+
+    /// The number of the first history row of any of `tasks` (one indexed lookup each);
+    /// one past the newest row when they have none.
+    pub fn first_change_of(&self, tasks: &[TaskId]) -> Result<i64, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT MIN(seq) FROM history WHERE task_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let mut first = self.last_change()? + 1;
+        for id in tasks {
+            let seq: Option<i64> = stmt
+                .query_row(params![id], |row| row.get(0))
+                .map_err(|e| self.sql(e))?;
+            first = seq.map_or(first, |s| s.min(first));
+        }
+        Ok(first)
+    }
+
+    /// The newest history row's number (0 when there is none): changes after it are new.
+    pub fn last_change(&self) -> Result<i64, DbError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM history", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| self.sql(e))
     }
 
     /// Deletes task `id` and its history. Refused while another task waits for it.
@@ -1052,17 +1143,21 @@ fn update_attempt(
     Ok(())
 }
 
+/// Appends a history row; `attempt` is the attempt it is about (0: none).
+#[allow(clippy::too_many_arguments)]
 fn add_history(
     conn: &Connection,
     id: &TaskId,
     at: f64,
+    attempt: u32,
     from: Option<TaskStatus>,
     to: TaskStatus,
     detail: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO history (task_id, at, from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, at, from, to, detail],
+        "INSERT INTO history (task_id, at, from_status, to_status, detail, attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, at, from, to, detail, (attempt > 0).then_some(attempt)],
     )?;
     Ok(())
 }
@@ -1083,7 +1178,7 @@ fn insert(conn: &Connection, task: &NewTask, status: TaskStatus, now: f64) -> ru
             now
         ],
     )?;
-    add_history(conn, &task.id, now, None, status, None)
+    add_history(conn, &task.id, now, 0, None, status, None)
 }
 
 fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>, DbError> {

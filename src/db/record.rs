@@ -173,6 +173,44 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
 }
 
+/// One state change of a task as events read it ([`Db::changes_since`](super::Db::changes_since)):
+/// a history row with its task's name and system and the attempt it is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The history row's number: increasing, never reused.
+    pub seq: i64,
+    /// When (seconds since the Unix epoch).
+    pub at: f64,
+    /// The task.
+    pub task: TaskId,
+    /// Its name.
+    pub name: String,
+    /// Its system.
+    pub system: SystemName,
+    /// The status before (`None` for creation).
+    pub from: Option<TaskStatus>,
+    /// The status after.
+    pub to: TaskStatus,
+    /// The row's note, if any.
+    pub detail: Option<String>,
+    /// The attempt the change is about (0: none).
+    pub attempt: u32,
+    /// That attempt's scheduler job, if it had one.
+    pub job: Option<SchedulerJobId>,
+    /// The node that attempt ran on, if known.
+    pub node: Option<String>,
+    /// That attempt's end state (else the task's).
+    pub end_state: Option<EndState>,
+    /// That attempt's exit code (else the task's).
+    pub exit_code: Option<i32>,
+    /// That attempt's reason (else the task's).
+    pub reason: Option<String>,
+    /// The task's local run dir, if it has one.
+    pub local_dir: Option<String>,
+    /// True for the row that wrote down a cancel request (status unchanged).
+    pub cancel_request: bool,
+}
+
 /// Which tasks to list: ExPyRe's filters. Empty lists match everything; regexps match the
 /// whole value. `statuses` and `system` are applied in SQL (indexed), the regexps on the rows
 /// SQL returns.

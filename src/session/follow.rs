@@ -732,36 +732,8 @@ impl Session {
         ids: Option<&[TaskId]>,
         timeout: Option<Duration>,
     ) -> Result<Vec<TaskRecord>, SessionError> {
-        // (id, system, status) of each task to follow, from the light listing columns.
-        let tasks: Vec<(TaskId, SystemName, TaskStatus)> = match ids {
-            // Each id given must exist: an unknown one is an error, not nothing to wait for.
-            Some(ids) => {
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    let r = self.get_async(id).await?;
-                    out.push((r.summary.id, r.summary.system, r.summary.status));
-                }
-                out
-            }
-            None => self
-                .summaries(TaskFilter::in_statuses(&TaskStatus::ONGOING))
-                .await?
-                .into_iter()
-                .map(|s| (s.id, s.system, s.status))
-                .collect(),
-        };
+        let (ids, watched) = self.followed(ids).await?;
         let deadline = timeout.map(|t| Instant::now() + t);
-        let ids: Vec<TaskId> = tasks.iter().map(|(id, _, _)| id.clone()).collect();
-        // A task waiting for parents on other systems ends only once they do: follow those
-        // systems too, until the parents have ended.
-        let unfinished: Vec<TaskId> = tasks
-            .iter()
-            .filter(|(_, _, status)| !status.is_finished())
-            .map(|(id, _, _)| id.clone())
-            .collect();
-        let ancestors = self.with_db(move |db| db.ancestors(&unfinished)).await?;
-        let mut watched = tasks;
-        watched.extend(ancestors.into_iter().map(|a| (a.id, a.system, a.status)));
         let mut systems: Vec<SystemName> = Vec::new();
         for (_, system, status) in &watched {
             if !status.is_finished() && !systems.contains(system) {
@@ -797,6 +769,53 @@ impl Session {
             });
         }
         Ok(records)
+    }
+
+    /// The tasks [`Session::follow`] follows: `ids` (or every ongoing task), and the
+    /// ancestors that unfinished ones wait for, each with its system and status.
+    async fn followed(
+        &self,
+        ids: Option<&[TaskId]>,
+    ) -> Result<(Vec<TaskId>, Vec<(TaskId, SystemName, TaskStatus)>), SessionError> {
+        // (id, system, status) of each task to follow, from the light listing columns.
+        let tasks: Vec<(TaskId, SystemName, TaskStatus)> = match ids {
+            // Each id given must exist: an unknown one is an error, not nothing to wait for.
+            Some(ids) => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let r = self.get_async(id).await?;
+                    out.push((r.summary.id, r.summary.system, r.summary.status));
+                }
+                out
+            }
+            None => self
+                .summaries(TaskFilter::in_statuses(&TaskStatus::ONGOING))
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.system, s.status))
+                .collect(),
+        };
+        let ids: Vec<TaskId> = tasks.iter().map(|(id, _, _)| id.clone()).collect();
+        // A task waiting for parents on other systems ends only once they do: follow those
+        // systems too, until the parents have ended.
+        let unfinished: Vec<TaskId> = tasks
+            .iter()
+            .filter(|(_, _, status)| !status.is_finished())
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        let ancestors = self.with_db(move |db| db.ancestors(&unfinished)).await?;
+        let mut watched = tasks;
+        watched.extend(ancestors.into_iter().map(|a| (a.id, a.system, a.status)));
+        Ok((ids, watched))
+    }
+
+    /// The ids [`Session::follow`] would follow for `ids` (see [`Session::followed`]).
+    pub(crate) async fn follow_set(
+        &self,
+        ids: Option<&[TaskId]>,
+    ) -> Result<HashSet<TaskId>, SessionError> {
+        let (_, watched) = self.followed(ids).await?;
+        Ok(watched.into_iter().map(|(id, _, _)| id).collect())
     }
 
     /// Waits until `ids` are finished, at most `timeout`.

@@ -17,6 +17,7 @@
 //! | `submit` | start: prepare, record, stage, batch submit, recover interrupted submissions |
 //! | `follow` | poll and follow: status, accounting, vanished jobs, collection |
 //! | `manage` | cancel, clean, remove, mark processed, reset |
+//! | `events` | [`TaskEvent`]s read from the jobs DB's history (every process's changes, in order), handed to an [`EventObserver`] or [`Callbacks`] while following |
 //! | `native` | dependencies the scheduler holds (a child submitted at once, held on its parents' jobs), and settling them when a parent is retried or fails |
 //! | [`deliver`] | bringing a task's outputs to a destination without destroying a user's file |
 //! | [`profile`] | a profile's defaults under the caller's explicit choices: a [`StartRequest`] |
@@ -82,6 +83,7 @@ mod decide;
 pub mod deliver;
 mod driver;
 mod error;
+mod events;
 mod follow;
 mod manage;
 mod native;
@@ -104,6 +106,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{EndContext, EndDecision, EndFacts, decide_end, end_state_of};
 pub use driver::{MAX_ARG_BYTES, SUBMIT_LOCK_FILE, SubmitReply, SystemDriver};
 pub use error::SessionError;
+pub use events::{Callback, Callbacks, EventKind, EventObserver, EventsFrom, TaskEvent, event_of};
 pub use follow::PollReport;
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};

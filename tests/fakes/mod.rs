@@ -553,6 +553,8 @@ pub struct Fixture {
     pub clock: Arc<ManualClock>,
     /// One fake cluster per system, in the order given.
     pub clusters: Vec<FakeCluster>,
+    /// The systems' names, in the same order.
+    pub names: Vec<String>,
 }
 
 /// A session over the fake systems `names`, each its own fake cluster.
@@ -601,6 +603,7 @@ pub fn fixture_with(names: &[&str], extra: serde_json::Value) -> Fixture {
         session,
         clock,
         clusters,
+        names: names.iter().map(|n| n.to_string()).collect(),
     }
 }
 
@@ -638,6 +641,24 @@ pub async fn start_all(f: &Fixture, requests: Vec<StartRequest>) -> Vec<TaskId> 
 }
 
 impl Fixture {
+    /// Another session over the same jobs DB and the same fake clusters: what a second xpr
+    /// process would be.
+    pub fn reopen(&self) -> Session {
+        let session = Session::open_with(
+            self.session.config().clone(),
+            self.session.options().clone(),
+        )
+        .unwrap();
+        for (system, cluster) in self.names.iter().zip(&self.clusters) {
+            session.set_backend(
+                system,
+                Arc::new(FakeTransport::new(cluster.clone())),
+                Arc::new(FakeScheduler),
+            );
+        }
+        session
+    }
+
     /// The first system's cluster.
     pub fn cluster(&self) -> &FakeCluster {
         &self.clusters[0]

@@ -329,6 +329,12 @@ pub struct WaitArgs {
     /// Give up after this long.
     #[arg(long, value_name = "T")]
     pub timeout: Option<String>,
+    /// Print each task's events as JSON lines as they happen (recorded, released,
+    /// submitted, started, retried, ended, never_ran, outputs_local, cancel_requested; each
+    /// task's from its recording on), instead of the statuses at the end. Schema:
+    /// schemas/events.schema.json.
+    #[arg(long)]
+    pub events: bool,
 }
 
 /// `xpr rm ...`

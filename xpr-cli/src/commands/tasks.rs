@@ -14,7 +14,9 @@ use xpr::ids::TaskId;
 use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
-use xpr::session::{FailureReport, Retries, Session, StartRequest, TaskRef, TaskResults};
+use xpr::session::{
+    EventsFrom, FailureReport, Retries, Session, StartRequest, TaskEvent, TaskRef, TaskResults,
+};
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
@@ -492,8 +494,13 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
         Some(tasks) => tasks,
         None => ongoing(&session)?,
     };
-    let done = rt.block_on(session.wait(&ids(&tasks), timeout))?;
-    print_statuses(&done)?;
+    let done = if args.events {
+        rt.block_on(wait_printing_events(&session, &ids(&tasks), timeout))?
+    } else {
+        let done = rt.block_on(session.wait(&ids(&tasks), timeout))?;
+        print_statuses(&done)?;
+        done
+    };
     rt.block_on(session.close())?;
     let all_ok = done
         .iter()
@@ -503,6 +510,33 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(exit::TASK_FAILED)
     })
+}
+
+/// Waits for `ids`, printing each of their events as one JSON line on stdout, flushed, as
+/// it is read (a shell script reading the lines reacts at once).
+async fn wait_printing_events(
+    session: &Session,
+    ids: &[TaskId],
+    timeout: Duration,
+) -> anyhow::Result<Vec<TaskRecord>> {
+    let mut failed = None;
+    let mut print = |event: &TaskEvent| {
+        if failed.is_some() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let line = serde_json::to_string(event).expect("an event serialises");
+        if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+            failed = Some(e);
+        }
+    };
+    let done = session
+        .wait_observed(Some(ids), Some(timeout), EventsFrom::Recorded, &mut print)
+        .await?;
+    if let Some(e) = failed {
+        return Err(anyhow::Error::new(e).context("writing events to stdout"));
+    }
+    Ok(done)
 }
 
 /// `xpr results ID`.
