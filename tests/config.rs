@@ -1187,3 +1187,32 @@ fn a_bad_error_pattern_is_a_config_error() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn poll_interval_and_vanish_timeout_are_times_of_at_least_a_second() {
+    let path = Path::new("/c/config.json");
+    for key in ["poll_interval", "vanish_timeout"] {
+        let load = |v: serde_json::Value| {
+            let mut system = json!({"host": null, "scheduler": "slurm",
+                "partitions": {"p": {"num_cores": 1}}});
+            system[key] = v;
+            Config::from_json_str(&json!({"systems": {"s": system}}).to_string(), path)
+        };
+        let get = |c: &Config| {
+            let s = c.system("s").unwrap();
+            if key == "poll_interval" {
+                s.poll_interval
+            } else {
+                s.vanish_timeout
+            }
+        };
+        let secs = |n| Some(std::time::Duration::from_secs(n));
+        assert_eq!(get(&load(json!("2m")).unwrap()), secs(120));
+        assert_eq!(get(&load(json!(90)).unwrap()), secs(90));
+        assert_eq!(get(&load(json!(null)).unwrap()), None);
+        for bad in [json!(0), json!("soon"), json!(true)] {
+            let err = load(bad.clone()).unwrap_err().to_string();
+            assert!(err.contains(&format!("systems.s.{key}")), "{bad}: {err}");
+        }
+    }
+}

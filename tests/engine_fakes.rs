@@ -500,3 +500,50 @@ async fn error_lines_fail_a_clean_exit_only_for_a_task_that_opted_in() {
     assert!(r.reason.clone().unwrap().contains("error line"), "{r:?}");
     assert_eq!(f.status(&relaxed), TaskStatus::Succeeded);
 }
+
+#[tokio::test]
+async fn a_systems_own_vanish_timeout_wins_over_the_sessions() {
+    let f = fakes::fixture_with(&["fake"], json!({"vanish_timeout": "20s"}));
+    let id = f.start(&["ghost"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().set(n, FakeState::Running);
+    f.poll().await;
+    f.cluster().show(n, false, false);
+    f.poll().await;
+    f.clock.advance(Duration::from_secs(19));
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Started, "19 s: not yet");
+    f.clock.advance(Duration::from_secs(1));
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(
+        record.end_state,
+        Some(EndState::Vanished),
+        "20 s, not 5 min"
+    );
+    assert!(record.reason.clone().unwrap().contains("20s"), "{record:?}");
+}
+
+/// How many status queries a 2.5 s wait on a queued job makes on a system with `extra`.
+async fn status_queries_in_a_short_wait(extra: serde_json::Value) -> usize {
+    let f = fakes::fixture_with(&["fake"], extra);
+    let id = f.start(&["queued"]).await.remove(0);
+    let before = f.cluster().count("fake-status");
+    let waited = f
+        .session
+        .wait(std::slice::from_ref(&id), Duration::from_millis(2500))
+        .await;
+    assert!(waited.is_err(), "the job stays queued: the wait times out");
+    f.cluster().count("fake-status") - before
+}
+
+#[tokio::test]
+async fn a_systems_poll_interval_is_a_floor_under_the_back_off() {
+    // The session polls at 1 s at first: twice or more in 2.5 s.
+    assert!(status_queries_in_a_short_wait(json!({})).await >= 2);
+    // A site that allows one query per 10 minutes gets one.
+    assert_eq!(
+        status_queries_in_a_short_wait(json!({"poll_interval": "10m"})).await,
+        1
+    );
+}

@@ -198,6 +198,8 @@ fn local_system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         error_rules: Default::default(),
     }
 }
@@ -434,6 +436,8 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
     let system = System {
         resource_lines: true,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         ..local_system()
     };
     let alloc = NodeAllocation {

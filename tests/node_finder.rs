@@ -37,6 +37,8 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         error_rules: Default::default(),
     }
 }

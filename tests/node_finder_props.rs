@@ -106,6 +106,8 @@ fn arb_system() -> impl Strategy<Value = System> {
             remsh_cmd: None,
             resource_lines: false,
             max_queued: None,
+            poll_interval: None,
+            vanish_timeout: None,
             error_rules: Default::default(),
         })
 }

@@ -100,6 +100,8 @@ fn system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         error_rules: Default::default(),
     }
 }

@@ -38,6 +38,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -201,6 +202,13 @@ pub struct System {
     /// queue at once (queued or running); the rest wait in xpr, staged, and go as slots
     /// free (sites that cap jobs per user). `None`: no cap.
     pub max_queued: Option<u32>,
+    /// xpr's addition (`"poll_interval": "2m"`): never ask this system's scheduler about
+    /// its jobs more often than this (sites that allow one `squeue` per few minutes); the
+    /// session's own back-off applies above it. `None`: the session's.
+    pub poll_interval: Option<Duration>,
+    /// xpr's addition (`"vanish_timeout": "10m"`): how long a job may be missing from both
+    /// the queue and accounting before xpr calls it vanished. `None`: the session's.
+    pub vanish_timeout: Option<Duration>,
     /// Failure analysis settings for every task on this system (under a profile's and a
     /// task's own).
     pub error_rules: ErrorRules,
@@ -260,6 +268,8 @@ pub fn builtin_local_system() -> System {
         // refuses what the machine does not have.
         resource_lines: true,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         error_rules: ErrorRules::default(),
     }
 }

@@ -7,6 +7,7 @@
 //! problem, reported as the unknown key with its did-you-mean, not also as a missing key).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -39,6 +40,8 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "remsh_cmd",
     "resource_lines",
     "max_queued",
+    "poll_interval",
+    "vanish_timeout",
     "error_patterns",
     "error_whitelist",
     "whitelist_threshold",
@@ -365,6 +368,8 @@ impl Validator<'_> {
         let no_default_header = self.keep(self.flag(map, "no_default_header", path));
         let resource_lines = self.keep(self.flag(map, "resource_lines", path));
         let max_queued = self.keep(self.opt_positive(map, "max_queued", path));
+        let poll_interval = self.keep(self.opt_interval(map, "poll_interval", path));
+        let vanish_timeout = self.keep(self.opt_interval(map, "vanish_timeout", path));
         let script_exec = self.keep(self.opt_string(map, "script_exec", path));
         let rundir = self.keep(self.opt_string(map, "rundir", path));
         if let Some(Some(empty)) = &rundir
@@ -412,6 +417,8 @@ impl Validator<'_> {
             remsh_cmd: remsh_cmd?,
             resource_lines: resource_lines?,
             max_queued: max_queued?,
+            poll_interval: poll_interval?,
+            vanish_timeout: vanish_timeout?,
             error_rules: error_rules?,
         })
     }
@@ -529,6 +536,25 @@ impl Validator<'_> {
                     "expected a whole number of at least 1 (hint: leave it out for no limit)",
                 )),
             },
+        }
+    }
+
+    /// An optional interval of at least a second: seconds, or a time like `"2m"`.
+    fn opt_interval(
+        &self,
+        map: &Obj,
+        key: &str,
+        path: &JsonPath,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let path = path.join(key);
+        match self.max_time(map.get(key), &path)? {
+            None => Ok(None),
+            Some(0) => Err(self.invalid(
+                &path,
+                &map[key],
+                "expected at least one second (hint: leave it out for xpr's default)",
+            )),
+            Some(secs) => Ok(Some(Duration::from_secs(secs))),
         }
     }
 

@@ -487,6 +487,8 @@ fn check(
 ///     pre_submit_cmds: vec![], commands: vec![], rundir: None, remsh_cmd: None,
 ///     resource_lines: false,
 ///     max_queued: None,
+///     poll_interval: None,
+///     vanish_timeout: None,
 ///     error_rules: Default::default(),
 /// };
 /// let alloc = find_nodes(&system, &Resources::cores(36).with_max_time(3600)).unwrap();

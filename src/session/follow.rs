@@ -34,7 +34,9 @@
 //! things change (jobs start or finish), growing by half each quiet round (jobs wait in the
 //! queue or run long) up to [`max_poll_interval`](super::SessionOptions::max_poll_interval).
 //! The interval is counted from the start of one poll to the start of the next, with at least
-//! a quarter of it free between the end of one poll and the start of the next.
+//! a quarter of it free between the end of one poll and the start of the next. A system's
+//! `poll_interval` is a floor under both (a wait that times out first makes no early poll),
+//! and its `vanish_timeout` replaces the session's.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -257,7 +259,7 @@ impl Session {
                 continue;
             }
             let missing_for = self.unaccounted_for(&record.id)?;
-            if missing_for >= self.options().vanish_timeout {
+            if missing_for >= self.vanish_timeout(driver.system()) {
                 ended.push(Ended { job: None, record });
             }
         }
@@ -637,7 +639,7 @@ impl Session {
             EndContext {
                 job_id: &job_id,
                 system: driver.system().name.as_str(),
-                vanish_timeout: self.options().vanish_timeout,
+                vanish_timeout: self.vanish_timeout(driver.system()),
             },
         );
         let update = TaskUpdate {
@@ -818,6 +820,14 @@ impl Session {
         Ok(watched.into_iter().map(|(id, _, _)| id).collect())
     }
 
+    /// How long a job of `system` may be missing from queue and accounting before it has
+    /// vanished: the system's `vanish_timeout`, else the session's.
+    pub(crate) fn vanish_timeout(&self, system: &crate::config::System) -> Duration {
+        system
+            .vanish_timeout
+            .unwrap_or(self.options().vanish_timeout)
+    }
+
     /// Waits until `ids` are finished, at most `timeout`.
     pub async fn wait(
         &self,
@@ -833,7 +843,12 @@ impl Session {
         ids: Vec<TaskId>,
         deadline: Option<Instant>,
     ) -> Result<(), SessionError> {
-        let options = self.options().clone();
+        let mut options = self.options().clone();
+        // A system's own poll interval is a floor: the back-off runs above it.
+        if let Some(floor) = self.system(system.as_str())?.poll_interval {
+            options.min_poll_interval = options.min_poll_interval.max(floor);
+            options.max_poll_interval = options.max_poll_interval.max(floor);
+        }
         let ids: HashSet<TaskId> = ids.into_iter().collect();
         let unfinished: Vec<TaskStatus> = TaskStatus::ALL
             .into_iter()
@@ -873,18 +888,20 @@ impl Session {
             // poll's own round trips (several over a slow link) do not stretch it; a quarter
             // of it always stays free, so a slow scheduler is never asked back to back.
             let interval = interval.max(options.min_poll_interval);
-            let mut sleep = interval
+            let sleep = interval
                 .saturating_sub(poll_started.elapsed())
                 .max(interval / 4);
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
+                // The deadline comes before the next poll is due: no early poll (a
+                // system's poll interval is a promise to the site), just the timeout.
+                if left < sleep {
+                    tokio::time::sleep(left).await;
                     return Err(SessionError::Timeout {
                         waited: started.elapsed(),
                         pending: Vec::new(),
                     });
                 }
-                sleep = sleep.min(left);
             }
             tokio::time::sleep(sleep).await;
         }

@@ -108,6 +108,8 @@ pub fn system(kind: SchedulerKind) -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        poll_interval: None,
+        vanish_timeout: None,
         error_rules: Default::default(),
     }
 }
