@@ -2,7 +2,8 @@
 //! (`scontrol show job` shows the native `afterok` while the parent still runs), each child
 //! reading its parents' outputs; `after_fail` and `after_ok` children of a parent that fails
 //! and of one that succeeds; and a pipeline Slurm -> Grid Engine -> a plain host over SSH
-//! with the outputs passed along through the laptop.
+//! with the outputs passed along through the laptop; and `max_queued 5` with 30 tasks, Slurm's
+//! queue sampled with `squeue` while xpr follows.
 
 mod common;
 mod life_support;
@@ -285,4 +286,66 @@ async fn a_pipeline_slurm_then_grid_engine_then_a_plain_host_passes_outputs_alon
         "answer 42\n"
     );
     let _ = bed.ssh("xpr-hostB", &format!("rm -rf {}", bed.remote_root));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_queued_keeps_at_most_five_jobs_in_slurms_queue_and_all_thirty_finish() {
+    let Some(tb) = Testbed::require("slurm") else {
+        return;
+    };
+    let bed = Bed::new(
+        Some(&tb),
+        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm", "max_queued": 5,
+            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
+    );
+    let session = bed.session(Duration::from_secs(120));
+    let requests = (0..30)
+        .map(|i| {
+            sh(
+                &format!("q{i}"),
+                "slurm",
+                "sleep 1; echo done > out.txt",
+                &["out.txt"],
+            )
+        })
+        .collect();
+    let started = start_all(&session, requests).await;
+    let ids: Vec<TaskId> = started.iter().map(|t| t.id.clone()).collect();
+    // Sample Slurm's queue (pending or running jobs named by these tasks) while xpr follows.
+    let names: std::collections::HashSet<String> =
+        ids.iter().map(|id| id.as_str().to_owned()).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        let ssh_config = bed.ssh_config.clone().unwrap();
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = std::process::Command::new("ssh")
+                    .arg("-F")
+                    .arg(&ssh_config)
+                    .args(["xpr-local", "squeue -h -o %j"])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                samples.push(text.lines().filter(|n| names.contains(*n)).count());
+            }
+            samples
+        })
+    };
+    let done = session.wait(&ids, DEADLINE).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    if done.is_err() {
+        let _ = session.cancel(&ids).await;
+    }
+    let done = done.unwrap();
+    assert!(
+        done.iter().all(|t| t.status == TaskStatus::Succeeded),
+        "{done:?}"
+    );
+    assert!(samples.len() >= 5, "the queue was sampled: {samples:?}");
+    let most = samples.iter().max().copied().unwrap_or(0);
+    assert!(most <= 5, "at most 5 in Slurm's queue: {samples:?}");
+    assert!(most >= 2, "the sampler saw the jobs: {samples:?}");
 }
