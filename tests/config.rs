@@ -1216,3 +1216,43 @@ fn poll_interval_and_vanish_timeout_are_times_of_at_least_a_second() {
         }
     }
 }
+
+#[test]
+fn retry_defaults_are_checked_on_systems_and_profiles() {
+    let path = Path::new("/c/config.json");
+    let doc = |extra: serde_json::Value| {
+        let mut system = json!({"host": null, "scheduler": "slurm",
+            "partitions": {"p": {"num_cores": 1}}});
+        let mut profile = json!({});
+        for (k, v) in extra.as_object().unwrap() {
+            system[k] = v.clone();
+            profile[k] = v.clone();
+        }
+        json!({"systems": {"s": system}, "profiles": {"p": profile}}).to_string()
+    };
+    let ok = Config::from_json_str(
+        &doc(json!({"max_retries": 2, "retry_on": ["timeout"], "retry_mem_factor": 1.5})),
+        path,
+    )
+    .unwrap();
+    let s = &ok.system("s").unwrap().retries;
+    assert_eq!(
+        (s.max_retries, s.retry_on.clone(), s.mem_factor),
+        (Some(2), vec!["timeout".to_owned()], Some(1.5))
+    );
+    assert_eq!(ok.profile("p").unwrap().retries, *s);
+    for (key, bad) in [
+        ("max_retries", json!(-1)),
+        ("retry_on", json!("timeout")),
+        ("retry_time_factor", json!(1.0)),
+        ("retry_mem_factor", json!("2")),
+    ] {
+        let err = Config::from_json_str(&doc(json!({ key: bad })), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("systems.s.{key}")) && err.contains(&format!("profiles.p.{key}")),
+            "{key}: {err}"
+        );
+    }
+}

@@ -220,3 +220,52 @@ async fn a_failed_task_retried_by_hand_runs_as_a_new_attempt_keeping_the_old_log
     f.session.clean(std::slice::from_ref(&id)).await.unwrap();
     assert!(!kept.exists());
 }
+
+#[tokio::test]
+async fn a_task_that_says_nothing_of_retries_takes_its_systems_defaults() {
+    let f = fakes::fixture_with(
+        &["fake"],
+        serde_json::json!({"max_retries": 1, "retry_on": ["node_fail", "timeout"]}),
+    );
+    let started = f.session.start(request("flaky", "fake")).await.unwrap();
+    let id = started.record.id.clone();
+    node_fails(&f, f.job_of(&id));
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Submitted, "retried: attempt 2");
+    f.cluster()
+        .set(f.job_of(&id), FakeState::Ended(JobState::Timeout));
+    f.poll().await;
+    let results = f.session.results(&id).unwrap();
+    assert_eq!(results.end_state, Some(EndState::Timeout), "one retry only");
+    assert_eq!(results.attempts.len(), 2);
+    // The task's own setting replaces the defaults as a whole.
+    let own = request("own", "fake").with_retries(Retries::up_to(0));
+    let id = f.session.start(own).await.unwrap().record.id.clone();
+    node_fails(&f, f.job_of(&id));
+    f.poll().await;
+    assert_eq!(
+        f.session.get(&id).unwrap().end_state,
+        Some(EndState::NodeFail)
+    );
+}
+
+#[tokio::test]
+async fn a_systems_retry_class_that_is_no_end_state_is_an_error_naming_the_key() {
+    let f = fakes::fixture_with(&["fake"], serde_json::json!({"retry_on": ["node_fial"]}));
+    let err = f
+        .session
+        .start(request("t", "fake"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("systems.fake.retry_on")
+            && err.contains("node_fial")
+            && err.contains("node_fail"),
+        "{err}"
+    );
+    assert!(
+        f.session.list(&Default::default()).unwrap().is_empty(),
+        "nothing recorded"
+    );
+}

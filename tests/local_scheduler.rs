@@ -200,6 +200,7 @@ fn local_system() -> System {
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: Default::default(),
         error_rules: Default::default(),
     }
 }
@@ -438,6 +439,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: Default::default(),
         ..local_system()
     };
     let alloc = NodeAllocation {

@@ -39,6 +39,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: Default::default(),
         error_rules: Default::default(),
     }
 }

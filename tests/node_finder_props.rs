@@ -108,6 +108,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             max_queued: None,
             poll_interval: None,
             vanish_timeout: None,
+            retries: Default::default(),
             error_rules: Default::default(),
         })
 }

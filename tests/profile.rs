@@ -5,9 +5,10 @@ use std::path::Path;
 
 use serde_json::json;
 use xpr::config::{ConfigErrorKind, ConfigSearch, LoadedConfig};
+use xpr::db::EndState;
 use xpr::resources::{CountRequest, Resources};
-use xpr::session::StartRequest;
 use xpr::session::profile::{ProfileError, TaskOptions};
+use xpr::session::{Retries, StartRequest};
 use xpr::task::TaskSpec;
 
 /// A config with a Slurm system and two profiles, loaded from a temp dir.
@@ -236,4 +237,44 @@ fn a_profile_gives_error_rules_under_the_tasks_own() {
     // Without a profile the spec's rules are left as they are.
     let plain = StartRequest::from_profile(spec(), &loaded, &TaskOptions::new()).unwrap();
     assert!(plain.spec.error_rules.is_empty());
+}
+
+#[test]
+fn a_profile_gives_retry_defaults_and_a_bad_class_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    let doc = json!({
+        "systems": {"hpc": {"host": "hpc.example.org", "scheduler": "slurm",
+                            "partitions": {"standard": {"num_cores": 128}}}},
+        "profiles": {
+            "patient": {"system": "hpc", "max_retries": 3, "retry_on": ["timeout", "node_fail"],
+                        "retry_time_factor": 2},
+            "plain": {"system": "hpc"},
+            "typo": {"retry_on": ["timeuot"]},
+            "never": {"retry_on": ["cancelled"]}
+        }
+    });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let loaded = LoadedConfig::from_files(&[file], dir.path()).unwrap();
+    let request =
+        StartRequest::from_profile(spec(), &loaded, &TaskOptions::new().profile("patient"))
+            .unwrap();
+    let want = Retries::up_to(3)
+        .on(&[EndState::Timeout, EndState::NodeFail])
+        .unwrap()
+        .with_time_factor(2.0);
+    assert_eq!(request.retries, Some(want));
+    // No retry keys: the system's defaults apply when the task starts.
+    let plain =
+        StartRequest::from_profile(spec(), &loaded, &TaskOptions::new().profile("plain")).unwrap();
+    assert_eq!(plain.retries, None);
+    for (profile, word) in [("typo", "timeuot"), ("never", "cancel")] {
+        let err = StartRequest::from_profile(spec(), &loaded, &TaskOptions::new().profile(profile))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("profiles.{profile}.retry_on")) && err.contains(word),
+            "{err}"
+        );
+    }
 }

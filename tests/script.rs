@@ -102,6 +102,7 @@ fn system() -> System {
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: Default::default(),
         error_rules: Default::default(),
     }
 }

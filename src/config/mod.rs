@@ -33,6 +33,7 @@ mod discover;
 mod error;
 mod error_rules;
 mod merge;
+mod retry_defaults;
 mod scheduler_kind;
 mod validate;
 
@@ -48,6 +49,7 @@ pub use error_rules::{
     DEFAULT_WHITELIST_THRESHOLD, ErrorRules, compile_pattern, pattern_error_text,
 };
 pub use merge::DELETE_MARKER;
+pub use retry_defaults::RetryDefaults;
 pub use scheduler_kind::SchedulerKind;
 pub use validate::{
     DEFAULT_RUNDIR, DEFAULT_SCRIPT_EXEC, PARTITION_KEYS, PROFILE_KEYS, RESOURCE_KEYS, SYSTEM_KEYS,
@@ -166,6 +168,9 @@ pub struct Profile {
     /// Failure analysis settings for tasks run with this profile (over the system's, under
     /// the task's own).
     pub error_rules: ErrorRules,
+    /// Retry defaults for tasks run with this profile (over the system's; a task's own
+    /// replace them).
+    pub retries: RetryDefaults,
 }
 
 /// One named system: where it is, which scheduler it runs, and its partitions.
@@ -209,6 +214,8 @@ pub struct System {
     /// xpr's addition (`"vanish_timeout": "10m"`): how long a job may be missing from both
     /// the queue and accounting before xpr calls it vanished. `None`: the session's.
     pub vanish_timeout: Option<Duration>,
+    /// Retry defaults for tasks on this system that say nothing of retries.
+    pub retries: RetryDefaults,
     /// Failure analysis settings for every task on this system (under a profile's and a
     /// task's own).
     pub error_rules: ErrorRules,
@@ -270,6 +277,7 @@ pub fn builtin_local_system() -> System {
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: RetryDefaults::default(),
         error_rules: ErrorRules::default(),
     }
 }

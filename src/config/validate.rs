@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::SchedulerKind;
 use super::error::{ConfigError, ConfigErrorKind, JsonPath, suggest};
 use super::merge::Provenance;
-use super::{BUILTIN_SYSTEM, Config, ErrorRules, Partition, Profile, System};
+use super::{BUILTIN_SYSTEM, Config, ErrorRules, Partition, Profile, RetryDefaults, System};
 use crate::ids::SystemName;
 use crate::units::{parse_mem, parse_time};
 
@@ -42,6 +42,10 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "max_queued",
     "poll_interval",
     "vanish_timeout",
+    "max_retries",
+    "retry_on",
+    "retry_time_factor",
+    "retry_mem_factor",
     "error_patterns",
     "error_whitelist",
     "whitelist_threshold",
@@ -63,6 +67,10 @@ pub const PROFILE_KEYS: &[&str] = &[
     "header",
     "env",
     "description",
+    "max_retries",
+    "retry_on",
+    "retry_time_factor",
+    "retry_mem_factor",
     "error_patterns",
     "error_whitelist",
     "whitelist_threshold",
@@ -397,6 +405,7 @@ impl Validator<'_> {
             self.own_pbs_select(header, partitions, &path.join(key), &path.join("header"));
         }
         let error_rules = self.error_rules(map, path);
+        let retries = self.retry_defaults(map, path);
 
         if self.errors.len() > before {
             return None;
@@ -420,6 +429,48 @@ impl Validator<'_> {
             poll_interval: poll_interval?,
             vanish_timeout: vanish_timeout?,
             error_rules: error_rules?,
+            retries: retries?,
+        })
+    }
+
+    /// The retry keys of a system or profile (see [`RetryDefaults`]): a whole number of
+    /// retries, a list of class names (the session checks the names), factors above 1.
+    fn retry_defaults(&mut self, map: &Obj, path: &JsonPath) -> Option<RetryDefaults> {
+        let max_retries = match map.get("max_retries") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => {
+                let checked = v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        self.wrong_type(&path.join("max_retries"), "a whole number >= 0", v)
+                    });
+                self.keep(checked)
+            }
+        };
+        let retry_on = self.keep(self.string_list(map, "retry_on", path));
+        let mut factor = |key: &str| match map.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => {
+                let checked = match v.as_f64() {
+                    Some(f) if f > 1.0 && f.is_finite() => Ok(Some(f)),
+                    _ => Err(self.invalid(
+                        &path.join(key),
+                        v,
+                        "expected a number above 1 (hint: 2 doubles it)",
+                    )),
+                };
+                self.keep(checked)
+            }
+        };
+        let time_factor = factor("retry_time_factor");
+        let mem_factor = factor("retry_mem_factor");
+        Some(RetryDefaults {
+            max_retries: max_retries?,
+            retry_on: retry_on?,
+            time_factor: time_factor?,
+            mem_factor: mem_factor?,
         })
     }
 
@@ -791,6 +842,7 @@ impl Validator<'_> {
         let header = self.keep(self.string_list(map, "header", path));
         let description = self.keep(self.opt_string(map, "description", path));
         let error_rules = self.error_rules(map, path);
+        let retries = self.retry_defaults(map, path);
         if self.errors.len() > before {
             return None;
         }
@@ -802,6 +854,7 @@ impl Validator<'_> {
             env,
             description: description?,
             error_rules: error_rules?,
+            retries: retries?,
         })
     }
 

@@ -489,6 +489,7 @@ fn check(
 ///     max_queued: None,
 ///     poll_interval: None,
 ///     vanish_timeout: None,
+///     retries: Default::default(),
 ///     error_rules: Default::default(),
 /// };
 /// let alloc = find_nodes(&system, &Resources::cores(36).with_max_time(3600)).unwrap();

@@ -196,8 +196,10 @@ pub struct StartRequest {
     pub extra_header: Vec<String>,
     /// Run it even if an identical task can still produce results (ExPyRe's `force_rerun`).
     pub force_rerun: bool,
-    /// How it retries (default: not at all).
-    pub retries: Retries,
+    /// How it retries; `None`: as its system's retry defaults say (`max_retries`,
+    /// `retry_on` ... in the config; none there: not at all). A profile's defaults are
+    /// filled in here by [`StartRequest::from_profile`].
+    pub retries: Option<Retries>,
     /// What it waits for: it is submitted once each parent's end meets its condition, and
     /// ends `never_ran` when one no longer can.
     pub after: Vec<Dependency>,
@@ -251,7 +253,7 @@ impl StartRequest {
             base_dir: None,
             extra_header: Vec::new(),
             force_rerun: false,
-            retries: Retries::default(),
+            retries: None,
             after: Vec::new(),
             inputs_from: Vec::new(),
         }
@@ -286,9 +288,9 @@ impl StartRequest {
         self
     }
 
-    /// Retries the task as `retries` says.
+    /// Retries the task as `retries` says (instead of its profile's or system's defaults).
     pub fn with_retries(mut self, retries: Retries) -> Self {
-        self.retries = retries;
+        self.retries = Some(retries);
         self
     }
 

@@ -38,7 +38,7 @@
 
 use std::path::PathBuf;
 
-use super::StartRequest;
+use super::{Retries, StartRequest};
 use crate::config::{BUILTIN_SYSTEM, ConfigError, LoadedConfig};
 use crate::resources::{Resources, ResourcesError};
 use crate::task::TaskSpec;
@@ -133,6 +133,16 @@ pub enum ProfileError {
         #[source]
         source: Box<ResourcesError>,
     },
+    /// The profile's retry keys do not make retries.
+    #[error("profile {profile:?}{}: {why}", in_files(files))]
+    Retries {
+        /// The profile's name.
+        profile: String,
+        /// The config files read.
+        files: Vec<PathBuf>,
+        /// What is wrong, naming the key.
+        why: String,
+    },
 }
 
 fn in_files(files: &[PathBuf]) -> String {
@@ -190,6 +200,15 @@ impl StartRequest {
         let mut request = StartRequest::new(spec, system, resources).with_extra_header(header);
         if let Some(dir) = &options.base_dir {
             request = request.with_base_dir(dir.clone());
+        }
+        if let Some(p) = profile.filter(|p| !p.retries.is_empty()) {
+            let retries = Retries::from_defaults(&p.retries, &format!("profiles.{}", p.name))
+                .map_err(|why| ProfileError::Retries {
+                    profile: p.name.clone(),
+                    files: config.files.clone(),
+                    why,
+                })?;
+            request = request.with_retries(retries);
         }
         Ok(request)
     }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::System;
+use crate::config::{RetryDefaults, System};
 use crate::db::EndState;
 use crate::resources::{MemRequest, NodeAllocation, Resources, find_nodes};
 
@@ -90,6 +90,33 @@ impl Retries {
         }
         self.on = states.to_vec();
         Ok(self)
+    }
+
+    /// The retries a config's `defaults` stand for (a system's or a profile's keys, see
+    /// [`RetryDefaults`]); `at` is where they were written (`systems.NAME` or
+    /// `profiles.NAME`), for the error about a class name that is not an end state or
+    /// cannot retry.
+    pub fn from_defaults(defaults: &RetryDefaults, at: &str) -> Result<Self, String> {
+        let mut retries = Self::up_to(defaults.max_retries.unwrap_or(0));
+        if !defaults.retry_on.is_empty() {
+            let mut classes = Vec::with_capacity(defaults.retry_on.len());
+            for name in &defaults.retry_on {
+                let state = EndState::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = EndState::ALL.iter().map(|s| s.as_str()).collect();
+                    format!(
+                        "{at}.retry_on: {name:?} is not an end state (hint: one of {})",
+                        known.join(", ")
+                    )
+                })?;
+                classes.push(state);
+            }
+            retries = retries
+                .on(&classes)
+                .map_err(|e| format!("{at}.retry_on: {e}"))?;
+        }
+        retries.time_factor = defaults.time_factor;
+        retries.mem_factor = defaults.mem_factor;
+        Ok(retries)
     }
 
     /// Multiplies the run time by `factor` on a time-limit retry.

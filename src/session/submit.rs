@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::driver::{SubmitReply, SystemDriver};
 use super::error::{SessionError, exit_words};
-use super::{SCRIPT_FILE, Session, StartRequest, Started, StoredTask, TaskRef};
+use super::{Retries, SCRIPT_FILE, Session, StartRequest, Started, StoredTask, TaskRef};
 use crate::config::System;
 use crate::db::{
     DependencyKind, EndState, NewTask, TaskFilter, TaskRecord, TaskStatus, TaskUpdate,
@@ -304,7 +304,13 @@ impl Session {
             remote_base,
             resources: Some(request.resources.clone()),
             extra_header: request.extra_header.clone(),
-            retries: request.retries.clone(),
+            retries: match &request.retries {
+                Some(retries) => retries.clone(),
+                None => {
+                    Retries::from_defaults(&system.retries, &format!("systems.{}", system.name))
+                        .map_err(invalid)?
+                }
+            },
             // Set once the parents' ids are known (see `start_many`).
             inputs_from: Vec::new(),
         };

@@ -110,6 +110,7 @@ pub fn system(kind: SchedulerKind) -> System {
         max_queued: None,
         poll_interval: None,
         vanish_timeout: None,
+        retries: Default::default(),
         error_rules: Default::default(),
     }
 }

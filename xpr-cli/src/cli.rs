@@ -271,9 +271,10 @@ pub struct TaskArgs {
     /// Submit once these tasks ended, however.
     #[arg(long, value_name = "TASK[,TASK...]", value_delimiter = ',')]
     pub after_any: Vec<String>,
-    /// Retry at most N times when an attempt ends in a class of `--retry-on`.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_retries: u32,
+    /// Retry at most N times when an attempt ends in a class of `--retry-on` (any retry
+    /// flag replaces the profile's or system's retry defaults as a whole).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
     /// The ends that retry (default node_fail,preempted,vanished; also timeout,
     /// out_of_memory, failed (a non-zero exit), missing_outputs, no_exit_status, job_failed;
     /// never cancelled).

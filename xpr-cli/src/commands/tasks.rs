@@ -104,8 +104,10 @@ fn start_request(
 ) -> anyhow::Result<StartRequest> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut request = StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
-        .with_force_rerun(args.force_rerun)
-        .with_retries(retries_from(args)?);
+        .with_force_rerun(args.force_rerun);
+    if let Some(retries) = retries_from(args)? {
+        request = request.with_retries(retries);
+    }
     for (kind, parents) in [
         (DependencyKind::AfterOk, &args.after_ok),
         (DependencyKind::AfterFail, &args.after_fail),
@@ -125,9 +127,17 @@ fn start_request(
     Ok(request)
 }
 
-/// The retry flags as the library's [`Retries`].
-fn retries_from(args: &TaskArgs) -> anyhow::Result<Retries> {
-    let mut retries = Retries::up_to(args.max_retries);
+/// The retry flags as the library's [`Retries`]; `None` when none is given (the profile's
+/// or system's retry defaults apply).
+fn retries_from(args: &TaskArgs) -> anyhow::Result<Option<Retries>> {
+    if args.max_retries.is_none()
+        && args.retry_on.is_empty()
+        && args.retry_time_factor.is_none()
+        && args.retry_mem_factor.is_none()
+    {
+        return Ok(None);
+    }
+    let mut retries = Retries::up_to(args.max_retries.unwrap_or(0));
     if !args.retry_on.is_empty() {
         let classes = args
             .retry_on
@@ -162,7 +172,7 @@ fn retries_from(args: &TaskArgs) -> anyhow::Result<Retries> {
     if let Some(f) = args.retry_mem_factor {
         retries = retries.with_mem_factor(f);
     }
-    Ok(retries)
+    Ok(Some(retries))
 }
 
 fn flags_given(r: &ResourceArgs) -> bool {
