@@ -234,6 +234,25 @@ pub trait Scheduler: Send + Sync {
 
     /// Releases held `ids`.
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec;
+
+    /// The command that reports the site's own cap on how many jobs this user may have in
+    /// the queue (Slurm: the association's `MaxSubmitJobs`), where the scheduler tells it.
+    /// Default: none.
+    fn site_job_limit(&self) -> Option<CommandSpec> {
+        None
+    }
+
+    /// The cap in the reply of [`Scheduler::site_job_limit`]; `None` when none is set.
+    fn parse_site_job_limit(&self, output: &CommandOutput) -> Option<u32> {
+        let _ = output;
+        None
+    }
+
+    /// The command that lists this user's jobs in the queue, one id per line (all of them,
+    /// not only xpr's: the site's cap counts them all). Default: none.
+    fn user_jobs(&self) -> Option<CommandSpec> {
+        None
+    }
 }
 
 /// A command that does nothing and prints nothing: what a query or action on an empty id list

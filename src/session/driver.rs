@@ -55,6 +55,8 @@ pub struct SystemDriver {
     system: System,
     transport: Arc<dyn Transport>,
     scheduler: Arc<dyn Scheduler>,
+    /// The site's per-user job cap, asked once per driver (see [`SystemDriver::site_job_limit`]).
+    site_limit: tokio::sync::OnceCell<Option<u32>>,
 }
 
 impl std::fmt::Debug for SystemDriver {
@@ -92,7 +94,51 @@ impl SystemDriver {
             system,
             transport,
             scheduler,
+            site_limit: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The site's own cap on this user's jobs in the queue (Slurm's association
+    /// `MaxSubmitJobs`), asked once: `None` when the scheduler does not tell it, none is set,
+    /// or asking failed (logged: xpr then relies on the config's `max_queued` alone).
+    pub async fn site_job_limit(&self) -> Option<u32> {
+        *self
+            .site_limit
+            .get_or_init(|| async {
+                let cmd = self.scheduler.site_job_limit()?;
+                match self.transport.run(&cmd, Retry::Safe).await {
+                    Ok(out) => {
+                        let limit = self.scheduler.parse_site_job_limit(&out);
+                        if let Some(limit) = limit {
+                            tracing::info!(system = %self.system.name, limit, "the site caps this user's jobs in the queue");
+                        }
+                        limit
+                    }
+                    Err(e) => {
+                        tracing::warn!(system = %self.system.name, error = %e, "cannot read the site's job limit");
+                        None
+                    }
+                }
+            })
+            .await
+    }
+
+    /// How many jobs this user has in the queue now (all of them, not only xpr's), where
+    /// the scheduler can list them.
+    pub async fn user_queue_len(&self) -> Result<Option<usize>, SessionError> {
+        let Some(cmd) = self.scheduler.user_jobs() else {
+            return Ok(None);
+        };
+        let out = self.transport.run(&cmd, Retry::Safe).await?;
+        if !out.succeeded() {
+            return Err(self.remote_error(format!("`{cmd}` failed: {}", out.stderr_text().trim())));
+        }
+        Ok(Some(
+            out.stdout_text()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count(),
+        ))
     }
 
     /// The system driven.

@@ -132,9 +132,11 @@ impl Session {
         let retried = self.follow_jobs(&driver).await?;
         let settled = self.settle_native(&driver).await?;
         let released = self.release_waiting(&system).await?;
-        // Retries, released children and (with `max_queued`) tasks waiting for a queue slot
-        // go out in this poll, not the next one.
-        if (retried + released + settled > 0 || driver.system().max_queued.is_some())
+        // Retries, released children and (with `max_queued` or a site's cap) tasks waiting
+        // for a queue slot go out in this poll, not the next one.
+        let capped =
+            driver.system().max_queued.is_some() || driver.site_job_limit().await.is_some();
+        if (retried + released + settled > 0 || capped)
             && let Some(_lock) = self.system_lock(&system, false).await?
         {
             self.advance_locked(&driver).await?;

@@ -412,9 +412,9 @@ impl Session {
 
     /// Carries every `created`, `staged` and `submitting` task of the driver's system to
     /// `submitted` (or `failed`); one whose cancellation was asked for ends `cancelled`
-    /// instead of being submitted. With the system's `max_queued`, only as many are submitted
-    /// as the queue has slots for; the others stay `staged`. The caller holds the system's
-    /// lock.
+    /// instead of being submitted. With the system's `max_queued`, and under a cap the site
+    /// sets on the user's jobs (Slurm's `MaxSubmitJobs`), only as many are submitted as the
+    /// queue has slots for; the others stay `staged`. The caller holds the system's lock.
     pub(crate) async fn advance_locked(&self, driver: &SystemDriver) -> Result<(), SessionError> {
         let pending = self
             .records(TaskFilter::system_in(
@@ -459,6 +459,14 @@ impl Session {
                 Some((max as usize).saturating_sub(in_flight))
             }
         };
+        // The site's own cap on the user's jobs (all of them, xpr's or not), where the
+        // scheduler tells it: no config needed.
+        if let Some(limit) = driver.site_job_limit().await
+            && let Some(queued) = driver.user_queue_len().await?
+        {
+            let free = (limit as usize).saturating_sub(queued);
+            slots = Some(slots.map_or(free, |s| s.min(free)));
+        }
         for (base, ids) in by_base {
             let submitting = self.records_in(&ids, TaskStatus::Submitting).await?;
             if !submitting.is_empty() {

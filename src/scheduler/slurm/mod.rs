@@ -477,6 +477,31 @@ impl Scheduler for SlurmScheduler {
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
         id_command(["scontrol", "release"], ids)
     }
+
+    fn site_job_limit(&self) -> Option<CommandSpec> {
+        // The user's name is the login's own (`id -un`), never a value pasted in.
+        Some(CommandSpec::new("sh").args([
+            "-c",
+            "sacctmgr -n -P show assoc where user=\"$(id -un)\" format=MaxSubmitJobs",
+        ]))
+    }
+
+    /// The smallest cap over the user's associations (one per account or partition): the
+    /// one that bites first. Blank lines are associations without a cap.
+    fn parse_site_job_limit(&self, output: &CommandOutput) -> Option<u32> {
+        if !output.succeeded() {
+            return None;
+        }
+        output
+            .stdout_text()
+            .lines()
+            .filter_map(|l| l.trim().parse::<u32>().ok())
+            .min()
+    }
+
+    fn user_jobs(&self) -> Option<CommandSpec> {
+        Some(CommandSpec::new("squeue").args(["--me", "-h", "-o", "%i"]))
+    }
 }
 
 /// `PROGRAM ARGS... ID...`, or `true` for no ids.
@@ -504,6 +529,17 @@ fn split_at_marker(stdout: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Replies of `sacctmgr -n -P show assoc where user=... format=MaxSubmitJobs` on the test
+    /// bed's Slurm 22.05.8: one line per association, blank where none is set.
+    #[test]
+    fn the_site_job_limit_is_the_smallest_set_cap() {
+        let limit = |out: &str| SlurmScheduler.parse_site_job_limit(&CommandOutput::success(out));
+        assert_eq!(limit("3\n"), Some(3));
+        assert_eq!(limit("\n12\n4\n"), Some(4));
+        assert_eq!(limit("\n"), None, "an association without a cap");
+        assert_eq!(limit(""), None, "no association at all");
+    }
 
     #[test]
     fn formats_match_layouts() {
