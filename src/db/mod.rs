@@ -560,6 +560,18 @@ impl Db {
         Ok(out)
     }
 
+    /// Runs `body` in one read transaction: every read it makes sees the DB as the first of
+    /// them found it, whatever other processes commit meanwhile (in WAL mode a reader holds
+    /// its snapshot without blocking writers). For reads that must agree with each other,
+    /// such as an export of every task with its attempts and history.
+    pub fn snapshot<T>(&self, body: impl FnOnce(&Db) -> Result<T, DbError>) -> Result<T, DbError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        let out = body(self)?;
+        // Nothing was written: committing only ends the read (dropping would roll back).
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(out)
+    }
+
     /// The task `id`, if the DB has it.
     pub fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, DbError> {
         get(&self.conn, &self.path, id)

@@ -19,6 +19,7 @@
 //! | `manage` | cancel, clean, remove, mark processed, reset |
 //! | `events` | [`TaskEvent`]s read from the jobs DB's history (every process's changes, in order), handed to an [`EventObserver`] or [`Callbacks`] while following |
 //! | `native` | dependencies the scheduler holds (a child submitted at once, held on its parents' jobs), and settling them when a parent is retried or fails |
+//! | [`export`] | the whole jobs DB as one JSON document, read in one snapshot ([`Export`]), written whole or not at all |
 //! | [`deliver`] | bringing a task's outputs to a destination without destroying a user's file |
 //! | [`profile`] | a profile's defaults under the caller's explicit choices: a [`StartRequest`] |
 //! | `protocol` | the remote `sh` programs and their reply framing |
@@ -84,6 +85,7 @@ pub mod deliver;
 mod driver;
 mod error;
 mod events;
+pub mod export;
 mod follow;
 mod manage;
 mod native;
@@ -107,6 +109,7 @@ pub use decide::{EndContext, EndDecision, EndFacts, decide_end, end_state_of};
 pub use driver::{MAX_ARG_BYTES, SUBMIT_LOCK_FILE, SubmitReply, SystemDriver};
 pub use error::SessionError;
 pub use events::{Callback, Callbacks, EventKind, EventObserver, EventsFrom, TaskEvent, event_of};
+pub use export::{Export, ExportError, ExportedDependency, ExportedTask, IfExists};
 pub use follow::PollReport;
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};

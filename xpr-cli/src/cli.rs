@@ -43,6 +43,10 @@ pub enum Command {
     /// back into the file (never replaces the file under other processes).
     #[command(name = "db_unlock", alias = "db-unlock")]
     DbUnlock(DbArgs),
+    /// Write every task of the jobs DB, with its dependencies, attempts and history, as one
+    /// JSON document (schema: schemas/export.schema.json), to FILE or stdout.
+    #[command(after_help = EXPORT_AFTER_HELP)]
+    Export(ExportArgs),
     /// Run a command as a task and wait: outputs land here (or --dest; a different file of the
     /// same name there is kept as NAME.~N~), its stdout and stderr are printed, and xpr exits
     /// with the job's exit code.
@@ -83,6 +87,32 @@ pub struct DbArgs {
     /// The jobs DB file (default: `jobs.db` in the stage root of the config).
     #[arg(long, value_name = "FILE")]
     pub dbfile: Option<std::path::PathBuf>,
+}
+
+const EXPORT_AFTER_HELP: &str = "\
+The document holds exported_at (RFC 3339, UTC), total (the number of tasks) and tasks, each with
+its status, end state, identity, stored spec, dependencies, attempts and history. It is read in one
+snapshot: an export taken while `xpr wait` runs shows one state of the DB, never half of two.
+
+FILE is written whole or not at all (a temporary file in its directory, renamed into place), and
+an existing FILE is never replaced unless --force is given.
+
+Examples:
+  xpr export state.json
+  xpr export | jq '.tasks[] | {name, status, attempts: (.attempts | length)}'";
+
+/// `xpr export ...`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file to write; none, or `-`, prints to stdout.
+    #[arg(value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Where the jobs DB is.
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// ExPyRe's task filters.

@@ -53,6 +53,7 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Disconnect(arg) => connect::disconnect(&arg.system),
         Command::Ls(args) => db::ls(&args),
         Command::DbUnlock(args) => db::db_unlock(&args),
+        Command::Export(args) => db::export(&args),
         Command::Run(args) => tasks::run(&args),
         Command::Submit(args) => tasks::submit(&args),
         Command::Status(select) | Command::Sync(select) => tasks::status(&select),

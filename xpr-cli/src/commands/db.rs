@@ -1,14 +1,15 @@
-//! Commands that only read or tidy the jobs DB: `ls`, `db_unlock`.
+//! Commands that only read or tidy the jobs DB: `ls`, `db_unlock`, `export`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::json;
 use xpr::db::{Db, SummaryRef, TaskFilter, TaskStatus, TaskSummary};
+use xpr::session::{Export, IfExists};
 
 use super::{lenient_config, print_json, text_width, write_table};
-use crate::cli::{DbArgs, FilterArgs, LsArgs};
+use crate::cli::{DbArgs, ExportArgs, FilterArgs, LsArgs};
 use crate::exit::{bad_flag, usage};
 
 /// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root (found even when
@@ -42,14 +43,7 @@ pub fn filter_from(args: &FilterArgs) -> anyhow::Result<TaskFilter> {
 /// `xpr ls`: the matching tasks, oldest first.
 pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     let filter = filter_from(&args.filter)?;
-    let path = db_path(&args.db)?;
-    if !path.exists() {
-        anyhow::bail!(
-            "no jobs DB at {} (hint: nothing has been submitted from here yet, or pass --dbfile)",
-            path.display()
-        );
-    }
-    let db = Db::open(&path)?;
+    let db = existing_db(&args.db)?;
     if args.json {
         let tasks = db.list_summaries(&filter)?;
         let records: Vec<_> = tasks.iter().map(record_json).collect();
@@ -57,6 +51,46 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     print_listing(&db, &filter, args.long)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The jobs DB, which must exist: a command that only reads it does not create one.
+fn existing_db(args: &DbArgs) -> anyhow::Result<Db> {
+    let path = db_path(args)?;
+    if !path.exists() {
+        anyhow::bail!(
+            "no jobs DB at {} (hint: nothing has been submitted from here yet, or pass --dbfile)",
+            path.display()
+        );
+    }
+    Ok(Db::open(&path)?)
+}
+
+/// `xpr export`: every task of the jobs DB as one JSON document, to FILE (whole or not at
+/// all, never over an existing file without `--force`) or stdout.
+pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let db = existing_db(&args.db)?;
+    let export = Export::read(&db)?;
+    db.close()?;
+    match args.file.as_deref() {
+        None => export.write_json(std::io::stdout().lock())?,
+        Some(file) if file == Path::new("-") => export.write_json(std::io::stdout().lock())?,
+        Some(file) => {
+            let if_exists = if args.force {
+                IfExists::Replace
+            } else {
+                IfExists::Refuse
+            };
+            export.write_to(file, if_exists)?;
+            writeln!(
+                std::io::stdout(),
+                "exported {} task(s) of {} to {}",
+                export.total,
+                export.jobs_db.display(),
+                file.display()
+            )?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
