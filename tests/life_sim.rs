@@ -5,25 +5,21 @@
 //! batch; a failing command, a task over its wall time and a cancelled one told apart; and a
 //! submitter killed mid-batch whose tasks are found by name and run exactly once.
 //!
-//! `xpr-sim` is `xpr-hostB` as the test bed's simulator user, whose login shell puts the
-//! simulators' `bin/` folders first on `PATH` (see `tests/testbed/README.md`), so the session
-//! reaches `qsub`/`bsub` the way it reaches a cluster's scheduler: by name, with no per-command
-//! environment. Each test gives its simulator a spool of its own (and, for LSF, a short minute)
-//! through its own ssh config's `SetEnv`, and removes that spool when done, which stops every
-//! job the test left behind.
+//! Each test has a [`SimLife`]: its own simulator spool on `xpr-sim` (see `tests/sim_life`),
+//! removed when done, which stops every job the test left behind.
 
 mod common;
 mod life_support;
+mod sim_life;
 mod sim_support;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Testbed;
-use life_support::{close_masters, numbered_requests, one_core, options, unique_root, write};
-use serde_json::json;
-use tempfile::TempDir;
+use life_support::{close_masters, numbered_requests, one_core, options, write};
+use sim_life::SimLife;
 use xpr::config::LoadedConfig;
 use xpr::db::{TaskRecord, TaskStatus};
 use xpr::ids::TaskId;
@@ -33,132 +29,6 @@ use xpr::task::TaskSpec;
 
 /// How long a test waits for its tasks.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-/// How many seconds a simulated LSF minute lasts in these tests (`XPR_SIM_LSF_MINUTE`): a task
-/// with a one-minute run limit is killed after this long.
-const LSF_MINUTE_SECS: u64 = 2;
-
-/// One test's stage root, config and simulator spool on the simulator host. Dropping it removes
-/// the spool (every simulated job of the test ends) and the remote run dirs.
-struct SimLife {
-    root: TempDir,
-    kind: SchedulerKind,
-    host: String,
-    ssh_config: PathBuf,
-    spool: String,
-    remote_root: String,
-}
-
-impl SimLife {
-    /// A stage root with one system, `<kind>_sim`, on the test bed's simulator host; the
-    /// simulators are installed there first.
-    fn new(tb: &Testbed, kind: SchedulerKind) -> SimLife {
-        let host = tb.var("XPR_SIM_SSH_HOST").to_owned();
-        assert!(
-            !host.is_empty(),
-            "the test bed has no simulator host (XPR_SIM_SSH_HOST is empty: it needs the \
-             namespace hosts)"
-        );
-        sim_support::install_remote(&host, &tb.ssh_config());
-        let (root, unique) = unique_root("xpr-life-sim-");
-        let spool = format!(
-            "{}/.xpr-sim/spools/{unique}-{kind}",
-            tb.var("XPR_SIM_USER_HOME")
-        );
-        // ssh takes the first SetEnv it reads, so this one (the test's) comes before the
-        // test bed's config.
-        let ssh_config = root.path().join("ssh_config");
-        std::fs::write(
-            &ssh_config,
-            format!(
-                "Host {host}\n  SetEnv XPR_SIM_SPOOL={spool} XPR_SIM_LSF_MINUTE={LSF_MINUTE_SECS}\n\
-                 Host *\nInclude {}\n",
-                tb.ssh_config().display()
-            ),
-        )
-        .unwrap();
-        let remote_root = format!("xpr-life-tests/{unique}");
-        let system = json!({
-            "host": host,
-            "scheduler": kind.as_str(),
-            "remsh_cmd": format!("ssh -F {}", ssh_config.display()),
-            "rundir": remote_root,
-            "partitions": {"simq": {"num_cores": 4, "max_time": null, "max_mem": null}}
-        });
-        let config = root.path().join("config.json");
-        std::fs::write(
-            &config,
-            json!({ "systems": { Self::system_name(kind): system } }).to_string(),
-        )
-        .unwrap();
-        SimLife {
-            root,
-            kind,
-            host,
-            ssh_config,
-            spool,
-            remote_root,
-        }
-    }
-
-    fn system_name(kind: SchedulerKind) -> String {
-        format!("{kind}_sim")
-    }
-
-    fn system(&self) -> String {
-        Self::system_name(self.kind)
-    }
-
-    fn session(&self) -> Session {
-        let config = LoadedConfig::from_files(
-            std::slice::from_ref(&self.root.path().join("config.json")),
-            self.root.path(),
-        )
-        .unwrap();
-        Session::open_with(config, options(Duration::from_secs(60))).unwrap()
-    }
-
-    /// The user's own folder of input files.
-    fn work_dir(&self) -> PathBuf {
-        let dir = self.root.path().join("work");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    /// Runs `script` on the simulator host with this test's settings (its spool).
-    fn ssh(&self, script: &str) -> Output {
-        Command::new("ssh")
-            .arg("-F")
-            .arg(&self.ssh_config)
-            .arg(&self.host)
-            .arg(script)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for SimLife {
-    fn drop(&mut self) {
-        // Removing the spool makes each of its job runners kill its job and exit; wait
-        // (bounded) until they are gone, so no simulated job outlives the test. (`[s]` keeps
-        // the pattern from matching this shell's own command line.)
-        let out = self.ssh(&format!(
-            "rm -rf '{spool}' '{root}'; i=0; \
-             while pgrep -u \"$(id -u)\" -f '[s]imcore.py run {spool} ' >/dev/null && [ $i -lt 100 ]; \
-             do sleep 0.1; i=$((i+1)); done",
-            spool = self.spool,
-            root = self.remote_root,
-        ));
-        if !out.status.success() {
-            eprintln!(
-                "cleaning up {} on {} failed: {}",
-                self.spool,
-                self.host,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-}
 
 /// Starts `requests` in one call (one batch), waits for all, and cancels them all if the wait
 /// runs out, so that a failing test leaves nothing running.
@@ -290,7 +160,8 @@ async fn failed_timed_out_and_cancelled(kind: SchedulerKind) {
     };
     let life = SimLife::new(&tb, kind);
     let spec = |name: &str, line: &str| TaskSpec::argv(name, ["sh", "-c", line]);
-    // LSF's run limit is in whole minutes (a simulated minute lasts LSF_MINUTE_SECS here).
+    // LSF's run limit is in whole minutes (a simulated minute lasts
+    // `sim_life::LSF_MINUTE_SECS` here).
     let walltime = match kind {
         SchedulerKind::Lsf => 60,
         _ => 3,

@@ -8,6 +8,10 @@ string values, an unknown id as a record with `ERROR`, a `-J` name matching noth
 "Job <NAME> is not found" on stderr (exit 255). A job killed at its run limit (`-W`) is EXIT
 with `TERM_RUNLIMIT` and exit code 140 (SIGUSR2, then SIGKILL); `bkill` gives `TERM_OWNER`
 (SIGINT, SIGTERM, SIGKILL). See ../README.md for what is not simulated.
+
+`lsf-simctl` is not an LSF command: it is the simulator's admin control, standing in for what an
+administrator or the hardware does to an LSF cluster (a host failing, a preemption). See
+`lsf_simctl`.
 """
 
 import json
@@ -32,6 +36,10 @@ BSUB_FLAGS = {"H", "x", "B", "N"}
 REASONS = {
     "walltime": "TERM_RUNLIMIT: job killed after reaching LSF run time limit",
     "cancel": "TERM_OWNER: job killed by owner",
+    # Keywords and wording from IBM's "Termination reasons displayed by bacct, bhist, and
+    # bjobs" (LSF 10.1), written as bjobs writes TERM_RUNLIMIT's ("job killed after ...").
+    "preempt": "TERM_PREEMPT: job killed after preemption",
+    "node_fail": "TERM_REMOVE_HUNG_JOB: job removed from LSF",
 }
 PEND_REASONS = {
     "queued": "New job is waiting for scheduling;",
@@ -125,6 +133,8 @@ def stat(job):
     if state == "held":
         return "PSUSP"
     if state == "running":
+        if job.get("node_down"):
+            return "UNKWN"  # mbatchd lost contact with the sbatchd of the job's host
         return "USUSP" if job.get("suspend") else "RUN"
     result = job.get("result")
     return "DONE" if result == {"code": 0} and not job.get("killed_for") else "EXIT"
@@ -274,7 +284,42 @@ def bresume(args):
     return change_jobs(ids, "resumed", resume)
 
 
-COMMANDS = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bstop": bstop, "bresume": bresume}
+def lsf_simctl(args):
+    """SIMULATOR FEATURE, not an LSF command: `lsf-simctl ACTION [-d SECONDS] ID...` makes the
+    simulated cluster do what a failing host or LSF's preemption would do to running jobs, and
+    report it as LSF 10.1 does (IBM docs: "Removing hung jobs from LSF", "Termination reasons
+    displayed by bacct, bhist, and bjobs", lsb.queues TERMINATE_WHEN):
+
+    node-fail  The job's execution host goes down (unavail) and stays down. Its processes die at
+               once and bjobs shows the job UNKWN; `-d SECONDS` (default 1) later LSF removes
+               the hung job, as with `REMOVE_HUNG_JOBS_FOR = host_unavail` in lsb.params: EXIT,
+               `TERM_REMOVE_HUNG_JOB: job removed from LSF`, no exit code.
+    preempt    Preemption in a queue with `TERMINATE_WHEN = PREEMPT`: the job is terminated
+               (SIGINT, SIGTERM, SIGKILL, as bkill does) and ends EXIT with
+               `TERM_PREEMPT: job killed after preemption` and exit code 128+N.
+    """
+    if not args or args[0] not in ("node-fail", "preempt"):
+        raise SimError("usage: lsf-simctl node-fail|preempt [-d SECONDS] ID... "
+                       "(the LSF simulator's admin control, not an LSF command)", FAILED)
+    action = args[0]
+    opts, ids = simcore.parse_options(args[1:], {"d"}, set(), "lsf-simctl")
+    detect = float(opts.get("d", "1"))
+
+    def change(job):
+        if job["state"] != "running" or job.get("node_down") or job.get("kill"):
+            return "Job is not running"
+        if action == "node-fail":
+            job["node_down"] = {"at": time.time(), "detect": detect}
+        else:
+            job.update(kill=True, kill_for="preempt")  # the runner sends SIGINT, SIGTERM, SIGKILL
+        return None
+
+    verb = "taken off its failed host" if action == "node-fail" else "preempted"
+    return change_jobs(ids, verb, change)
+
+
+COMMANDS = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bstop": bstop, "bresume": bresume,
+            "lsf-simctl": lsf_simctl}
 
 if __name__ == "__main__":
     try:

@@ -6,7 +6,12 @@ What each prints follows PBS Pro: `qsub` the job id; `qstat -f` the `Job Id:` / 
 `-x` (job history always on); errors and exit codes as PBS Pro's (`Unknown Job Id` 153, job
 finished 35, bad state 170). Exit_status: the script's code, 256+N when a signal N killed the
 job shell (qdel), -29 (JOB_EXEC_KILL_WALLTIME) when the simulator killed it at its walltime,
-none when the job was deleted before it ran. See ../README.md for what is not simulated.
+-20 (JOB_EXEC_RERUN_MS_FAIL) when its node went down (`pbs-simctl node-fail`), none when the
+job was deleted before it ran. See ../README.md for what is not simulated.
+
+`pbs-simctl` is not a PBS command: it is the simulator's admin control, standing in for what an
+administrator or the hardware does to a PBS server (a node failing, the scheduler preempting a
+job). See `pbs_simctl`.
 """
 
 import os
@@ -23,6 +28,10 @@ DEFAULT_QUEUE = "workq"
 # PBS errno values; the commands exit with errno & 0xff (PBSE_UNKJOBID 15001 -> 153, ...).
 UNKNOWN_JOB, HISTORY_JOB, BAD_STATE = 153, 35, 170
 SUBSTATE = {"queued": 10, "held": 20, "running": 42}
+# JOB_SUBSTATE_SCHSUSP: suspended by the scheduler (a preemption), shown as job_state S.
+SUSPENDED_BY_SCHEDULER = 45
+# JOB_EXEC_RERUN_MS_FAIL (OpenPBS src/include/job.h): the job's mother superior node went down.
+MS_FAIL = -20
 
 QSUB_WITH_VALUE = set("ANqlSoejrvWmMkpcP")
 QSUB_FLAGS = {"h", "V", "z"}
@@ -155,6 +164,8 @@ def find_job(spool, job_id):
 
 
 def exit_status(job):
+    if job.get("killed_for") == "node_fail":
+        return MS_FAIL
     result = job.get("result")
     if result is None:
         return None
@@ -173,10 +184,15 @@ def attributes(job):
     """The job's attributes in PBS Pro's `qstat -f` order."""
     state = job["state"]
     letter = {"queued": "Q", "held": "H", "running": "R", "finished": "F"}[state]
+    suspended = state == "running" and job.get("suspend")
+    if suspended:
+        letter = "S"  # a running job suspended by the scheduler (stat_job.c)
     host = job.get("exec_host")
     started = job.get("start_time")
+    node_failed = job.get("killed_for") == "node_fail"
     attrs = [("Job_Name", job["name"]), ("Job_Owner", f"{job['owner']}@{simcore.hostname()}")]
-    if started:
+    # After a node failure the server frees resources_used (node_down_requeue).
+    if started and not node_failed:
         used = (job.get("end_time") or time.time()) - started
         attrs += [("resources_used.cpupercent", "0"), ("resources_used.cput", "00:00:00"),
                   ("resources_used.ncpus", "1"), ("resources_used.walltime", simcore.hms(used))]
@@ -194,14 +210,16 @@ def attributes(job):
     if started:
         attrs += [("stime", pbs_time(started)), ("session_id", str(job.get("pid", 0))),
                   ("jobdir", job["cwd"])]
-    substate = SUBSTATE.get(state)
+    substate = SUSPENDED_BY_SCHEDULER if suspended else SUBSTATE.get(state)
     if state == "finished":
         substate = 91 if job.get("killed_for") == "cancel" else 92 if exit_status(job) == 0 else 93
     attrs += [("substate", str(substate)),
               ("Variable_List", ",".join(f"{k}={v}" for k, v in job["variables"].items()))]
     if started:
         at = time.strftime("%a %b %d at %H:%M", time.localtime(started))
-        outcome = {"running": "", "finished": " and finished"}.get(state, "")
+        # A job ended by a node failure keeps its run comment: PBS skips the "and ..." ending
+        # for it (svr_setjob_histinfo with T_MOM_DOWN).
+        outcome = " and finished" if state == "finished" and not node_failed else ""
         attrs.append(("comment", f"Job run at {at} on ({host}:ncpus=1){outcome}"))
     elif state == "finished":
         attrs.append(("comment", "Job deleted before it ran"))
@@ -339,8 +357,54 @@ def qrls(args):
     return change_jobs("qrls", ids, release)
 
 
+def pbs_simctl(args):
+    """SIMULATOR FEATURE, not a PBS command: `pbs-simctl ACTION [-d SECONDS] ID...` makes the
+    simulated server do what a failing node or the PBS scheduler would do to running jobs, and
+    report it as PBS Pro does (sources: OpenPBS src/server/node_manager.c, req_signal.c,
+    svr_jobfunc.c):
+
+    node-fail  The job's node (its mother superior) goes down and stays down. Its processes die
+               at once; `-d SECONDS` (default 1) later the server gives up on the node, as after
+               `node_fail_requeue`, and ends the non-rerunnable job (`-r n`, xpr's default) as
+               PBS does: job_state F, substate 93, Exit_status -20 (JOB_EXEC_RERUN_MS_FAIL), no
+               resources_used, the comment left as "Job run at ...". Until then qstat still
+               shows it R. A rerunnable job would be requeued under the same id, which the
+               simulator does not do: it refuses.
+    preempt    Preemption by suspension, the first method of PBS's default preempt_order
+               "SCR" and the only one open to a non-rerunnable job without checkpointing: the
+               job is stopped (SIGSTOP) and shown as job_state S, substate 45.
+    resume     The scheduler resumes a suspended job (SIGCONT): job_state R, substate 42.
+    """
+    if not args or args[0] not in ("node-fail", "preempt", "resume"):
+        raise SimError("usage: pbs-simctl node-fail|preempt|resume [-d SECONDS] ID... "
+                       "(the PBS simulator's admin control, not a PBS command)", 2)
+    action = args[0]
+    opts, ids = simcore.parse_options(args[1:], {"d"}, set(), "pbs-simctl")
+    detect = float(opts.get("d", "1"))
+
+    def change(job):
+        if job["state"] != "running" or job.get("node_down"):
+            return "Request invalid for state of job", BAD_STATE
+        if action == "node-fail":
+            if job["rerunable"] == "y":
+                return ("a rerunnable job would be requeued after a node failure, which the "
+                        "simulator does not simulate:"), BAD_STATE
+            job["node_down"] = {"at": time.time(), "detect": detect}
+        elif action == "preempt":
+            if job.get("suspend"):
+                return "Request invalid for state of job", BAD_STATE
+            job["suspend"] = True  # the runner sends SIGSTOP
+        elif not job.get("suspend"):
+            return "Request invalid for state of job", BAD_STATE
+        else:
+            job["suspend"] = False  # the runner sends SIGCONT
+        return None
+
+    return change_jobs("pbs-simctl", ids, change)
+
+
 COMMANDS = {"qsub": qsub, "qstat": qstat, "qselect": qselect, "qdel": qdel, "qhold": qhold,
-            "qrls": qrls}
+            "qrls": qrls, "pbs-simctl": pbs_simctl}
 
 if __name__ == "__main__":
     try:

@@ -9,9 +9,18 @@ and edit job records and print them the way the real commands do.
 Job record (spool/jobs/N.json), written only under the spool lock and by atomic rename:
     state        queued | held | running | finished
     kill         set by a cancel command: the runner signals the job (cancel_signals)
-    suspend      set/cleared by LSF bstop/bresume of a running job; the runner SIGSTOPs/SIGCONTs
+    kill_for     why `kill` was set when it is not a cancel: "preempt" (an admin command)
+    suspend      set/cleared by LSF bstop/bresume or a simulated preemption of a running job;
+                 the runner SIGSTOPs/SIGCONTs
+    node_down    {"at": T, "detect": S}, set by a SIMULATOR admin command (`pbs-simctl`,
+                 `lsf-simctl`; no such thing in PBS or LSF): the running job's node went down at
+                 time T and stays down. The runner kills the job's processes at once (they die
+                 with the node: no signal sequence, no grace), keeps the record running for S
+                 seconds (the real server has not given up on the node yet: PBS still shows R,
+                 LSF UNKWN), then ends it with killed_for "node_fail" and no result.
     result       {"code": N} or {"signal": N} once the script ended; absent if it never ran
-    killed_for   "cancel" | "walltime" | None: why the simulator ended the job
+    killed_for   "cancel" | "walltime" | "preempt" | "node_fail" | None: why the simulator
+                 ended the job
 Everything else (name, argv, paths, env, limits) is fixed at submission.
 
 The runner also stops when the spool directory disappears (a test removing its temp spool):
@@ -278,13 +287,16 @@ def run(spool_path, seq):
             proc.wait()
             return
         job = spool.load(seq) or job
+        if job.get("node_down"):
+            _end_on_node_down(spool, seq, proc, job["node_down"])
+            return
         if job.get("suspend") != suspended:
             suspended = bool(job.get("suspend"))
             _signal_group(proc.pid, signal.SIGSTOP if suspended else signal.SIGCONT)
         if killing is None:
             elapsed = time.time() - job["start_time"]
             if job.get("kill"):
-                killed_for, signals = "cancel", job["cancel_signals"]
+                killed_for, signals = job.get("kill_for", "cancel"), job["cancel_signals"]
             elif job.get("walltime") is not None and elapsed >= job["walltime"]:
                 killed_for, signals = "walltime", job["limit_signals"]
                 note = job.get("limit_note")
@@ -306,6 +318,19 @@ def run(spool_path, seq):
     result = {"code": returncode} if returncode >= 0 else {"signal": -returncode}
     spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(), result=result,
                                          killed_for=killed_for, suspend=False))
+
+
+def _end_on_node_down(spool, seq, proc, down):
+    """The job's node went down (`node_down` in the module docs): its processes die with it,
+    and the server ends the job `down["detect"]` seconds after the node went."""
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    while time.time() < down["at"] + down["detect"]:
+        if not os.path.isdir(spool.path):
+            return
+        time.sleep(POLL)
+    spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(),
+                                         killed_for="node_fail", suspend=False))
 
 
 if __name__ == "__main__":
