@@ -4,13 +4,12 @@
 mod common;
 mod life_support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Testbed, wait_for};
-use life_support::{Bed, close_masters, numbered_requests};
+use life_support::{Bed, close_masters, numbered_requests, slurm_jobs_by_name};
 use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, TaskFilter, TaskStatus};
@@ -165,37 +164,8 @@ fn a_killed_submitter_runs_every_task_exactly_once() {
 
         eprintln!("{found_by_name} task(s) were found by name after a crash");
 
-        // Slurm's own records: one job per task id (slurmdbd may lag the controller a
-        // little, so wait until every task has its record; a second job would only add).
-        let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
-        let jobs = wait_for(
-            "slurmdbd to record every job",
-            Duration::from_secs(90),
-            || {
-                let out = bed.ssh(
-                    "xpr-local",
-                    &format!(
-                        "sacct -n -P -X --starttime=now-6hours --name={} --format=JobName,JobID",
-                        names.join(",")
-                    ),
-                );
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    let (name, job) = line.split_once('|').unwrap();
-                    jobs.entry(name.to_owned())
-                        .or_default()
-                        .push(job.to_owned());
-                }
-                ids.iter()
-                    .all(|id| jobs.contains_key(id.as_str()))
-                    .then_some(jobs)
-            },
-        );
+        // Slurm's own records: one job per task id (a second job would only add).
+        let jobs = slurm_jobs_by_name(&bed, &ids);
         for id in &ids {
             let runs = jobs.get(id.as_str()).cloned().unwrap_or_default();
             assert_eq!(runs.len(), 1, "task {id} ran as jobs {runs:?}");

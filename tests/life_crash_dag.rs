@@ -7,13 +7,12 @@
 mod common;
 mod life_support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Testbed, wait_for};
-use life_support::{Bed, close_masters, one_core};
+use life_support::{Bed, close_masters, one_core, slurm_jobs_by_name, slurm_system};
 use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, DependencyKind, TaskFilter, TaskStatus};
@@ -90,8 +89,7 @@ fn a_killed_follower_of_a_dag_submits_every_task_exactly_once() {
     let Some(tb) = Testbed::require("slurm") else {
         return;
     };
-    let slurm = json!({"host": "xpr-local", "scheduler": "slurm",
-        "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}});
+    let slurm = slurm_system(json!({}));
     let bed = Bed::new(Some(&tb), json!({"a": slurm.clone(), "b": slurm}));
     let db = bed.root.path().join("jobs.db");
     let exe = std::env::current_exe().unwrap();
@@ -165,36 +163,8 @@ fn a_killed_follower_of_a_dag_submits_every_task_exactly_once() {
             let want = record.name.trim_start_matches("dag ");
             assert_eq!(std::fs::read_to_string(out).unwrap().trim(), want);
         }
-        // Slurm's own records: exactly one job per task (slurmdbd may lag a little).
-        let names: Vec<&str> = all.iter().map(|id| id.as_str()).collect();
-        let jobs = wait_for(
-            "slurmdbd to record every job",
-            Duration::from_secs(90),
-            || {
-                let out = bed.ssh(
-                    "xpr-local",
-                    &format!(
-                        "sacct -n -P -X --starttime=now-6hours --name={} --format=JobName,JobID",
-                        names.join(",")
-                    ),
-                );
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    let (name, job) = line.split_once('|').unwrap();
-                    jobs.entry(name.to_owned())
-                        .or_default()
-                        .push(job.to_owned());
-                }
-                all.iter()
-                    .all(|id| jobs.contains_key(id.as_str()))
-                    .then_some(jobs)
-            },
-        );
+        // Slurm's own records: exactly one job per task.
+        let jobs = slurm_jobs_by_name(&bed, &all);
         for id in &all {
             assert_eq!(jobs[id.as_str()].len(), 1, "{id}: {:?}", jobs[id.as_str()]);
         }

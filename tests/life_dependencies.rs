@@ -11,7 +11,7 @@ mod life_support;
 use std::time::Duration;
 
 use common::Testbed;
-use life_support::{Bed, one_core};
+use life_support::{Bed, QueueSampler, one_core, slurm_system};
 use serde_json::json;
 use xpr::db::{DependencyKind, EndState, TaskRecord, TaskStatus};
 use xpr::ids::TaskId;
@@ -21,11 +21,7 @@ use xpr::task::TaskSpec;
 const DEADLINE: Duration = Duration::from_secs(240);
 
 fn slurm_bed(tb: &Testbed) -> Bed {
-    Bed::new(
-        Some(tb),
-        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm",
-            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
-    )
+    Bed::new(Some(tb), json!({ "slurm": slurm_system(json!({})) }))
 }
 
 /// A task on `system` running `script` with `sh -c`, expecting `outputs`.
@@ -234,8 +230,7 @@ async fn a_pipeline_slurm_then_grid_engine_then_a_plain_host_passes_outputs_alon
     let bed = Bed::new(
         Some(&tb),
         json!({
-            "slurm": {"host": "xpr-local", "scheduler": "slurm",
-                "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}},
+            "slurm": slurm_system(json!({})),
             "sge": {"host": "xpr-local", "scheduler": "sge",
                 "partitions": {"all.q": {"num_cores": 8, "max_time": null, "max_mem": null}}},
             "plain_b": {"host": "xpr-hostB", "scheduler": "local",
@@ -295,8 +290,7 @@ async fn max_queued_keeps_at_most_five_jobs_in_slurms_queue_and_all_thirty_finis
     };
     let bed = Bed::new(
         Some(&tb),
-        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm", "max_queued": 5,
-            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
+        json!({ "slurm": slurm_system(json!({"max_queued": 5})) }),
     );
     let session = bed.session(Duration::from_secs(120));
     let requests = (0..30)
@@ -312,30 +306,9 @@ async fn max_queued_keeps_at_most_five_jobs_in_slurms_queue_and_all_thirty_finis
     let started = start_all(&session, requests).await;
     let ids: Vec<TaskId> = started.iter().map(|t| t.id.clone()).collect();
     // Sample Slurm's queue (pending or running jobs named by these tasks) while xpr follows.
-    let names: std::collections::HashSet<String> =
-        ids.iter().map(|id| id.as_str().to_owned()).collect();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let stop = stop.clone();
-        let ssh_config = bed.ssh_config.clone().unwrap();
-        std::thread::spawn(move || {
-            let mut samples = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let out = std::process::Command::new("ssh")
-                    .arg("-F")
-                    .arg(&ssh_config)
-                    .args(["xpr-local", "squeue -h -o %j"])
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                samples.push(text.lines().filter(|n| names.contains(*n)).count());
-            }
-            samples
-        })
-    };
+    let sampler = QueueSampler::start(&bed, &ids);
     let done = session.wait(&ids, DEADLINE).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let samples = sampler.join().unwrap();
+    let samples = sampler.stop();
     if done.is_err() {
         let _ = session.cancel(&ids).await;
     }

@@ -9,7 +9,7 @@ mod life_support;
 use std::time::Duration;
 
 use common::Testbed;
-use life_support::{Bed, one_core};
+use life_support::{Bed, one_core, slurm_system};
 use serde_json::json;
 use xpr::db::{EndState, TaskStatus};
 use xpr::session::{Retries, StartRequest};
@@ -22,11 +22,7 @@ async fn a_task_that_fails_twice_then_succeeds_has_three_attempts_and_three_logs
     let Some(tb) = Testbed::require("slurm") else {
         return;
     };
-    let bed = Bed::new(
-        Some(&tb),
-        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm",
-            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
-    );
+    let bed = Bed::new(Some(&tb), json!({ "slurm": slurm_system(json!({})) }));
     let session = bed.session(Duration::from_secs(120));
     // The run dir is emptied between attempts; the counter lives in the remote base above it.
     let spec = TaskSpec::argv(
@@ -94,11 +90,7 @@ async fn a_slurm_time_limit_kill_is_retried_with_twice_the_time() {
     let Some(tb) = Testbed::require("slurm") else {
         return;
     };
-    let bed = Bed::new(
-        Some(&tb),
-        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm",
-            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
-    );
+    let bed = Bed::new(Some(&tb), json!({ "slurm": slurm_system(json!({})) }));
     let session = bed.session(Duration::from_secs(120));
     // The first attempt outlives its minute; the second reports the limit it was given.
     let spec = TaskSpec::argv(

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::Testbed;
-use life_support::{Bed, one_core};
+use life_support::{Bed, QueueSampler, one_core, slurm_system};
 use serde_json::json;
 use xpr::db::TaskStatus;
 use xpr::session::StartRequest;
@@ -59,11 +59,7 @@ async fn a_slurm_association_cap_is_respected_without_config() {
         return;
     };
     let _cap = Cap::set(3);
-    let bed = Bed::new(
-        Some(&tb),
-        json!({"slurm": {"host": "xpr-local", "scheduler": "slurm",
-            "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}}}),
-    );
+    let bed = Bed::new(Some(&tb), json!({ "slurm": slurm_system(json!({})) }));
     let session = bed.session(Duration::from_secs(120));
     let requests: Vec<StartRequest> = (0..10)
         .map(|i| {
@@ -79,30 +75,9 @@ async fn a_slurm_association_cap_is_respected_without_config() {
         .filter(|s| s.record.status == TaskStatus::Submitted)
         .count();
     assert_eq!(submitted, 3, "three submitted at once, the rest staged");
-    let names: std::collections::HashSet<String> =
-        ids.iter().map(|id| id.as_str().to_owned()).collect();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let stop = stop.clone();
-        let ssh_config = bed.ssh_config.clone().unwrap();
-        std::thread::spawn(move || {
-            let mut samples = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let out = Command::new("ssh")
-                    .arg("-F")
-                    .arg(&ssh_config)
-                    .args(["xpr-local", "squeue -h -o %j"])
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                samples.push(text.lines().filter(|n| names.contains(*n)).count());
-            }
-            samples
-        })
-    };
+    let sampler = QueueSampler::start(&bed, &ids);
     let done = session.wait(&ids, Duration::from_secs(240)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let samples = sampler.join().unwrap();
+    let samples = sampler.stop();
     if done.is_err() {
         let _ = session.cancel(&ids).await;
     }

@@ -152,3 +152,90 @@ pub fn numbered_requests(count: usize, system: &str) -> Vec<xpr::session::StartR
         })
         .collect()
 }
+
+/// The test bed's Slurm on `xpr-local` with one 16-core partition, as the `life_*` tests
+/// name it, with `extra` keys added.
+pub fn slurm_system(extra: Value) -> Value {
+    let mut system = json!({"host": "xpr-local", "scheduler": "slurm",
+        "partitions": {"debug": {"num_cores": 16, "max_time": null, "max_mem": null}}});
+    for (key, value) in extra.as_object().unwrap() {
+        system[key] = value.clone();
+    }
+    system
+}
+
+/// Slurm's own records of the jobs named by `ids` (xpr names a job by its task id), by name,
+/// once slurmdbd has a record of each (it may lag the controller a little).
+pub fn slurm_jobs_by_name(
+    bed: &Bed,
+    ids: &[xpr::ids::TaskId],
+) -> std::collections::HashMap<String, Vec<String>> {
+    let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    crate::common::wait_for(
+        "slurmdbd to record every job",
+        Duration::from_secs(90),
+        || {
+            let out = bed.ssh(
+                "xpr-local",
+                &format!(
+                    "sacct -n -P -X --starttime=now-6hours --name={} --format=JobName,JobID",
+                    names.join(",")
+                ),
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut jobs: std::collections::HashMap<String, Vec<String>> = Default::default();
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let (name, job) = line.split_once('|').unwrap();
+                jobs.entry(name.to_owned())
+                    .or_default()
+                    .push(job.to_owned());
+            }
+            ids.iter()
+                .all(|id| jobs.contains_key(id.as_str()))
+                .then_some(jobs)
+        },
+    )
+}
+
+/// Samples how many jobs named by `ids` Slurm's queue (`squeue`) holds, again and again
+/// until [`QueueSampler::stop`].
+pub struct QueueSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<usize>>,
+}
+
+impl QueueSampler {
+    /// Starts sampling the queue of `xpr-local` on `bed`.
+    pub fn start(bed: &Bed, ids: &[xpr::ids::TaskId]) -> QueueSampler {
+        let names: std::collections::HashSet<String> =
+            ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ssh_config = bed.ssh_config.clone().unwrap();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = std::process::Command::new("ssh")
+                    .arg("-F")
+                    .arg(&ssh_config)
+                    .args(["xpr-local", "squeue -h -o %j"])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                samples.push(text.lines().filter(|n| names.contains(*n)).count());
+            }
+            samples
+        });
+        QueueSampler { stop, thread }
+    }
+
+    /// Stops sampling; the counts seen, in order.
+    pub fn stop(self) -> Vec<usize> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
