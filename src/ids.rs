@@ -74,6 +74,11 @@ string_id!(
     TaskId
 );
 string_id!(
+    /// xpr's identifier of a job that runs several tasks (an array chunk or a pack): its
+    /// scheduler job name and the name of its remote dir `grp_<id>`.
+    GroupId
+);
+string_id!(
     /// The identifier a scheduler gave a submitted job (`"123"`, `"2_[0-4]"`, `"9830192.1-5:1"`).
     SchedulerJobId
 );

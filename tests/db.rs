@@ -15,6 +15,7 @@ fn new_task(id: &str, identity: &str) -> NewTask {
         spec: "{}".to_owned(),
         remote_dir: None,
         local_dir: None,
+        sweep: None,
     }
 }
 

@@ -231,6 +231,7 @@ fn new_task(id: &str) -> NewTask {
         spec: "{}".to_owned(),
         remote_dir: None,
         local_dir: None,
+        sweep: None,
     }
 }
 

@@ -198,6 +198,7 @@ fn local_system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: Default::default(),
@@ -437,6 +438,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
     let system = System {
         resource_lines: true,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: Default::default(),

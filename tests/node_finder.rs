@@ -37,6 +37,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: Default::default(),

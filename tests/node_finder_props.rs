@@ -106,6 +106,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             remsh_cmd: None,
             resource_lines: false,
             max_queued: None,
+            max_array_size: None,
             poll_interval: None,
             vanish_timeout: None,
             retries: Default::default(),

@@ -100,6 +100,7 @@ fn system() -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: Default::default(),

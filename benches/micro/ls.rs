@@ -95,6 +95,7 @@ fn make_db(path: &Path) -> Duration {
                 spec: stored.to_string(),
                 remote_dir: Some(remote_dir),
                 local_dir: Some(format!("/home/jdoe/project/_expyre/run_{id}")),
+                sweep: None,
             };
             db.create(&task).expect("creating a task");
             let status = status_of(i);

@@ -207,6 +207,11 @@ pub struct System {
     /// queue at once (queued or running); the rest wait in xpr, staged, and go as slots
     /// free (sites that cap jobs per user). `None`: no cap.
     pub max_queued: Option<u32>,
+    /// xpr's addition (`"max_array_size": N`): at most this many elements in one job array
+    /// xpr submits here, where the scheduler does not tell the site's own limit (Slurm's
+    /// `MaxArraySize` is read from the site). `None`: the site's, else the scheduler's
+    /// default.
+    pub max_array_size: Option<u32>,
     /// xpr's addition (`"poll_interval": "2m"`): never ask this system's scheduler about
     /// its jobs more often than this (sites that allow one `squeue` per few minutes); the
     /// session's own back-off applies above it. `None`: the session's.
@@ -275,6 +280,7 @@ pub fn builtin_local_system() -> System {
         // refuses what the machine does not have.
         resource_lines: true,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: RetryDefaults::default(),

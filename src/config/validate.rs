@@ -40,6 +40,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "remsh_cmd",
     "resource_lines",
     "max_queued",
+    "max_array_size",
     "poll_interval",
     "vanish_timeout",
     "max_retries",
@@ -376,6 +377,7 @@ impl Validator<'_> {
         let no_default_header = self.keep(self.flag(map, "no_default_header", path));
         let resource_lines = self.keep(self.flag(map, "resource_lines", path));
         let max_queued = self.keep(self.opt_positive(map, "max_queued", path));
+        let max_array_size = self.keep(self.opt_positive(map, "max_array_size", path));
         let poll_interval = self.keep(self.opt_interval(map, "poll_interval", path));
         let vanish_timeout = self.keep(self.opt_interval(map, "vanish_timeout", path));
         let script_exec = self.keep(self.opt_string(map, "script_exec", path));
@@ -426,6 +428,7 @@ impl Validator<'_> {
             remsh_cmd: remsh_cmd?,
             resource_lines: resource_lines?,
             max_queued: max_queued?,
+            max_array_size: max_array_size?,
             poll_interval: poll_interval?,
             vanish_timeout: vanish_timeout?,
             error_rules: error_rules?,

@@ -44,8 +44,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use record::{
-    Attempt, Change, HistoryEntry, NativeChild, NewTask, SummaryRef, TaskFilter, TaskRecord,
-    TaskSummary, TaskUpdate,
+    Attempt, Change, GroupMember, HistoryEntry, NativeChild, NewTask, SummaryRef, TaskFilter,
+    TaskRecord, TaskSummary, TaskUpdate,
 };
 pub use state::{DependencyKind, EndState, TaskStatus};
 
@@ -165,6 +165,15 @@ const MIGRATIONS: &[&str] = &[
     // 7: the attempt a history row is about (NULL: none yet, or a row older than this), so
     // the changes read back as events name their job and end.
     "ALTER TABLE history ADD COLUMN attempt INTEGER;",
+    // 8: sweeps, arrays and packs. A task may belong to a named sweep; a task's current
+    // attempt (and each attempt, kept) may run as member `group_index` of a job that runs
+    // several tasks (an array chunk or a pack), named by `job_group`.
+    "ALTER TABLE tasks ADD COLUMN sweep TEXT;
+    ALTER TABLE tasks ADD COLUMN job_group TEXT;
+    ALTER TABLE tasks ADD COLUMN group_index INTEGER;
+    ALTER TABLE attempts ADD COLUMN job_group TEXT;
+    ALTER TABLE attempts ADD COLUMN group_index INTEGER;
+    CREATE INDEX tasks_sweep ON tasks(sweep, created_at, id);",
 ];
 
 /// Something the jobs DB could not do.
@@ -360,59 +369,25 @@ impl Db {
         reuse: bool,
     ) -> Result<(TaskRecord, bool), DbError> {
         self.write(|tx, path, now| {
-            let sql = sql_at(path);
-            if reuse {
-                // Only constant status names are spliced in, never user text.
-                let reusable = TaskStatus::CAN_PRODUCE_RESULTS
-                    .iter()
-                    .map(|s| format!("'{}'", s.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let found: Option<TaskId> = tx
-                    .query_row(
-                        &format!(
-                            "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
-                             ORDER BY created_at DESC LIMIT 1"
-                        ),
-                        params![task.identity],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
-                if let Some(id) = found {
-                    return Ok((existing(tx, path, &id)?, true));
-                }
-            }
-            for (parent, _) in parents {
-                existing(tx, path, parent)?;
-            }
-            let status = if parents.is_empty() {
-                TaskStatus::Created
-            } else {
-                TaskStatus::Waiting
-            };
-            insert(tx, task, status, now).map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    DbError::Duplicate {
-                        path: path.to_path_buf(),
-                        id: task.id.clone(),
-                    }
-                }
-                source => DbError::Sqlite {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
-            for (parent, kind) in parents {
-                tx.execute(
-                    "INSERT INTO dependencies (child, parent, kind) VALUES (?1, ?2, ?3)",
-                    params![task.id, parent, kind],
-                )
-                .map_err(sql)?;
-            }
-            Ok((existing(tx, path, &task.id)?, false))
+            let (id, reused) = create_in(tx, path, now, task, parents, reuse)?;
+            Ok((existing(tx, path, &id)?, reused))
+        })
+    }
+
+    /// [`Db::create_task`] for many tasks in ONE transaction (a sweep of 100,000 points is
+    /// one commit, not 100,000): all are recorded or, on an error, none. Returns each task's
+    /// id (its own, or the reused task's) and whether it was reused, in order. A parent may
+    /// be a task created earlier in the same call.
+    pub fn create_tasks(
+        &mut self,
+        tasks: &[(NewTask, Vec<(TaskId, DependencyKind)>)],
+        reuse: bool,
+    ) -> Result<Vec<(TaskId, bool)>, DbError> {
+        self.write(|tx, path, now| {
+            tasks
+                .iter()
+                .map(|(task, parents)| create_in(tx, path, now, task, parents, reuse))
+                .collect()
         })
     }
 
@@ -608,9 +583,18 @@ impl Db {
                         |row| row.get(0),
                     )
                     .map_err(sql)?;
+                // A member of an array chunk or a pack: its attempt keeps which one.
                 tx.execute(
-                    "INSERT INTO attempts (task_id, number, system) VALUES (?1, ?2, ?3)",
-                    params![id, attempt, current.system.as_str()],
+                    "INSERT INTO attempts (task_id, number, system, job_group, group_index)
+                     SELECT ?1, ?2, ?3, COALESCE(?4, job_group), COALESCE(?5, group_index)
+                     FROM tasks WHERE id = ?1",
+                    params![
+                        id,
+                        attempt,
+                        current.system.as_str(),
+                        update.group.as_ref().map(|g| &g.group),
+                        update.group.as_ref().map(|g| g.index),
+                    ],
                 )
                 .map_err(sql)?;
             }
@@ -623,7 +607,9 @@ impl Db {
                     reason = COALESCE(?9, reason),
                     remote_dir = COALESCE(?10, remote_dir),
                     local_dir = COALESCE(?11, local_dir),
-                    spec = COALESCE(?12, spec)
+                    spec = COALESCE(?12, spec),
+                    job_group = COALESCE(?13, job_group),
+                    group_index = COALESCE(?14, group_index)
                  WHERE id = ?1",
                 params![
                     id.as_str(),
@@ -638,6 +624,8 @@ impl Db {
                     update.remote_dir,
                     update.local_dir,
                     update.spec,
+                    update.group.as_ref().map(|g| &g.group),
+                    update.group.as_ref().map(|g| g.index),
                 ],
             )
             .map_err(sql)?;
@@ -679,7 +667,7 @@ impl Db {
             tx.execute(
                 "UPDATE tasks SET status = ?2, updated_at = ?3, attempt = 0, scheduler_job_id = NULL,
                     end_state = NULL, exit_code = NULL, node = NULL, reason = NULL,
-                    cancel_requested_at = NULL
+                    cancel_requested_at = NULL, job_group = NULL, group_index = NULL
                  WHERE id = ?1",
                 params![id, to, now],
             )
@@ -755,7 +743,8 @@ impl Db {
             tx.execute(
                 "UPDATE tasks SET status = ?5, updated_at = ?2, attempt = 0,
                     scheduler_job_id = NULL, end_state = NULL, exit_code = NULL, node = NULL,
-                    reason = NULL, spec = COALESCE(?3, spec), local_dir = COALESCE(?4, local_dir)
+                    reason = NULL, spec = COALESCE(?3, spec), local_dir = COALESCE(?4, local_dir),
+                    job_group = NULL, group_index = NULL
                  WHERE id = ?1",
                 params![id, now, spec, end.local_dir, to],
             )
@@ -855,7 +844,7 @@ impl Db {
 
     /// Tasks matching `filter`, oldest first.
     pub fn list(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, DbError> {
-        let (sql, args) = select_sql(&format!("identity, spec, {SUMMARY_COLUMNS}"), filter);
+        let (sql, args) = select_sql(&format!("{RECORD_COLUMNS}, {SUMMARY_COLUMNS}"), filter);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(args.iter()))
@@ -1073,10 +1062,13 @@ const SUMMARY_COLUMNS: &str = "id, name, system, status, attempt, scheduler_job_
                                exit_code, node, reason, cancel_requested_at, remote_dir, \
                                local_dir, created_at, updated_at";
 
+/// The columns of a [`TaskRecord`] beyond its summary, in the order `record_from_row` reads.
+const RECORD_COLUMNS: &str = "identity, spec, sweep, job_group, group_index";
+
 /// The columns of [`Attempt`], in order.
 const ATTEMPT_COLUMNS: &str = "number, system, scheduler_job_id, end_state, exit_code, node, \
                                reason, submitted_at, started_at, ended_at, elapsed_secs, \
-                               peak_memory_kb, scheduler_reason";
+                               peak_memory_kb, scheduler_reason, job_group, group_index";
 
 /// `SELECT columns FROM tasks` with `filter`'s statuses and system as bound parameters,
 /// oldest first.
@@ -1098,6 +1090,10 @@ fn select_sql(columns: &str, filter: &TaskFilter) -> (String, Vec<String>) {
     if let Some(system) = &filter.system {
         args.push(system.as_str().to_owned());
         wheres.push(format!("system = ?{}", args.len()));
+    }
+    if let Some(sweep) = &filter.sweep {
+        args.push(sweep.clone());
+        wheres.push(format!("sweep = ?{}", args.len()));
     }
     if !wheres.is_empty() {
         sql.push_str(" WHERE ");
@@ -1166,30 +1162,111 @@ fn add_history(
     to: TaskStatus,
     detail: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO history (task_id, at, from_status, to_status, detail, attempt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, at, from, to, detail, (attempt > 0).then_some(attempt)],
-    )?;
+    )?
+    .execute(params![
+        id,
+        at,
+        from,
+        to,
+        detail,
+        (attempt > 0).then_some(attempt)
+    ])?;
     Ok(())
 }
 
+/// Records `task` in the open transaction `tx` (see [`Db::create_task`]): its id and `false`,
+/// or with `reuse` the id of a task of the same identity that can still produce results and
+/// `true`.
+fn create_in(
+    tx: &Connection,
+    path: &Path,
+    now: f64,
+    task: &NewTask,
+    parents: &[(TaskId, DependencyKind)],
+    reuse: bool,
+) -> Result<(TaskId, bool), DbError> {
+    let sql = sql_at(path);
+    if reuse {
+        // Only constant status names are spliced in, never user text.
+        let reusable = TaskStatus::CAN_PRODUCE_RESULTS
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let found: Option<TaskId> = tx
+            .prepare_cached(&format!(
+                "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
+                 ORDER BY created_at DESC LIMIT 1"
+            ))
+            .and_then(|mut stmt| stmt.query_row(params![task.identity], |row| row.get(0)))
+            .optional()
+            .map_err(sql)?;
+        if let Some(id) = found {
+            return Ok((id, true));
+        }
+    }
+    for (parent, _) in parents {
+        let known: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM tasks WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row(params![parent], |row| row.get(0)))
+            .optional()
+            .map_err(sql)?;
+        if known.is_none() {
+            return Err(DbError::NoSuchTask {
+                path: path.to_path_buf(),
+                id: parent.clone(),
+            });
+        }
+    }
+    let status = if parents.is_empty() {
+        TaskStatus::Created
+    } else {
+        TaskStatus::Waiting
+    };
+    insert(tx, task, status, now).map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            DbError::Duplicate {
+                path: path.to_path_buf(),
+                id: task.id.clone(),
+            }
+        }
+        source => DbError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    for (parent, kind) in parents {
+        tx.prepare_cached("INSERT INTO dependencies (child, parent, kind) VALUES (?1, ?2, ?3)")
+            .and_then(|mut stmt| stmt.execute(params![task.id, parent, kind]))
+            .map_err(sql)?;
+    }
+    Ok((task.id.clone(), false))
+}
+
 fn insert(conn: &Connection, task: &NewTask, status: TaskStatus, now: f64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO tasks (id, name, system, status, identity, spec, remote_dir, local_dir, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-        params![
-            task.id,
-            task.name,
-            task.system,
-            status,
-            task.identity,
-            task.spec,
-            task.remote_dir,
-            task.local_dir,
-            now
-        ],
-    )?;
+    // Cached: a sweep inserts thousands of rows in one transaction.
+    conn.prepare_cached(
+        "INSERT INTO tasks (id, name, system, status, identity, spec, remote_dir, local_dir,
+            created_at, updated_at, sweep)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+    )?
+    .execute(params![
+        task.id,
+        task.name,
+        task.system,
+        status,
+        task.identity,
+        task.spec,
+        task.remote_dir,
+        task.local_dir,
+        now,
+        task.sweep,
+    ])?;
     add_history(conn, &task.id, now, 0, None, status, None)
 }
 
@@ -1200,7 +1277,7 @@ fn get(conn: &Connection, path: &Path, id: &TaskId) -> Result<Option<TaskRecord>
     };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT identity, spec, {SUMMARY_COLUMNS} FROM tasks WHERE id = ?1"
+            "SELECT {RECORD_COLUMNS}, {SUMMARY_COLUMNS} FROM tasks WHERE id = ?1"
         ))
         .map_err(sql)?;
     let mut rows = stmt.query(params![id]).map_err(sql)?;

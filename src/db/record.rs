@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::DbError;
 use super::state::{DependencyKind, EndState, TaskStatus};
-use crate::ids::{SchedulerJobId, SystemName, TaskId};
+use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 
 /// A task to add to the DB.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct NewTask {
     pub remote_dir: Option<String>,
     /// Its local stage dir, when known.
     pub local_dir: Option<String>,
+    /// The sweep it belongs to, if any (`xpr ls --sweep NAME`).
+    pub sweep: Option<String>,
 }
 
 /// One task as listings show it: everything but its spec and identity. The job fields are
@@ -88,6 +90,21 @@ pub struct TaskRecord {
     pub identity: String,
     /// The spec as JSON.
     pub spec: String,
+    /// The sweep it belongs to, if any.
+    pub sweep: Option<String>,
+    /// The job its current attempt runs in with other tasks (an array chunk or a pack), once
+    /// staged as its member; `None` for a task that is its own job.
+    pub group: Option<GroupMember>,
+}
+
+/// A task's place in a job that runs several tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupMember {
+    /// The group (its scheduler job name).
+    pub group: GroupId,
+    /// Its index in the group, from 0: the array element (before the scheduler's first index
+    /// is added) or the position in the pack.
+    pub index: u32,
 }
 
 impl Deref for TaskRecord {
@@ -128,6 +145,8 @@ pub struct Attempt {
     pub peak_memory_kb: Option<u64>,
     /// The scheduler's own words on its end (state and reason, exit status meaning ...).
     pub scheduler_reason: Option<String>,
+    /// The array chunk or pack it ran in with other tasks, if it did.
+    pub group: Option<GroupMember>,
 }
 
 /// Fields a transition sets; `None` leaves a field as it is. Job fields go to the task and to
@@ -156,6 +175,9 @@ pub struct TaskUpdate {
     pub peak_memory_kb: Option<u64>,
     /// The scheduler's own words on the attempt's end (attempt only).
     pub scheduler_reason: Option<String>,
+    /// The group the task joins for its next attempt (set when it is staged as a member of
+    /// an array chunk or a pack; cleared by a retry or reset).
+    pub group: Option<GroupMember>,
     /// A note kept in the history row only.
     pub detail: Option<String>,
 }
@@ -226,6 +248,8 @@ pub struct TaskFilter {
     pub systems: Vec<Regex>,
     /// Exactly this system (what a poll reads).
     pub system: Option<SystemName>,
+    /// Exactly this sweep (`--sweep`); applied by the SQL query alone.
+    pub sweep: Option<String>,
 }
 
 impl TaskFilter {
@@ -248,6 +272,7 @@ impl TaskFilter {
             statuses,
             systems: compile(systems)?,
             system: None,
+            sweep: None,
         })
     }
 
@@ -275,6 +300,7 @@ impl TaskFilter {
             && self.statuses.is_empty()
             && self.systems.is_empty()
             && self.system.is_none()
+            && self.sweep.is_none()
     }
 
     /// True when `summary` passes every part of the filter (statuses included).
@@ -421,16 +447,23 @@ pub(super) fn summary_from_row<'a>(
     })
 }
 
-/// Reads a whole record: `identity, spec` then the summary columns.
+/// Reads a whole record: `super::RECORD_COLUMNS` then the summary columns.
 pub(super) fn record_from_row(row: &rusqlite::Row<'_>, path: &Path) -> Result<TaskRecord, DbError> {
     let sql = |source| DbError::Sqlite {
         path: path.to_path_buf(),
         source,
     };
+    let group: Option<GroupId> = row.get(3).map_err(sql)?;
+    let index: Option<u32> = row.get(4).map_err(sql)?;
     Ok(TaskRecord {
         identity: row.get(0).map_err(sql)?,
         spec: row.get(1).map_err(sql)?,
-        summary: summary_from_row(row, 2, path)?.to_summary(),
+        sweep: row.get(2).map_err(sql)?,
+        group: group.map(|group| GroupMember {
+            group,
+            index: index.unwrap_or(0),
+        }),
+        summary: summary_from_row(row, 5, path)?.to_summary(),
     })
 }
 
@@ -450,6 +483,15 @@ pub(super) fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Atte
         elapsed_secs: row.get::<_, Option<i64>>(10)?.map(|v| v.max(0) as u64),
         peak_memory_kb: row.get::<_, Option<i64>>(11)?.map(|v| v.max(0) as u64),
         scheduler_reason: row.get(12)?,
+        group: row
+            .get::<_, Option<GroupId>>(13)?
+            .map(|group| -> rusqlite::Result<GroupMember> {
+                Ok(GroupMember {
+                    group,
+                    index: row.get::<_, Option<u32>>(14)?.unwrap_or(0),
+                })
+            })
+            .transpose()?,
     })
 }
 

@@ -487,6 +487,7 @@ fn check(
 ///     pre_submit_cmds: vec![], commands: vec![], rundir: None, remsh_cmd: None,
 ///     resource_lines: false,
 ///     max_queued: None,
+///     max_array_size: None,
 ///     poll_interval: None,
 ///     vanish_timeout: None,
 ///     retries: Default::default(),

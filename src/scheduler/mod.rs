@@ -177,6 +177,20 @@ fn snippet_suffix(snippet: &Option<String>) -> String {
     }
 }
 
+/// How a scheduler runs job arrays: what the engine needs to submit homogeneous tasks as one
+/// array job per chunk and to follow each element as its own task (see
+/// `shared/reference/arrays-deps-packing.md` for each scheduler's syntax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArraySyntax {
+    /// The environment variable that holds an element's index inside its job.
+    pub index_var: &'static str,
+    /// The first element's index (Grid Engine and LSF count from 1, the others from 0).
+    pub first_index: u32,
+    /// The most elements one array may have when neither the site nor the config says
+    /// (the scheduler's own default limit).
+    pub default_limit: u32,
+}
+
 /// What every scheduler adapter provides. All methods are pure: they build commands or parse
 /// replies. Status and accounting take many ids and make one command.
 pub trait Scheduler: Send + Sync {
@@ -251,6 +265,61 @@ pub trait Scheduler: Send + Sync {
     /// The command that lists this user's jobs in the queue, one id per line (all of them,
     /// not only xpr's: the site's cap counts them all). Default: none.
     fn user_jobs(&self) -> Option<CommandSpec> {
+        None
+    }
+
+    /// How this scheduler runs job arrays; `None` when it has none (the local queue): array
+    /// tasks then go as jobs of their own. Default: none.
+    fn arrays(&self) -> Option<ArraySyntax> {
+        None
+    }
+
+    /// The command that submits `script` in `job_dir` as an array named `name` (the
+    /// script's `{id}`, for schedulers that name arrays on the command line: LSF) of `count`
+    /// elements, indexed from [`ArraySyntax::first_index`]; its reply is read by
+    /// [`Scheduler::parse_submit`] (the array's job id). `None` without arrays.
+    fn submit_array(
+        &self,
+        job_dir: &str,
+        script: &str,
+        name: &str,
+        count: u32,
+    ) -> Option<CommandSpec> {
+        let _ = (job_dir, script, name, count);
+        None
+    }
+
+    /// The id of element `index` (the scheduler's own index) of the array `array` (as
+    /// [`Scheduler::parse_submit`] gave it): what status, accounting and cancel take for that
+    /// element alone. `None` without arrays.
+    fn element_id(&self, array: &SchedulerJobId, index: u32) -> Option<SchedulerJobId> {
+        let _ = (array, index);
+        None
+    }
+
+    /// The array's own id given one of its elements' ids or a collapsed listing of them
+    /// (Slurm `123_7` or `123_[0-9]` -> `123`), as a lookup by name lists them. Default: the
+    /// id itself.
+    fn array_of(&self, id: &SchedulerJobId) -> SchedulerJobId {
+        id.clone()
+    }
+
+    /// The default header lines of an array job: [`Scheduler::default_header`] minus what
+    /// the scheduler refuses in arrays (PBS Pro's `-r n`). Default: the same lines.
+    fn array_default_header(&self) -> &'static [&'static str] {
+        self.default_header()
+    }
+
+    /// The command that reports the site's limit on an array's size, where the scheduler
+    /// tells it (Slurm's `MaxArraySize`). Default: none.
+    fn site_array_limit(&self) -> Option<CommandSpec> {
+        None
+    }
+
+    /// The most elements one array may have by the reply of
+    /// [`Scheduler::site_array_limit`]; `None` when it does not say.
+    fn parse_site_array_limit(&self, output: &CommandOutput) -> Option<u32> {
+        let _ = output;
         None
     }
 }

@@ -76,6 +76,9 @@ pub struct ScriptSpec {
     pub header_extra_env: Option<String>,
     /// Shell lines run last, in the job directory.
     pub body: Vec<String>,
+    /// True for the script of a job array: the scheduler's default lines are then
+    /// [`Scheduler::array_default_header`] (PBS Pro refuses `-r n` in arrays).
+    pub array: bool,
 }
 
 impl ScriptSpec {
@@ -299,6 +302,8 @@ pub fn header_lines(
     let env_lines = parse_header_extra(spec.header_extra_env.as_deref()).map_err(err)?;
     let defaults: &[&str] = if system.no_default_header {
         &[]
+    } else if spec.array {
+        scheduler.array_default_header()
     } else {
         scheduler.default_header()
     };

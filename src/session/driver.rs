@@ -21,7 +21,7 @@ use super::protocol::{
     BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, STAGE_PROGRAM, frame_lines,
     parse_batch_reply, tail_text,
 };
-use crate::command::{CommandOutput, CommandSpec};
+use crate::command::{CommandOutput, CommandSpec, shell_quote};
 use crate::config::System;
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{JobStatus, ParseError, Scheduler};
@@ -50,6 +50,19 @@ pub enum SubmitReply {
     Unsure,
 }
 
+/// One job to submit in a batch: a task's own script, or a group's (see the `group` module).
+#[derive(Clone, Copy, Debug)]
+pub struct SubmitJob<'a> {
+    /// The remote dir the job is submitted from (its script is there).
+    pub job_dir: &'a str,
+    /// The script's file name in `job_dir`.
+    pub script: &'a str,
+    /// For a group, the script's text: the submit line writes it into `job_dir` first.
+    pub text: Option<&'a str>,
+    /// For an array: its name and number of elements.
+    pub array: Option<(&'a str, u32)>,
+}
+
 /// The driver of one system (see the module docs).
 pub struct SystemDriver {
     system: System,
@@ -57,6 +70,8 @@ pub struct SystemDriver {
     scheduler: Arc<dyn Scheduler>,
     /// The site's per-user job cap, asked once per driver (see [`SystemDriver::site_job_limit`]).
     site_limit: tokio::sync::OnceCell<Option<u32>>,
+    /// The site's array size limit, asked once (see [`SystemDriver::array_limit`]).
+    array_limit: tokio::sync::OnceCell<u32>,
 }
 
 impl std::fmt::Debug for SystemDriver {
@@ -95,7 +110,46 @@ impl SystemDriver {
             transport,
             scheduler,
             site_limit: tokio::sync::OnceCell::new(),
+            array_limit: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The scheduler adapter.
+    pub(crate) fn scheduler(&self) -> &dyn Scheduler {
+        self.scheduler.as_ref()
+    }
+
+    /// The most elements one job array may have here: the site's limit where the scheduler
+    /// tells it (Slurm's `MaxArraySize`), else the system's `max_array_size`, else the
+    /// scheduler's default; asked once. The config's value caps the site's too (a user may
+    /// want smaller arrays). 1 for a scheduler without arrays.
+    pub async fn array_limit(&self) -> u32 {
+        *self
+            .array_limit
+            .get_or_init(|| async {
+                let Some(syntax) = self.scheduler.arrays() else {
+                    return 1;
+                };
+                let site = match self.scheduler.site_array_limit() {
+                    None => None,
+                    Some(cmd) => match self.transport.run(&cmd, Retry::Safe).await {
+                        Ok(out) => self.scheduler.parse_site_array_limit(&out),
+                        Err(e) => {
+                            tracing::warn!(system = %self.system.name, error = %e, "cannot read the site's array size limit");
+                            None
+                        }
+                    },
+                };
+                let limit = match (site, self.system.max_array_size) {
+                    (Some(s), Some(c)) => s.min(c),
+                    (Some(s), None) => s,
+                    (None, Some(c)) => c,
+                    (None, None) => syntax.default_limit,
+                };
+                tracing::info!(system = %self.system.name, limit, "array size limit");
+                limit.max(1)
+            })
+            .await
     }
 
     /// The site's own cap on this user's jobs in the queue (Slurm's association
@@ -240,30 +294,43 @@ impl SystemDriver {
         Ok((cmd, out, reply))
     }
 
-    /// Submits the job scripts `script` in each of `job_dirs` in one batch under `base`'s
-    /// remote lock, each after the system's `pre_submit_cmds`. Returns one reply per job, in
-    /// order. Fails, having run nothing, when the batch could not take the lock; a transport
-    /// error means some jobs may have been submitted (look them up by name).
+    /// Submits `jobs` in one batch under `base`'s remote lock, each after the system's
+    /// `pre_submit_cmds` (a group's line first writes its script, by a here-document, so its
+    /// size is bounded by no argument limit). Returns one reply per job, in order. Fails,
+    /// having run nothing, when the batch could not take the lock; a transport error means
+    /// some jobs may have been submitted (look them up by name).
     pub async fn submit(
         &self,
         base: &str,
-        job_dirs: &[&str],
-        script: &str,
+        jobs: &[SubmitJob<'_>],
     ) -> Result<Vec<SubmitReply>, SessionError> {
-        let lines: Vec<Vec<u8>> = job_dirs
-            .iter()
-            .map(|job_dir| {
-                let mut line = Vec::new();
-                // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
-                for pre in &self.system.pre_submit_cmds {
-                    line.extend_from_slice(b"{ ");
-                    line.extend_from_slice(pre.as_bytes());
-                    line.extend_from_slice(b"\n} && ");
-                }
-                line.extend(self.scheduler.submit(job_dir, script).to_shell_line());
-                line
-            })
-            .collect();
+        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut line = Vec::new();
+            if let Some(text) = job.text {
+                line.extend(write_file_lines(job.job_dir, job.script, text));
+            }
+            // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
+            for pre in &self.system.pre_submit_cmds {
+                line.extend_from_slice(b"{ ");
+                line.extend_from_slice(pre.as_bytes());
+                line.extend_from_slice(b"\n} && ");
+            }
+            let cmd = match job.array {
+                None => self.scheduler.submit(job.job_dir, job.script),
+                Some((name, count)) => self
+                    .scheduler
+                    .submit_array(job.job_dir, job.script, name, count)
+                    .ok_or_else(|| {
+                        self.remote_error(format!(
+                            "the {} scheduler has no job arrays",
+                            self.scheduler.kind()
+                        ))
+                    })?,
+            };
+            line.extend(cmd.to_shell_line());
+            lines.push(line);
+        }
         let (cmd, out, reply) = self.run_batch(base, &lines, Retry::Never).await?;
         if !reply.locked {
             return Err(self.remote_error(format!(
@@ -277,7 +344,7 @@ impl SystemDriver {
         }
         let mut by_index: HashMap<usize, &CommandOutput> =
             reply.records.iter().map(|(i, o)| (*i, o)).collect();
-        Ok((0..job_dirs.len())
+        Ok((0..jobs.len())
             .map(|i| match by_index.remove(&i) {
                 None => SubmitReply::Unsure,
                 Some(output) => match self.scheduler.parse_submit(output) {
@@ -388,6 +455,37 @@ impl SystemDriver {
         }
         Ok(())
     }
+}
+
+/// Shell lines that write `text` to `dir/name` (creating `dir`, private to the user): a
+/// here-document, so the text is data, never shell code, whatever it holds; by rename, so a
+/// half-written file never has the name. A failure ends the batch line with exit 1 (its
+/// stderr says why).
+fn write_file_lines(dir: &str, name: &str, text: &str) -> Vec<u8> {
+    let quote = |w: &str| shell_quote(std::ffi::OsStr::new(w));
+    let path = format!("{}/{name}", dir.trim_end_matches('/'));
+    let tmp = format!("{path}.tmp");
+    // A delimiter no line of the text is.
+    let mut delimiter = "XPR_END_OF_FILE".to_owned();
+    while text.lines().any(|l| l == delimiter) {
+        delimiter.push('_');
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{ (umask 077 && mkdir -p -- ");
+    out.extend(quote(dir));
+    out.extend_from_slice(b") && cat > ");
+    out.extend(quote(&tmp));
+    out.extend_from_slice(b" && mv -f -- ");
+    out.extend(quote(&tmp));
+    out.push(b' ');
+    out.extend(quote(&path));
+    out.extend_from_slice(format!("; }} <<'{delimiter}' || exit 1\n").as_bytes());
+    out.extend_from_slice(text.as_bytes());
+    if !text.ends_with('\n') {
+        out.push(b'\n');
+    }
+    out.extend_from_slice(format!("{delimiter}\n").as_bytes());
+    out
 }
 
 /// Splits `items` into chunks whose lengths (plus one separator each) stay under

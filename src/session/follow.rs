@@ -177,11 +177,21 @@ impl Session {
         if followed.is_empty() {
             return Ok(0);
         }
-        let job_ids: Vec<SchedulerJobId> = followed
+        // A pack's members share its job: asked about once.
+        let mut job_ids: Vec<SchedulerJobId> = followed
             .iter()
             .filter_map(|r| r.scheduler_job_id.clone())
             .collect();
+        job_ids.sort();
+        job_ids.dedup();
         let status = driver.status(&job_ids).await?;
+        // How many members of each shared job are still live and not asked to be cancelled:
+        // a pack is cancelled only once none of its members wants to go on.
+        let mut wanted: HashMap<&SchedulerJobId, usize> = HashMap::new();
+        for task in &followed {
+            let job = task.scheduler_job_id.as_ref().expect("filtered above");
+            *wanted.entry(job).or_default() += usize::from(!task.cancel_requested());
+        }
 
         let mut to_account = Vec::new();
         let mut final_in_queue = Vec::new();
@@ -191,7 +201,7 @@ impl Session {
             match status.get(job) {
                 Some(s) if !s.state.is_final() => {
                     self.clear_unaccounted(&task.id);
-                    if task.cancel_requested() {
+                    if task.cancel_requested() && wanted.get(job) == Some(&0) {
                         to_cancel.push(job.clone());
                     }
                     self.mark_running(task, s).await?;
@@ -204,6 +214,8 @@ impl Session {
             }
         }
         if !to_cancel.is_empty() {
+            to_cancel.sort();
+            to_cancel.dedup();
             driver.cancel(&to_cancel).await?;
         }
 
@@ -231,10 +243,12 @@ impl Session {
             return Ok(retried);
         }
 
-        let account_ids: Vec<SchedulerJobId> = to_account
+        let mut account_ids: Vec<SchedulerJobId> = to_account
             .iter()
             .filter_map(|r| r.scheduler_job_id.clone())
             .collect();
+        account_ids.sort();
+        account_ids.dedup();
         let accounting = driver.accounting(&account_ids).await?;
         let mut ended = Vec::new();
         for record in to_account {
@@ -655,13 +669,36 @@ impl Session {
             scheduler_reason: job.as_ref().and_then(|j| j.scheduler_reason.clone()),
             ..TaskUpdate::default()
         };
-        let stored = self.stored(&record)?;
+        let mut stored = self.stored(&record)?;
         if let Some(next) = stored.retries.next(
             decision.end_state,
             record.attempt,
             stored.resources.as_ref(),
             driver.system(),
         ) {
+            self.retry_attempt(driver, &record, stored, update, next)
+                .await?;
+            return Ok(true);
+        }
+        // A pack that ended before this member did (killed half-way, timed out, cancelled by
+        // someone else): the member goes again once, whatever the pack's end was.
+        let packed =
+            record.group.is_some() && matches!(stored.submission, super::Submission::Packed(_));
+        if packed
+            && exit_status.is_none()
+            && !record.cancel_requested()
+            && stored.pack_restarts == 0
+        {
+            stored.pack_restarts += 1;
+            let next = super::NextAttempt {
+                number: record.attempt + 1,
+                resources: None,
+                note: format!(
+                    "attempt {} after its pack ended ({}) before it did",
+                    record.attempt + 1,
+                    decision.end_state
+                ),
+            };
             self.retry_attempt(driver, &record, stored, update, next)
                 .await?;
             return Ok(true);
@@ -690,22 +727,19 @@ impl Session {
         next: super::NextAttempt,
     ) -> Result<(), SessionError> {
         self.keep_attempt_dir(&record.id, record.attempt)?;
-        let spec = match next.resources {
-            Some(resources) => {
-                let job_dir = record.remote_dir.clone().unwrap_or_default();
-                stored.script = self.render_script(
-                    driver.system(),
-                    &resources,
-                    &stored.spec,
-                    &record.id,
-                    &job_dir,
-                    &stored.extra_header,
-                )?;
-                stored.resources = Some(resources);
-                Some(serde_json::to_string(&stored).expect("a task spec serialises"))
-            }
-            None => None,
-        };
+        if let Some(resources) = next.resources {
+            let job_dir = record.remote_dir.clone().unwrap_or_default();
+            stored.script = self.render_script(
+                driver.system(),
+                &resources,
+                &stored.spec,
+                &record.id,
+                &job_dir,
+                &stored.extra_header,
+            )?;
+            stored.resources = Some(resources);
+        }
+        let spec = Some(serde_json::to_string(&stored).expect("a task spec serialises"));
         let id = record.id.clone();
         let end = TaskUpdate {
             detail: Some(format!("retry: {}", next.note)),

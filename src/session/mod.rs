@@ -87,6 +87,7 @@ mod error;
 mod events;
 pub mod export;
 mod follow;
+mod group;
 mod manage;
 mod native;
 pub mod profile;
@@ -111,6 +112,7 @@ pub use error::SessionError;
 pub use events::{Callback, Callbacks, EventKind, EventObserver, EventsFrom, TaskEvent, event_of};
 pub use export::{Export, ExportError, ExportedDependency, ExportedTask, IfExists};
 pub use follow::PollReport;
+pub use group::{PackSize, Submission};
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};
 
@@ -209,6 +211,11 @@ pub struct StartRequest {
     /// Inputs taken from parents' outputs once they succeeded: (parent, glob in its run dir).
     /// Each parent named here is waited for (`after_ok`) too.
     pub inputs_from: Vec<(TaskRef, String)>,
+    /// How it reaches the scheduler: its own job (the default), an element of an array, or
+    /// packed with others into few jobs. Not part of its identity: it changes how, not what.
+    pub submission: Submission,
+    /// The sweep it belongs to (`xpr ls --sweep NAME`), if any.
+    pub sweep: Option<String>,
 }
 
 /// A task a request names: by id, or by name (the request of that name in the same batch,
@@ -259,7 +266,21 @@ impl StartRequest {
             retries: None,
             after: Vec::new(),
             inputs_from: Vec::new(),
+            submission: Submission::Individual,
+            sweep: None,
         }
+    }
+
+    /// Submits it as `submission` says (see [`Submission`]).
+    pub fn with_submission(mut self, submission: Submission) -> Self {
+        self.submission = submission;
+        self
+    }
+
+    /// Makes it part of the sweep `name`.
+    pub fn in_sweep(mut self, name: impl Into<String>) -> Self {
+        self.sweep = Some(name.into());
+        self
     }
 
     /// Takes relative inputs from `dir` instead of the current directory.
@@ -375,6 +396,12 @@ pub(crate) struct StoredTask {
     /// Inputs to take from parents' outputs when it is released: (parent, glob).
     #[serde(default)]
     pub inputs_from: Vec<(TaskId, String)>,
+    /// How it reaches the scheduler.
+    #[serde(default)]
+    pub submission: Submission,
+    /// How many times a pack it ran in ended before it did (its attempt goes again once).
+    #[serde(default)]
+    pub pack_restarts: u32,
 }
 
 impl StoredTask {

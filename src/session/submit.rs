@@ -22,8 +22,9 @@ use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::driver::{SubmitReply, SystemDriver};
+use super::driver::{SubmitJob, SubmitReply, SystemDriver};
 use super::error::{SessionError, exit_words};
+use super::group::{GROUP_SCRIPT, GroupKind, Unit};
 use super::{Retries, SCRIPT_FILE, Session, StartRequest, Started, StoredTask, TaskRef};
 use crate::config::System;
 use crate::db::{
@@ -82,7 +83,17 @@ impl Session {
             locks.push(self.system_lock(system, true).await?);
         }
         let mut ids: Vec<Option<(TaskId, bool)>> = vec![None; prepared.len()];
+        // Recorded in runs of one transaction each: a run ends before a request whose parent
+        // in this batch is still in it (its id is known only once that one is recorded,
+        // which may reuse an identical task). A sweep is one run.
+        let mut run: Vec<(usize, NewTask, Parents)> = Vec::new();
         for i in order {
+            if parents[i]
+                .iter()
+                .any(|(p, _)| matches!(p, Parent::Batch(j) if ids[*j].is_none()))
+            {
+                self.record_run(&mut run, &requests, &mut ids).await?;
+            }
             let mut task = prepared[i].clone();
             let force = requests[i].force_rerun;
             let after: Vec<(TaskId, DependencyKind)> = parents[i]
@@ -113,14 +124,13 @@ impl Session {
                     .collect();
                 task.spec = serde_json::to_string(&stored).expect("a task spec serialises");
             }
-            let (record, reused) = self
-                .with_db(move |db| db.create_task(&task, &after, !force))
-                .await?;
-            if reused {
-                tracing::info!(task = %record.id, "identical task reused; nothing submitted");
+            if force != requests[run.first().map_or(i, |(j, _, _)| *j)].force_rerun {
+                // One run reuses or not as a whole.
+                self.record_run(&mut run, &requests, &mut ids).await?;
             }
-            ids[i] = Some((record.summary.id, reused));
+            run.push((i, task, after));
         }
+        self.record_run(&mut run, &requests, &mut ids).await?;
         for driver in &drivers {
             self.advance_locked(driver).await?;
         }
@@ -149,6 +159,34 @@ impl Session {
             });
         }
         Ok(started)
+    }
+
+    /// Records the tasks of `run` in one transaction (reusing identical tasks unless their
+    /// requests force a rerun) and writes their ids into `ids`; empties `run`.
+    async fn record_run(
+        &self,
+        run: &mut Vec<(usize, NewTask, Parents)>,
+        requests: &[StartRequest],
+        ids: &mut [Option<(TaskId, bool)>],
+    ) -> Result<(), SessionError> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let reuse = !requests[run[0].0].force_rerun;
+        let (indices, tasks): (Vec<usize>, Vec<(NewTask, Parents)>) = std::mem::take(run)
+            .into_iter()
+            .map(|(i, task, after)| (i, (task, after)))
+            .unzip();
+        let recorded = self
+            .with_db(move |db| db.create_tasks(&tasks, reuse))
+            .await?;
+        for (i, (id, reused)) in indices.into_iter().zip(recorded) {
+            if reused {
+                tracing::info!(task = %id, "identical task reused; nothing submitted");
+            }
+            ids[i] = Some((id, reused));
+        }
+        Ok(())
     }
 
     /// Each request's parents: a task of the jobs DB (by id, or the newest of that name), or
@@ -313,6 +351,8 @@ impl Session {
             },
             // Set once the parents' ids are known (see `start_many`).
             inputs_from: Vec::new(),
+            submission: request.submission,
+            pack_restarts: 0,
         };
         Ok(NewTask {
             id: id.clone(),
@@ -322,6 +362,7 @@ impl Session {
             spec: serde_json::to_string(&stored).expect("a task spec serialises"),
             remote_dir: Some(job_dir),
             local_dir: Some(self.local_run_dir(&id).to_string_lossy().into_owned()),
+            sweep: request.sweep.clone(),
         })
     }
 
@@ -360,11 +401,37 @@ impl Session {
         extra_header: &[String],
         mut prologue: Vec<String>,
     ) -> Result<String, SessionError> {
-        let alloc = find_nodes(system, resources)?;
         prologue.extend(body_lines(spec));
-        let mut script_spec = ScriptSpec::new(id.as_str(), job_dir)
+        self.render_job_script(
+            system,
+            resources,
+            id.as_str(),
+            job_dir,
+            extra_header,
+            prologue,
+            false,
+        )
+    }
+
+    /// A job script named `name` (the header's `{id}`) running `body` in `job_dir`: the node
+    /// finder's allocation for `resources` on `system` and its header templates (those of an
+    /// array when `array`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn render_job_script(
+        &self,
+        system: &System,
+        resources: &Resources,
+        name: &str,
+        job_dir: &str,
+        extra_header: &[String],
+        body: Vec<String>,
+        array: bool,
+    ) -> Result<String, SessionError> {
+        let alloc = find_nodes(system, resources)?;
+        let mut script_spec = ScriptSpec::new(name, job_dir)
             .with_extra_header(extra_header.iter().cloned())
-            .with_body(prologue);
+            .with_body(body);
+        script_spec.array = array;
         if let Some(extra) = &self.options().header_extra_env {
             script_spec = script_spec.with_header_extra_env(extra.clone());
         }
@@ -468,46 +535,51 @@ impl Session {
             slots = Some(slots.map_or(free, |s| s.min(free)));
         }
         for (base, ids) in by_base {
-            let submitting = self.records_in(&ids, TaskStatus::Submitting).await?;
+            let submitting = self
+                .records_in(&driver.system().name, &ids, TaskStatus::Submitting)
+                .await?;
             if !submitting.is_empty() {
                 self.recover(driver, &base, &submitting).await?;
             }
-            let created = self.records_in(&ids, TaskStatus::Created).await?;
+            let created = self
+                .records_in(&driver.system().name, &ids, TaskStatus::Created)
+                .await?;
             if !created.is_empty() {
                 self.stage(driver, &base, &created).await?;
             }
-            let staged = self.records_in(&ids, TaskStatus::Staged).await?;
+            let staged = self
+                .records_in(&driver.system().name, &ids, TaskStatus::Staged)
+                .await?;
             let (cancelled, staged): (Vec<TaskRecord>, Vec<TaskRecord>) =
                 staged.into_iter().partition(|r| r.cancel_requested());
             for record in cancelled {
                 self.cancel_unsubmitted(&record.id).await?;
             }
-            let mut staged = staged;
-            if let Some(free) = slots.as_mut() {
-                // The oldest first; the rest stay staged until jobs leave the queue.
-                staged.truncate(*free);
-                *free -= staged.len();
-            }
             if !staged.is_empty() {
-                self.submit_batch(driver, &base, &staged).await?;
+                // The oldest first; the rest stay staged until jobs leave the queue.
+                let taken = self.submit_batch(driver, &base, staged, slots).await?;
+                if let Some(free) = slots.as_mut() {
+                    *free = free.saturating_sub(taken);
+                }
             }
         }
         Ok(())
     }
 
+    /// Those of `ids` (tasks of `system`) that are in `status` now, oldest first: one query.
     async fn records_in(
         &self,
+        system: &SystemName,
         ids: &[TaskId],
         status: TaskStatus,
     ) -> Result<Vec<TaskRecord>, SessionError> {
-        let mut out = Vec::new();
-        for id in ids {
-            let record = self.get_async(id).await?;
-            if record.status == status {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        let wanted: std::collections::HashSet<&TaskId> = ids.iter().collect();
+        Ok(self
+            .records(TaskFilter::system_in(system, &[status]))
+            .await?
+            .into_iter()
+            .filter(|r| wanted.contains(&r.id))
+            .collect())
     }
 
     /// Writes the local run dir of a task: the job script and the JSON arguments.
@@ -616,43 +688,100 @@ impl Session {
         Ok(dir.join(format!("{name}.{ext}")))
     }
 
-    /// Submits `staged` tasks under `base` in one remote batch.
+    /// Submits `staged` tasks under `base` in one remote batch: each as a job of its own, or
+    /// as members of array chunks and packs (see the `group` module), taking at most `slots`
+    /// queue slots when set. Returns how many slots it took.
     async fn submit_batch(
         &self,
         driver: &SystemDriver,
         base: &str,
-        records: &[TaskRecord],
-    ) -> Result<(), SessionError> {
-        let mut batch = Vec::new();
-        for record in records {
-            let update = TaskUpdate {
-                detail: Some(format!("batch of {}", records.len())),
-                ..TaskUpdate::default()
+        staged: Vec<TaskRecord>,
+        slots: Option<usize>,
+    ) -> Result<usize, SessionError> {
+        let arrays = driver.scheduler().arrays();
+        let mut array_limit = 1;
+        if arrays.is_some() {
+            for record in &staged {
+                if self.stored(record)?.submission == super::Submission::Array {
+                    array_limit = driver.array_limit().await;
+                    break;
+                }
+            }
+        }
+        let units = self.form_units(driver.system(), arrays, array_limit, base, staged, slots)?;
+        let total = units.len();
+        // Each unit's members that went `submitting`, with their index in it.
+        let mut batch: Vec<(Unit, Vec<(u32, TaskRecord)>)> = Vec::new();
+        let mut taken = 0;
+        for unit in units {
+            let detail = match &unit.group {
+                None => format!("batch of {total}"),
+                Some(g) => format!(
+                    "{} of {} tasks {}, batch of {total}",
+                    match g.kind {
+                        GroupKind::Array(_) => "array",
+                        GroupKind::Pack => "pack",
+                    },
+                    unit.members.len(),
+                    g.id
+                ),
             };
-            if let Some(r) = self
-                .transition(
-                    &record.id,
-                    &[TaskStatus::Staged],
-                    TaskStatus::Submitting,
-                    update,
-                )
-                .await?
-            {
-                batch.push(r);
+            let mut moved = Vec::new();
+            for (i, record) in unit.members.iter().enumerate() {
+                let update = TaskUpdate {
+                    detail: Some(detail.clone()),
+                    group: unit.member(i),
+                    ..TaskUpdate::default()
+                };
+                if let Some(r) = self
+                    .transition(
+                        &record.id,
+                        &[TaskStatus::Staged],
+                        TaskStatus::Submitting,
+                        update,
+                    )
+                    .await?
+                {
+                    moved.push((i as u32, r));
+                }
+            }
+            if !moved.is_empty() {
+                taken += unit.cost();
+                batch.push((unit, moved));
             }
         }
         if batch.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        let job_dirs: Vec<&str> = batch
+        let jobs: Vec<SubmitJob<'_>> = batch
             .iter()
-            .map(|r| r.remote_dir.as_deref().unwrap_or_default())
+            .map(|(unit, moved)| match &unit.group {
+                None => SubmitJob {
+                    job_dir: moved[0].1.remote_dir.as_deref().unwrap_or_default(),
+                    script: SCRIPT_FILE,
+                    text: None,
+                    array: None,
+                },
+                Some(g) => SubmitJob {
+                    job_dir: &g.dir,
+                    script: GROUP_SCRIPT,
+                    text: Some(&g.script),
+                    array: match g.kind {
+                        GroupKind::Array(_) => Some((g.id.as_str(), unit.members.len() as u32)),
+                        GroupKind::Pack => None,
+                    },
+                },
+            })
             .collect();
-        let replies = match driver.submit(base, &job_dirs, SCRIPT_FILE).await {
+        let all: Vec<TaskRecord> = batch
+            .iter()
+            .flat_map(|(_, moved)| moved.iter().map(|(_, r)| r.clone()))
+            .collect();
+        let replies = match driver.submit(base, &jobs).await {
             Ok(replies) => replies,
             Err(e @ SessionError::Remote { .. }) => {
                 // The program stops before running anything unless it holds the lock.
-                for r in &batch {
+                for r in &all {
                     self.transition(
                         &r.id,
                         &[TaskStatus::Submitting],
@@ -668,50 +797,82 @@ impl Session {
             }
             Err(e) => {
                 // The batch may have run in part: find out by name, never submit blindly.
-                if let Err(again) = self.recover(driver, base, &batch).await {
+                if let Err(again) = self.recover(driver, base, &all).await {
                     tracing::warn!(error = %again, "lookup after a failed batch failed too; the next poll retries it");
                 }
                 return Err(e);
             }
         };
         let mut unsure = Vec::new();
-        for (record, reply) in batch.iter().zip(replies) {
+        for ((unit, moved), reply) in batch.iter().zip(replies) {
             match reply {
                 SubmitReply::Submitted(job) => {
-                    self.transition(
-                        &record.id,
-                        &[TaskStatus::Submitting],
-                        TaskStatus::Submitted,
-                        TaskUpdate {
-                            scheduler_job_id: Some(job),
-                            ..TaskUpdate::default()
-                        },
-                    )
-                    .await?;
+                    for (index, record) in moved {
+                        let job = match unit.group.as_ref().map(|g| g.kind) {
+                            Some(GroupKind::Array(syntax)) => driver
+                                .scheduler()
+                                .element_id(&job, syntax.first_index + index)
+                                .expect("a scheduler with arrays names their elements"),
+                            _ => job.clone(),
+                        };
+                        self.transition(
+                            &record.id,
+                            &[TaskStatus::Submitting],
+                            TaskStatus::Submitted,
+                            TaskUpdate {
+                                scheduler_job_id: Some(job),
+                                ..TaskUpdate::default()
+                            },
+                        )
+                        .await?;
+                    }
                 }
                 SubmitReply::Refused { code, message } => {
-                    self.transition(
-                        &record.id,
-                        &[TaskStatus::Submitting],
-                        TaskStatus::Failed,
-                        TaskUpdate {
-                            end_state: Some(EndState::SubmitFailed),
-                            reason: Some(format!(
-                                "the scheduler refused the job ({}): {message}",
-                                exit_words(code)
-                            )),
-                            ..TaskUpdate::default()
-                        },
-                    )
-                    .await?;
+                    for (_, record) in moved {
+                        self.transition(
+                            &record.id,
+                            &[TaskStatus::Submitting],
+                            TaskStatus::Failed,
+                            TaskUpdate {
+                                end_state: Some(EndState::SubmitFailed),
+                                reason: Some(format!(
+                                    "the scheduler refused the job ({}): {message}",
+                                    exit_words(code)
+                                )),
+                                ..TaskUpdate::default()
+                            },
+                        )
+                        .await?;
+                    }
                 }
-                SubmitReply::Unsure => unsure.push(record.clone()),
+                SubmitReply::Unsure => unsure.extend(moved.iter().map(|(_, r)| r.clone())),
             }
         }
         if !unsure.is_empty() {
             self.recover(driver, base, &unsure).await?;
         }
-        Ok(())
+        Ok(taken)
+    }
+
+    /// The scheduler job of `record` given the job found under its job name: an array
+    /// member's element of that array, else the job itself.
+    fn member_job(
+        &self,
+        driver: &SystemDriver,
+        record: &TaskRecord,
+        job: SchedulerJobId,
+    ) -> Result<SchedulerJobId, SessionError> {
+        let (Some(member), Some(syntax)) = (&record.group, driver.scheduler().arrays()) else {
+            return Ok(job);
+        };
+        if self.stored(record)?.submission != super::Submission::Array {
+            return Ok(job);
+        }
+        let array = driver.scheduler().array_of(&job);
+        Ok(driver
+            .scheduler()
+            .element_id(&array, syntax.first_index + member.index)
+            .expect("a scheduler with arrays names their elements"))
     }
 
     /// Looks `submitting` tasks up by name under the remote lock: found -> `submitted`,
@@ -722,13 +883,21 @@ impl Session {
         base: &str,
         records: &[TaskRecord],
     ) -> Result<(), SessionError> {
-        let names: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+        // A member of an array chunk or a pack is found under its group's name.
+        let job_name = |r: &TaskRecord| match &r.group {
+            Some(member) => member.group.to_string(),
+            None => r.id.to_string(),
+        };
+        let mut names: Vec<String> = records.iter().map(job_name).collect();
+        names.sort();
+        names.dedup();
         let found: HashMap<String, Vec<JobStatus>> = driver.find_by_name(base, &names).await?;
         for record in records {
-            let (to, update) = match found
-                .get(record.id.as_str())
-                .and_then(|jobs| pick_job(jobs))
-            {
+            let job = match found.get(&job_name(record)).and_then(|jobs| pick_job(jobs)) {
+                Some(job) => Some(self.member_job(driver, record, job)?),
+                None => None,
+            };
+            let (to, update) = match job {
                 Some(job) => (
                     TaskStatus::Submitted,
                     TaskUpdate {
@@ -756,6 +925,9 @@ impl Session {
         Ok(())
     }
 }
+
+/// A new task's parents in the jobs DB, with what it waits for in each.
+type Parents = Vec<(TaskId, DependencyKind)>;
 
 /// A parent of a request being started.
 #[derive(Clone, Debug)]

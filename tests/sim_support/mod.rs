@@ -108,6 +108,7 @@ pub fn system(kind: SchedulerKind) -> System {
         remsh_cmd: None,
         resource_lines: false,
         max_queued: None,
+        max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
         retries: Default::default(),

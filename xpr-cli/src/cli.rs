@@ -53,6 +53,11 @@ pub enum Command {
     Run(RunArgs),
     /// Submit a command as a task and return at once, printing the task id.
     Submit(TaskArgs),
+    /// Submit a parameter sweep: one task per point of a grid (`-p`), a zip (`--zip`) or a
+    /// points file (`--points`), as separate jobs, job arrays or packed into few jobs.
+    /// Re-running the same sweep submits only the points with no usable result.
+    #[command(after_help = SWEEP_AFTER_HELP)]
+    Sweep(SweepArgs),
     /// Ask the schedulers once about ongoing tasks, bring back finished ones, and list tasks.
     Status(SelectArgs),
     /// Follow tasks until they finish.
@@ -115,6 +120,64 @@ pub struct ExportArgs {
     pub db: DbArgs,
 }
 
+const SWEEP_AFTER_HELP: &str = "\
+Each point's parameters reach the task as {name} placeholders in the command and the task name
+(substituted as whole quoted words, never pasted into a shell line) and as a JSON object in
+$XPR_ARGS_FILE. Tasks are named NAME-<index> unless --name gives a template such as
+'train-{lr}'. A point whose task already has a usable result (or is running) is not submitted
+again: a sweep re-run after an interruption, or after adding points, submits only what is
+missing.
+
+Examples:
+  xpr sweep lr -m archer2 -p lr=0.1,0.01,0.001 -p seed=@range(0,5) --pack 8 -- python train.py --lr {lr} --seed {seed}
+  xpr sweep fit --points points.csv --array -i data.xyz -o out.json -- ./fit {structure}
+  xpr ls --sweep lr; xpr wait --sweep lr; xpr cancel --sweep lr";
+
+/// How tasks reach the scheduler: `--array`, `--pack K` or `--jobs J` (default: a job each).
+#[derive(Debug, Args, Clone)]
+pub struct SubmissionArgs {
+    /// Submit the tasks as job arrays (chunked under the site's array size limit); on a
+    /// scheduler without arrays (local) as jobs of their own.
+    #[arg(long, conflicts_with_all = ["pack", "jobs"])]
+    pub array: bool,
+    /// Pack K tasks into each job (run as many at once as the job's cores allow).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "jobs")]
+    pub pack: Option<u32>,
+    /// Pack the tasks into J jobs.
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+}
+
+/// `xpr sweep NAME ...`
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The sweep's name (`xpr ls --sweep NAME`); re-running a sweep of that name submits only
+    /// the points it lacks results for.
+    #[arg(value_name = "NAME")]
+    pub sweep: String,
+    /// A parameter and its values, `NAME=V1,V2,...` or `NAME=@range(START,STOP[,STEP])`
+    /// (repeatable); values that parse as JSON numbers or booleans are those, else strings.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUES")]
+    pub params: Vec<String>,
+    /// Pair the parameters' values up (all lists the same length) instead of taking every
+    /// combination.
+    #[arg(long, requires = "params")]
+    pub zip: bool,
+    /// Points from a file: a JSON list of objects (.json), JSON lines (.jsonl), or CSV with a
+    /// header row (.csv).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["params", "zip"])]
+    pub points: Option<std::path::PathBuf>,
+    /// How the tasks reach the scheduler.
+    #[command(flatten)]
+    pub submission: SubmissionArgs,
+    /// Wait for every task of the sweep, with a progress line per system.
+    #[arg(long)]
+    pub wait: bool,
+    /// The task (its name is a template: default `NAME-{index}`).
+    #[command(flatten)]
+    pub task: TaskArgs,
+}
+
 /// ExPyRe's task filters.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
@@ -150,6 +213,9 @@ pub struct FilterArgs {
         value_delimiter = ','
     )]
     pub systems: Vec<String>,
+    /// Only the tasks of this sweep.
+    #[arg(long, value_name = "NAME")]
+    pub sweep: Option<String>,
 }
 
 /// `xpr ls ...`

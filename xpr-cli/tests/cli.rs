@@ -203,6 +203,7 @@ fn db_with_tasks(dir: &Path) -> PathBuf {
             spec: "{}".into(),
             remote_dir: Some(format!("run_expyre/x/run_{id}")),
             local_dir: None,
+            sweep: None,
         })
         .unwrap();
     }

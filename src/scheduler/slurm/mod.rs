@@ -6,7 +6,9 @@
 //! | operation | command |
 //! |---|---|
 //! | submit | `sbatch --parsable SCRIPT`, run in the job directory |
-//! | status | `squeue --noheader --states=all --jobs={ids} --format=%i\|%T\|%r\|%N\|%j` |
+//! | status | `squeue --noheader --array --states=all --jobs={ids} --format=%i\|%T\|%r\|%N\|%j` |
+//! | submit an array of N | `sbatch --parsable --array=0-(N-1) SCRIPT`; element `i` is `ID_i` |
+//! | array size limit | `scontrol show config` (`MaxArraySize`, which caps the index) |
 //! | accounting | `sacct --noheader --parsable2 --jobs={ids} --format=JobID,State,ExitCode,NodeList,ElapsedRaw,MaxRSS,Reason,JobName` |
 //! | find by name | `sh -c FIND_SCRIPT sh {names} SQUEUE_FORMAT SACCT_FORMAT FIND_MARKER FIND_STARTTIME`: squeue then sacct, both by `--name` and `--user=$(id -un)` |
 //! | cancel | `scancel ID...` |
@@ -78,7 +80,7 @@ pub use table::{
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::resources::{MemRequest, NodeAllocation};
-use crate::scheduler::{JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
+use crate::scheduler::{ArraySyntax, JobState, JobStatus, ParseError, Scheduler, SchedulerKind};
 use table::parse_error;
 
 /// The header lines xpr adds unless a system sets `no_default_header` (as ExPyRe does).
@@ -377,6 +379,8 @@ impl Scheduler for SlurmScheduler {
         }
         CommandSpec::new("squeue").args([
             "--noheader".to_owned(),
+            // One line per array element, pending ones too (not `123_[0-9]`).
+            "--array".to_owned(),
             "--states=all".to_owned(),
             format!("--jobs={}", id_list(ids)),
             format!("--format={SQUEUE_FORMAT}"),
@@ -501,6 +505,59 @@ impl Scheduler for SlurmScheduler {
 
     fn user_jobs(&self) -> Option<CommandSpec> {
         Some(CommandSpec::new("squeue").args(["--me", "-h", "-o", "%i"]))
+    }
+
+    fn arrays(&self) -> Option<ArraySyntax> {
+        Some(ArraySyntax {
+            index_var: "SLURM_ARRAY_TASK_ID",
+            first_index: 0,
+            // `MaxArraySize`'s default: it caps the index, so 1001 elements 0..=1000.
+            default_limit: 1001,
+        })
+    }
+
+    fn submit_array(
+        &self,
+        job_dir: &str,
+        script: &str,
+        _name: &str,
+        count: u32,
+    ) -> Option<CommandSpec> {
+        Some(
+            CommandSpec::new("sbatch")
+                .arg("--parsable")
+                .arg(format!("--array=0-{}", count.saturating_sub(1)))
+                .arg(script)
+                .cwd(job_dir),
+        )
+    }
+
+    fn element_id(&self, array: &SchedulerJobId, index: u32) -> Option<SchedulerJobId> {
+        Some(SchedulerJobId::new(format!("{array}_{index}")))
+    }
+
+    /// `123_7`, `123_[0-9]` -> `123`.
+    fn array_of(&self, id: &SchedulerJobId) -> SchedulerJobId {
+        let text = id.as_str();
+        SchedulerJobId::new(text.split_once('_').map_or(text, |(array, _)| array))
+    }
+
+    fn site_array_limit(&self) -> Option<CommandSpec> {
+        Some(CommandSpec::new("scontrol").args(["show", "config"]))
+    }
+
+    /// `MaxArraySize = 1001` caps the index, so an array has at most that many elements
+    /// (indices 0 to 1000).
+    fn parse_site_array_limit(&self, output: &CommandOutput) -> Option<u32> {
+        if !output.succeeded() {
+            return None;
+        }
+        output.stdout_text().lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "MaxArraySize")
+                .then(|| value.trim().parse::<u32>().ok())
+                .flatten()
+        })
     }
 }
 
