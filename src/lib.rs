@@ -24,6 +24,7 @@
 //! | [`transport`] | 6 | running commands and moving bytes, locally or over SSH |
 //! | [`stage`] | 7 | packing inputs and unpacking outputs as tar streams, safely |
 //! | [`task`] | 7 | a task's spec, identity and job script body; may import [`stage`] |
+//! | [`sweep`] | 7 | parameter sweeps: a grid, zip or points file expanded into points, substituted into a task's command and name (pure); may import [`task`] |
 //! | [`db`] | 7 | the jobs DB: tasks, their states and history, in one SQLite file |
 //! | [`analysis`] | 7 | failure analysis: the error lines of a task's logs, by patterns minus a whitelist (pure) |
 //! | [`session`] | 8 | the engine: a system driver per system (the only code that talks to a remote side), pure decisions (what a job's end means), thin orchestrators of DB transitions (submit, follow, cancel, clean); profile merging and delivering outputs to a destination; the API ([`session::Session`], [`session::BlockingSession`]) |
@@ -53,6 +54,7 @@ pub mod resources;
 pub mod scheduler;
 pub mod session;
 pub mod stage;
+pub mod sweep;
 pub mod task;
 pub mod template;
 pub mod transport;

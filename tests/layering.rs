@@ -9,7 +9,7 @@
 //!
 //! Rules:
 //! - a module imports only modules of a lower rank, or of its own rank where [`SAME_RANK`]
-//!   allows it (`task` hashes `stage` entries);
+//!   allows it (`task` hashes `stage` entries, `sweep` fills in a `task`'s command);
 //! - files of one module may import each other, except the pairs of [`SIBLINGS_FORBIDDEN`]:
 //!   in `resources`, the node finder takes a request, so `request` may not import `finder`
 //!   (also not through the re-exports of `resources/mod.rs`).
@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("transport", 6),
     ("stage", 7),
     ("task", 7),
+    ("sweep", 7),
     ("db", 7),
     ("analysis", 7),
     ("session", 8),
@@ -38,6 +39,8 @@ const LAYERS: &[(&str, u8)] = &[
 const SAME_RANK: &[(&str, &str)] = &[
     // A task's identity hashes its staged inputs.
     ("task", "stage"),
+    // A sweep's points are substituted into a task's command.
+    ("sweep", "task"),
 ];
 
 /// (importer, imported) module paths inside one top-level module that may not import each
