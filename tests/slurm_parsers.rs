@@ -120,10 +120,40 @@ fn command_lines() {
         S.submit("/scratch/run 1", "job.script.slurm").to_string(),
         "cd '/scratch/run 1' && sbatch --parsable job.script.slurm"
     );
+    assert_eq!(
+        S.submit_array("/scratch/run 1", "xpr_group.sh", "array_x", 250)
+            .unwrap()
+            .to_string(),
+        "cd '/scratch/run 1' && sbatch --parsable --array=0-249 xpr_group.sh"
+    );
+    assert_eq!(
+        S.element_id(&SchedulerJobId::new("77"), 5)
+            .unwrap()
+            .as_str(),
+        "77_5"
+    );
+    for listed in ["77_5", "77_[0-249]", "77"] {
+        assert_eq!(S.array_of(&SchedulerJobId::new(listed)).as_str(), "77");
+    }
+    let config = |text: &str| CommandOutput {
+        code: Some(0),
+        stdout: text.as_bytes().to_vec(),
+        stderr: Vec::new(),
+    };
+    assert_eq!(
+        S.parse_site_array_limit(&config(
+            "MaxArraySize            = 101\nMaxJobCount = 30000\n"
+        )),
+        Some(101)
+    );
+    assert_eq!(
+        S.parse_site_array_limit(&config("MaxJobCount = 30000\n")),
+        None
+    );
     let two = ids(&["12", "13_4"]);
     assert_eq!(
         S.status(&two).to_string(),
-        "squeue --noheader --states=all --jobs=12,13_4 '--format=%i|%T|%r|%N|%j'"
+        "squeue --noheader --array --states=all --jobs=12,13_4 '--format=%i|%T|%r|%N|%j'"
     );
     assert_eq!(
         S.accounting(&two).to_string(),

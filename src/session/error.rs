@@ -39,6 +39,9 @@ pub enum SessionError {
     /// The job script cannot be written.
     #[error(transparent)]
     Script(#[from] ScriptError),
+    /// A sweep cannot be expanded into tasks.
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
     /// The resources fit no partition.
     #[error(transparent)]
     Resources(#[from] NodeFinderError),

@@ -95,6 +95,7 @@ pub mod protocol;
 mod report;
 mod retry;
 mod submit;
+mod sweep;
 
 use std::collections::HashMap;
 use std::fs;
@@ -115,6 +116,7 @@ pub use follow::PollReport;
 pub use group::{PackSize, Submission};
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};
+pub use sweep::{SweepRequest, SweepStarted};
 
 use crate::config::{LoadedConfig, System};
 use crate::db::{

@@ -4,6 +4,8 @@ mod config;
 mod connect;
 mod db;
 mod nodes;
+mod progress;
+mod sweep;
 mod tasks;
 
 use std::io::Write;
@@ -56,6 +58,7 @@ pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => db::export(&args),
         Command::Run(args) => tasks::run(&args),
         Command::Submit(args) => tasks::submit(&args),
+        Command::Sweep(args) => sweep::sweep(&args),
         Command::Status(select) | Command::Sync(select) => tasks::status(&select),
         Command::Wait(args) => tasks::wait(&args),
         Command::Results(args) => tasks::results(&args.id, args.json),

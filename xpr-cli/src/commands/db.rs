@@ -36,8 +36,10 @@ pub fn filter_from(args: &FilterArgs) -> anyhow::Result<TaskFilter> {
         })?;
         statuses.extend(group);
     }
-    TaskFilter::from_patterns(&args.ids, &args.names, statuses, &args.systems)
-        .map_err(|e| bad_flag("-i/-n/-S", e))
+    let mut filter = TaskFilter::from_patterns(&args.ids, &args.names, statuses, &args.systems)
+        .map_err(|e| bad_flag("-i/-n/-S", e))?;
+    filter.sweep = args.sweep.clone();
+    Ok(filter)
 }
 
 /// `xpr ls`: the matching tasks, oldest first.

@@ -28,7 +28,7 @@ use crate::exit::{self, bad_flag, usage};
 /// Waiting for ever, in practice (a year).
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,7 +38,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// A session on the config, loaded leniently: a config with problems leaves the built-in
 /// `local` system usable (with a warning), and any other system an error.
-fn open_session() -> anyhow::Result<Session> {
+pub(super) fn open_session() -> anyhow::Result<Session> {
     Ok(Session::open(lenient_config()?)?)
 }
 
@@ -56,7 +56,7 @@ fn timeout_from(flag: &Option<String>) -> anyhow::Result<Duration> {
 
 /// The task and its choices, from the flags alone: every usage error is found here, before
 /// any I/O.
-fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOptions)> {
+pub(super) fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOptions)> {
     let mut options = TaskOptions::new();
     if let Some(name) = &args.profile {
         options = options.profile(name);
@@ -96,7 +96,7 @@ fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOptions)> {
 
 /// The start request: the flags over the profile they name (the library's merge, as any
 /// caller gets it), inputs taken from the current directory.
-fn start_request(
+pub(super) fn start_request(
     spec: TaskSpec,
     options: TaskOptions,
     args: &TaskArgs,
@@ -411,10 +411,7 @@ fn results_json(
 /// The tasks named by ids and filters; `None` when neither was given.
 fn selected(session: &Session, select: &SelectArgs) -> anyhow::Result<Option<Vec<TaskRecord>>> {
     let filter = filter_from(&select.filter)?;
-    let any_filter = !(filter.ids.is_empty()
-        && filter.names.is_empty()
-        && filter.statuses.is_empty()
-        && filter.systems.is_empty());
+    let any_filter = !filter.is_empty();
     if select.task_ids.is_empty() && !any_filter {
         return Ok(None);
     }
@@ -454,7 +451,7 @@ fn ids(tasks: &[TaskRecord]) -> Vec<TaskId> {
     tasks.iter().map(|t| t.id.clone()).collect()
 }
 
-fn print_statuses(tasks: &[TaskRecord]) -> std::io::Result<()> {
+pub(super) fn print_statuses(tasks: &[TaskRecord]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for t in tasks {
         let exit = t
