@@ -1,10 +1,17 @@
 //! End-to-end benchmark of a task's whole life on the test bed's Slurm over SSH (issue "Speed").
 //!
 //! ```text
-//! cargo bench --bench lifecycle [-- --n 50,200,1000] [--repeat K] [--no-wan] [--no-loopback] [--no-expyre]
+//! cargo bench --bench lifecycle [-- --n 50,200,1000] [--modes individual,packed,array] [--jobs 16]
+//!                               [--repeat K] [--no-wan] [--no-loopback] [--no-expyre]
 //!                               [--expyre-n 50,200] [--expyre-venv DIR] [--delay-ms 25]
 //!                               [--min-poll SECS] [--max-poll SECS] [--keep]
 //! ```
+//!
+//! Each mode is measured against its own limit ([`limit::Mode`]): `individual` (a job per
+//! task) against N raw `sbatch`; `packed` (xpr's `Submission::Packed(Jobs(J))`) against J raw
+//! jobs each running its share; `array` (`Submission::Array`) against raw `sbatch --array`
+//! chunked under the same `MaxArraySize`. Packed and array rows also give the speed-up over
+//! the one-job-per-task limit of the same N and link (`vs 1/task`), when that was measured.
 //!
 //! For each link (loopback, then a wide-area link emulated by a delay relay in this binary,
 //! 25 ms each way, used as ssh's `ProxyCommand`) and each N, it runs N trivial tasks (each a
@@ -45,7 +52,7 @@ use serde_json::json;
 use xpr::config::LoadedConfig;
 use xpr::db::TaskStatus;
 use xpr::resources::{CountRequest, Resources};
-use xpr::session::{Session, SessionOptions, StartRequest};
+use xpr::session::{PackSize, Session, SessionOptions, StartRequest, Submission};
 use xpr::task::TaskSpec;
 
 /// What every task runs (in its run dir): the limit's job script runs the same line.
@@ -74,6 +81,8 @@ pub struct Link {
 
 struct Options {
     ns: Vec<usize>,
+    modes: Vec<limit::Mode>,
+    jobs: usize,
     repeat: usize,
     wan: bool,
     loopback: bool,
@@ -88,7 +97,8 @@ struct Options {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: cargo bench --bench lifecycle [-- --n 50,200,1000] [--repeat K] [--no-wan] \
+        "usage: cargo bench --bench lifecycle [-- --n 50,200,1000] \
+         [--modes individual,packed,array] [--jobs 16] [--repeat K] [--no-wan] \
          [--no-loopback] [--no-expyre] [--expyre-n 50,200] [--expyre-venv DIR] [--delay-ms 25] \
          [--min-poll SECS] [--max-poll SECS] [--keep]"
     );
@@ -98,6 +108,12 @@ fn usage() -> ! {
 fn parse_options(args: &[String]) -> Options {
     let mut o = Options {
         ns: vec![50, 200, 1000],
+        modes: vec![
+            limit::Mode::Individual,
+            limit::Mode::Packed(16),
+            limit::Mode::Array,
+        ],
+        jobs: 16,
         repeat: 1,
         wan: true,
         loopback: true,
@@ -125,6 +141,19 @@ fn parse_options(args: &[String]) -> Options {
             // cargo bench passes --bench to every bench binary.
             "--bench" => {}
             "--n" => o.ns = list(it.next()),
+            "--jobs" => o.jobs = list(it.next())[0].max(1),
+            "--modes" => {
+                let Some(v) = it.next() else { usage() };
+                o.modes = v
+                    .split(',')
+                    .map(|m| match m.trim() {
+                        "individual" => limit::Mode::Individual,
+                        "packed" => limit::Mode::Packed(0),
+                        "array" => limit::Mode::Array,
+                        _ => usage(),
+                    })
+                    .collect();
+            }
             "--repeat" => o.repeat = list(it.next())[0].max(1),
             "--no-wan" => o.wan = false,
             "--no-loopback" => o.loopback = false,
@@ -138,7 +167,21 @@ fn parse_options(args: &[String]) -> Options {
             _ => usage(),
         }
     }
+    for mode in &mut o.modes {
+        if let limit::Mode::Packed(jobs) = mode {
+            *jobs = o.jobs;
+        }
+    }
     o
+}
+
+/// A mode's name in the table.
+fn mode_name(mode: limit::Mode) -> String {
+    match mode {
+        limit::Mode::Individual => "individual".to_owned(),
+        limit::Mode::Array => "array".to_owned(),
+        limit::Mode::Packed(jobs) => format!("packed/{jobs}"),
+    }
 }
 
 /// The test bed's env file, as `K=V` pairs.
@@ -192,6 +235,9 @@ fn main() {
 struct Row {
     n: usize,
     link: String,
+    mode: limit::Mode,
+    /// The median one-job-per-task limit of the same N and link, for packed and array rows.
+    per_task_limit: Option<Duration>,
     xpr: Vec<Duration>,
     limit: Vec<Duration>,
     expyre: Option<Result<Duration, String>>,
@@ -293,93 +339,120 @@ fn run(options: &Options) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
 
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut outcome = Ok(());
     'outer: for link in &links {
         for &n in &options.ns {
-            let mut row = Row {
-                n,
-                link: link.name.clone(),
-                xpr: Vec::new(),
-                limit: Vec::new(),
-                expyre: None,
-            };
-            for round in 0..options.repeat {
-                let tag = format!(
-                    "{}-{n}-{round}",
-                    if link.name == "loopback" { "lo" } else { "wan" }
-                );
-                let tasks: Vec<Task> = (0..n)
-                    .map(|i| Task {
-                        input: format!("task {i} of {tag} in run {token}\n"),
-                    })
-                    .collect();
-                let order = if round % 2 == 0 {
-                    ["limit", "xpr"]
-                } else {
-                    ["xpr", "limit"]
+            for &mode in &options.modes {
+                let per_task_limit = rows
+                    .iter()
+                    .find(|r| r.n == n && r.link == link.name && r.mode == limit::Mode::Individual)
+                    .and_then(|r| median(&r.limit));
+                let mut row = Row {
+                    n,
+                    link: link.name.clone(),
+                    mode,
+                    per_task_limit,
+                    xpr: Vec::new(),
+                    limit: Vec::new(),
+                    expyre: None,
                 };
-                for what in order {
-                    eprintln!("{} N={n} round {round}: {what} ...", link.name);
-                    let result = if what == "limit" {
-                        let dir = format!("{remote_root}/limit-{tag}");
-                        let r = limit::run(
-                            link,
-                            &dir,
-                            &format!("{token}-limit"),
-                            COMMAND,
-                            &tasks,
-                            deadline(n),
-                        );
-                        remote(link, &format!("rm -rf ~/{dir}"));
-                        r.map(|d| row.limit.push(d))
+                let short = match mode {
+                    limit::Mode::Individual => "i",
+                    limit::Mode::Array => "a",
+                    limit::Mode::Packed(_) => "p",
+                };
+                for round in 0..options.repeat {
+                    let tag = format!(
+                        "{}-{short}{n}-{round}",
+                        if link.name == "loopback" { "lo" } else { "wan" }
+                    );
+                    let tasks: Vec<Task> = (0..n)
+                        .map(|i| Task {
+                            input: format!("task {i} of {tag} in run {token}\n"),
+                        })
+                        .collect();
+                    let order = if round % 2 == 0 {
+                        ["limit", "xpr"]
                     } else {
-                        let dir = scratch.path().join(format!("xpr-{tag}"));
-                        runtime
-                            .block_on(run_xpr(options, link, &dir, &remote_root, &token, &tasks))
-                            .map(|d| row.xpr.push(d))
+                        ["xpr", "limit"]
                     };
-                    if let Err(e) = result {
-                        outcome = Err(format!("{} N={n}: {what}: {e}", link.name));
-                        break 'outer;
+                    for what in order {
+                        eprintln!(
+                            "{} N={n} {} round {round}: {what} ...",
+                            link.name,
+                            mode_name(mode)
+                        );
+                        let result = if what == "limit" {
+                            let dir = format!("{remote_root}/limit-{tag}");
+                            let r = limit::run(
+                                link,
+                                mode,
+                                &dir,
+                                &format!("{token}-limit"),
+                                COMMAND,
+                                &tasks,
+                                deadline(n),
+                            );
+                            remote(link, &format!("rm -rf ~/{dir}"));
+                            r.map(|d| row.limit.push(d))
+                        } else {
+                            let dir = scratch.path().join(format!("xpr-{tag}"));
+                            runtime
+                                .block_on(run_xpr(
+                                    options,
+                                    link,
+                                    mode,
+                                    &dir,
+                                    &remote_root,
+                                    &token,
+                                    &tasks,
+                                ))
+                                .map(|d| row.xpr.push(d))
+                        };
+                        if let Err(e) = result {
+                            outcome = Err(format!("{} N={n}: {what}: {e}", link.name));
+                            break 'outer;
+                        }
                     }
+                    eprintln!(
+                        "  limit {:.2} s, xpr {:.2} s",
+                        row.limit.last().map_or(0.0, Duration::as_secs_f64),
+                        row.xpr.last().map_or(0.0, Duration::as_secs_f64)
+                    );
                 }
-                eprintln!(
-                    "  limit {:.2} s, xpr {:.2} s",
-                    row.limit.last().map_or(0.0, Duration::as_secs_f64),
-                    row.xpr.last().map_or(0.0, Duration::as_secs_f64)
-                );
-            }
-            if let Some(python) = &python
-                && options.expyre_ns.contains(&n)
-            {
-                eprintln!("{} N={n}: ExPyRe ...", link.name);
-                let tag = format!(
-                    "{}-{n}-expyre",
-                    if link.name == "loopback" { "lo" } else { "wan" }
-                );
-                let tasks: Vec<Task> = (0..n)
-                    .map(|i| Task {
-                        input: format!("task {i} of {tag} in run {token}\n"),
-                    })
-                    .collect();
-                let r = expyre::run(
-                    python,
-                    link,
-                    &scratch.path().join(format!("expyre-{tag}")),
-                    &format!("{remote_root}/expyre-{tag}"),
-                    &token,
-                    &tasks,
-                    deadline(n),
-                );
-                if let Err(e) = &r {
-                    eprintln!("  {e}");
+                if let Some(python) = &python
+                    && options.expyre_ns.contains(&n)
+                    && mode == limit::Mode::Individual
+                {
+                    eprintln!("{} N={n}: ExPyRe ...", link.name);
+                    let tag = format!(
+                        "{}-{n}-expyre",
+                        if link.name == "loopback" { "lo" } else { "wan" }
+                    );
+                    let tasks: Vec<Task> = (0..n)
+                        .map(|i| Task {
+                            input: format!("task {i} of {tag} in run {token}\n"),
+                        })
+                        .collect();
+                    let r = expyre::run(
+                        python,
+                        link,
+                        &scratch.path().join(format!("expyre-{tag}")),
+                        &format!("{remote_root}/expyre-{tag}"),
+                        &token,
+                        &tasks,
+                        deadline(n),
+                    );
+                    if let Err(e) = &r {
+                        eprintln!("  {e}");
+                    }
+                    row.expyre = Some(r);
+                    sweep(link, &token);
                 }
-                row.expyre = Some(r);
-                sweep(link, &token);
+                print_row(&row);
+                rows.push(row);
             }
-            print_row(&row);
-            rows.push(row);
         }
     }
 
@@ -430,9 +503,11 @@ fn write_inputs(work: &Path, tasks: &[Task]) -> Result<(), String> {
 
 /// Runs the tasks through xpr with a fresh stage root `dir`; returns the wall time from
 /// opening the session to all results local.
+#[allow(clippy::too_many_arguments)]
 async fn run_xpr(
     options: &Options,
     link: &Link,
+    mode: limit::Mode,
     dir: &Path,
     remote_root: &str,
     token: &str,
@@ -470,6 +545,11 @@ async fn run_xpr(
             spec.outputs = vec!["out.txt".to_owned()];
             StartRequest::new(spec, "bench", resources.clone())
                 .with_base_dir(work.join(format!("t{i}")))
+                .with_submission(match mode {
+                    limit::Mode::Individual => Submission::Individual,
+                    limit::Mode::Array => Submission::Array,
+                    limit::Mode::Packed(jobs) => Submission::Packed(PackSize::Jobs(jobs as u32)),
+                })
         })
         .collect();
 
@@ -557,7 +637,7 @@ fn secs(d: Option<Duration>) -> String {
     d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64()))
 }
 
-fn row_cells(row: &Row) -> [String; 7] {
+fn row_cells(row: &Row) -> [String; 9] {
     let xpr = median(&row.xpr);
     let limit = median(&row.limit);
     let ratio = match (xpr, limit) {
@@ -572,12 +652,18 @@ fn row_cells(row: &Row) -> [String; 7] {
         (Some(Err(_)), _) => ("failed".to_owned(), "-".to_owned()),
         _ => ("-".to_owned(), "-".to_owned()),
     };
+    let speedup = match (row.per_task_limit, xpr) {
+        (Some(l), Some(x)) if !x.is_zero() => format!("{:.1}", l.as_secs_f64() / x.as_secs_f64()),
+        _ => "-".to_owned(),
+    };
     [
         row.n.to_string(),
         row.link.clone(),
+        mode_name(row.mode),
         secs(xpr),
         secs(limit),
         ratio,
+        speedup,
         expyre,
         expyre_ratio,
     ]
@@ -586,8 +672,9 @@ fn row_cells(row: &Row) -> [String; 7] {
 fn print_row(row: &Row) {
     let c = row_cells(row);
     eprintln!(
-        "=> N={} {}: xpr {} s, limit {} s, ratio {}, ExPyRe {} s ({}x xpr)",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+        "=> N={} {} {}: xpr {} s, limit {} s, ratio {}, {}x faster than the 1/task limit, \
+         ExPyRe {} s ({}x xpr)",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
     );
 }
 
@@ -595,9 +682,11 @@ fn table(rows: &[Row]) -> String {
     let header = [
         "N",
         "link",
+        "mode",
         "xpr s",
         "limit s",
         "ratio",
+        "vs 1/task",
         "expyre s",
         "expyre/xpr",
     ];

@@ -119,3 +119,103 @@ async fn two_hundred_tasks_in_eight_slurm_jobs_with_three_failing() {
     let jobs = run_and_check(&session, requests, &failing).await;
     assert_eq!(jobs.len(), 8, "200 tasks in 8 jobs: {jobs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_cancelled_half_way_keeps_what_finished_and_runs_the_rest_again_once() {
+    let Some(tb) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let bed = Bed::new(Some(&tb), json!({"slurm": slurm_system(json!({}))}));
+    let session = bed.session(Duration::from_secs(60));
+    let root = bed.remote_root.clone();
+    // One core: the pack runs its tasks one after another. Task 4 waits for a gate, so the
+    // pack is half-way (0-3 done, 4 running, 5-9 not started) when it is cancelled.
+    let requests: Vec<StartRequest> = (0..10)
+        .map(|i| {
+            let mut spec = TaskSpec::argv(
+                format!("half {i}"),
+                [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    "touch \"$HOME/$2/started_$1\"; \
+                     if [ \"$1\" = 4 ]; then n=0; while [ ! -e \"$HOME/$2/gate\" ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; fi; \
+                     echo \"$1\" > out.txt"
+                        .to_owned(),
+                    "sh".to_owned(),
+                    i.to_string(),
+                    root.clone(),
+                ],
+            );
+            spec.outputs = vec!["out.txt".into()];
+            StartRequest::new(spec, "slurm", one_core())
+                .with_submission(Submission::Packed(PackSize::PerJob(10)))
+        })
+        .collect();
+    let started = session.start_many(requests).await.unwrap();
+    let ids: Vec<TaskId> = started.iter().map(|s| s.record.id.clone()).collect();
+    let pack_job = started[0].record.scheduler_job_id.clone().unwrap();
+    assert!(
+        started
+            .iter()
+            .all(|s| s.record.scheduler_job_id.as_ref() == Some(&pack_job))
+    );
+    common::wait_for(
+        "task 4 to start in the pack",
+        Duration::from_secs(120),
+        || {
+            let out = bed.ssh("xpr-local", &format!("test -e \"$HOME/{root}/started_4\""));
+            out.status.success().then_some(())
+        },
+    );
+    let out = bed.ssh("xpr-local", &format!("scancel {pack_job}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The gate opens only once the pack is gone: attempt 2 of task 4 passes it.
+    common::wait_for(
+        "the pack to leave the queue",
+        Duration::from_secs(120),
+        || {
+            let out = bed.ssh("xpr-local", &format!("squeue -h -j {pack_job} -o %T"));
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
+    let out = bed.ssh("xpr-local", &format!("touch \"$HOME/{root}/gate\""));
+    assert!(out.status.success());
+    let done = session.wait(&ids, DEADLINE).await.unwrap();
+    let mut second_packs = HashSet::new();
+    for (i, record) in done.iter().enumerate() {
+        assert_eq!(record.status, TaskStatus::Succeeded, "task {i}: {record:?}");
+        let results = session.results(&record.id).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(results.local_dir.join("out.txt")).unwrap(),
+            format!("{i}\n")
+        );
+        if i < 4 {
+            assert_eq!(
+                results.attempts.len(),
+                1,
+                "task {i} finished before the cancel"
+            );
+        } else {
+            assert_eq!(
+                results.attempts.len(),
+                2,
+                "task {i}: {:?}",
+                results.attempts
+            );
+            assert_eq!(results.attempts[0].end_state, Some(EndState::Cancelled));
+            second_packs.insert(results.attempts[1].group.clone().unwrap().group);
+        }
+    }
+    assert_eq!(
+        second_packs.len(),
+        1,
+        "tasks 4-9 went again in one new pack"
+    );
+}

@@ -1,7 +1,11 @@
-//! The physical limit: what the scheduler itself costs for N trivial jobs, measured as one SSH
-//! session that creates the N input files on the head node, runs the N `sbatch` directly,
-//! waits (polling `squeue` every [`POLL`]) until none of them is in the queue, and sends the N
+//! The physical limit: what the scheduler itself costs for N trivial tasks, measured as one SSH
+//! session that creates the N input files on the head node, submits them directly, waits
+//! (polling `squeue` every [`POLL`]) until none of its jobs is in the queue, and sends the N
 //! output files back as one tar stream. Nothing a tool can do over SSH is faster than this.
+//!
+//! How the tasks are submitted ([`Mode`]): N `sbatch` (a job each); `sbatch --array` (chunked
+//! under the site's `MaxArraySize`, read from `scontrol show config`, as xpr chunks); or J
+//! jobs, each running its contiguous share of the tasks one after another.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -14,8 +18,64 @@ pub const POLL: &str = "0.2";
 /// Polls per second at [`POLL`].
 const POLLS_PER_SECOND: u64 = 5;
 
-/// The shell script the limit's SSH session runs (`sh -s BASE NAME` on stdin).
-fn script(tasks: &[Task], timeout: Duration) -> String {
+/// How the limit submits its tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One `sbatch` per task.
+    Individual,
+    /// Job arrays, chunked under `MaxArraySize`.
+    Array,
+    /// This many jobs, each running its share of the tasks in turn.
+    Packed(usize),
+}
+
+/// The lines that submit the N tasks in `$base/t<i>` (the job script `job.sh` runs the
+/// command in its working directory).
+fn submit_lines(mode: Mode, n: usize) -> String {
+    match mode {
+        Mode::Individual => format!(
+            r#"i=0
+while [ "$i" -lt {n} ]; do
+  sbatch --parsable --job-name="$name" --output=/dev/null --chdir="$base/t$i" "$base/job.sh" >/dev/null
+  i=$((i+1))
+done
+"#
+        ),
+        Mode::Array => format!(
+            r#"printf '#!/bin/sh
+cd "t$((SLURM_ARRAY_TASK_ID + $1))" && %s
+' "$3" > array.sh
+max=$(scontrol show config | awk '$1 == "MaxArraySize" {{ print $3 }}')
+off=0
+while [ "$off" -lt {n} ]; do
+  count=$(( {n} - off < max ? {n} - off : max ))
+  sbatch --parsable --job-name="$name" --output=/dev/null --chdir="$base" --array=0-$((count - 1)) "$base/array.sh" "$off" >/dev/null
+  off=$((off + count))
+done
+"#
+        ),
+        Mode::Packed(jobs) => {
+            let size = n.div_ceil(jobs.max(1));
+            format!(
+                r#"printf '#!/bin/sh
+for d in "$@"; do (cd "$d" && %s); done
+' "$3" > pack.sh
+k=0
+while [ $((k * {size})) -lt {n} ]; do
+  set --
+  i=$((k * {size}))
+  while [ "$i" -lt $(( (k + 1) * {size} )) ] && [ "$i" -lt {n} ]; do set -- "$@" "t$i"; i=$((i+1)); done
+  sbatch --parsable --job-name="$name" --output=/dev/null --chdir="$base" "$base/pack.sh" "$@" >/dev/null
+  k=$((k+1))
+done
+"#
+            )
+        }
+    }
+}
+
+/// The shell script the limit's SSH session runs (`sh -s BASE NAME COMMAND` on stdin).
+fn script(mode: Mode, tasks: &[Task], timeout: Duration) -> String {
     let mut s = String::from(
         r#"set -eu
 base=$HOME/$1
@@ -33,13 +93,9 @@ printf '#!/bin/sh\n%s\n' "$3" > job.sh
             task.input
         ));
     }
+    s.push_str(&submit_lines(mode, tasks.len()));
     s.push_str(&format!(
-        r#"i=0
-while [ "$i" -lt {n} ]; do
-  sbatch --parsable --job-name="$name" --output=/dev/null --chdir="$base/t$i" "$base/job.sh" >/dev/null
-  i=$((i+1))
-done
-polls=0
+        r#"polls=0
 while [ -n "$(squeue --noheader --name="$name" --user="$(id -un)" --format=%i)" ]; do
   polls=$((polls+1))
   [ "$polls" -le {max_polls} ] || {{ echo "the queue did not empty within {timeout} s" >&2; exit 1; }}
@@ -47,7 +103,6 @@ while [ -n "$(squeue --noheader --name="$name" --user="$(id -un)" --format=%i)" 
 done
 exec tar -c -f - t*/out.txt
 "#,
-        n = tasks.len(),
         timeout = timeout.as_secs(),
         max_polls = timeout.as_secs() * POLLS_PER_SECOND,
     ));
@@ -58,13 +113,14 @@ exec tar -c -f - t*/out.txt
 /// checking every output came back. Gives up when the queue has not emptied after `timeout`.
 pub fn run(
     link: &Link,
+    mode: Mode,
     remote_dir: &str,
     job_name: &str,
     command: &str,
     tasks: &[Task],
     timeout: Duration,
 ) -> Result<Duration, String> {
-    let script = script(tasks, timeout);
+    let script = script(mode, tasks, timeout);
     let started = Instant::now();
     let mut child = Command::new("ssh")
         .arg("-F")

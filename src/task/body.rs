@@ -4,6 +4,13 @@
 //! The body records its start ([`STARTED_FILE`]), runs the command with stdout and stderr to
 //! [`STDOUT_FILE`] and [`STDERR_FILE`], and writes the exit status to [`EXIT_FILE`] *last*, by
 //! rename, so whoever sees that file sees a finished job with all its outputs written.
+//!
+//! A task whose job is killed (cancelled, timed out, preempted: the scheduler sends `TERM` or
+//! `INT` to the job's processes, then `KILL`) writes no exit status, even when the script
+//! itself outlives its command for a moment: the shell traps those signals while the command
+//! runs and skips the marker when one came. Its end is then the scheduler's word (accounting),
+//! and a packed task killed with its pack runs again. A command that dies of a signal of its
+//! own (a segmentation fault: 139) still has its exit status written.
 
 use std::ffi::OsStr;
 
@@ -37,6 +44,9 @@ pub fn body_lines(spec: &TaskSpec) -> Vec<String> {
     if spec.args.is_some() {
         lines.push(format!("export XPR_ARGS_FILE=\"$PWD/{ARGS_FILE}\""));
     }
+    // The command's subshell resets the trap: it is killed as usual, the script goes on.
+    lines.push("xpr_killed=".to_owned());
+    lines.push("trap 'xpr_killed=1' TERM INT".to_owned());
     lines.push("(".to_owned());
     lines.extend(spec.pre_commands.iter().map(|l| format!("  {l}")));
     match &spec.command {
@@ -48,6 +58,8 @@ pub fn body_lines(spec: &TaskSpec) -> Vec<String> {
     }
     lines.push(format!(") > {STDOUT_FILE} 2> {STDERR_FILE} < /dev/null"));
     lines.push("xpr_status=$?".to_owned());
+    // Killed with its job: no exit status, so it is never taken for finished.
+    lines.push("[ -z \"$xpr_killed\" ] || exit \"$xpr_status\"".to_owned());
     if !spec.post_commands.is_empty() {
         lines.push("(".to_owned());
         lines.extend(spec.post_commands.iter().map(|l| format!("  {l}")));

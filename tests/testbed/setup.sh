@@ -282,6 +282,8 @@ ReturnToService=2
 MinJobAge=300
 # room for the memory benchmark's 10,000 held jobs besides the tests' own (default 10,000)
 MaxJobCount=30000
+# a site's low array limit (default 1001; it caps the index): xpr must read it and chunk
+MaxArraySize=101
 SlurmdTimeout=300
 SlurmctldTimeout=120
 InactiveLimit=0
