@@ -109,8 +109,10 @@
 //! Each element is then followed as a job of its own: `qstat -x -f 123[7].server` shows one
 //! subjob (PBS Pro: `job_state` R while it runs, `X` once it ended, with its `Exit_status`;
 //! the array itself is `B` once a subjob began), `qdel 123[7].server` deletes that element
-//! alone. A lookup by name (`qselect -N`) lists the array (`123[].server`), whose element ids
-//! [`Scheduler::element_id`] derives. Torque's dialect is covered by the command lines and
+//! alone. Without job history (`job_history_enable` off) an ended subjob is `X` with no
+//! `Exit_status` (read as cancelled) until its array ends and it is gone: the task's own exit
+//! marker decides, as for any job PBS has forgotten. A lookup by name (`qselect -N`) lists
+//! the array (`123[].server`), whose element ids [`Scheduler::element_id`] derives. Torque's dialect is covered by the command lines and
 //! fixtures, not by the test simulator, which plays PBS Pro.
 
 mod json;
