@@ -12,7 +12,7 @@ mod public_fixtures;
 use xpr::command::{CommandOutput, CommandSpec};
 use xpr::ids::SchedulerJobId;
 use xpr::scheduler::lsf::{
-    BJOBS_FIELDS, LsfScheduler, parse_bjobs, parse_bjobs_delimited, parse_bjobs_json,
+    BJOBS_FIELDS, LsfScheduler, array_name, parse_bjobs, parse_bjobs_delimited, parse_bjobs_json,
 };
 use xpr::scheduler::{JobState, JobStatus, Scheduler, SchedulerKind, scheduler_for};
 
@@ -236,6 +236,118 @@ fn bsub_replies() {
             "{stdout:?}"
         );
     }
+}
+
+/// Array elements as `bjobs -o` prints them: the array's `JOBID` and the element's
+/// `JOBINDEX`; each comes back as the element's own job `5001[i]`, named after its array.
+#[test]
+fn array_elements_are_jobs_of_their_own() {
+    let jobs = status_of(&fixture("bjobs/json-array-elements.txt"));
+    let got: Vec<(&str, Option<&str>, &JobState)> = jobs
+        .iter()
+        .map(|j| (j.id.as_str(), j.name.as_deref(), &j.state))
+        .collect();
+    let name = Some("array_6793a1c0_5f2e91ab");
+    assert_eq!(
+        got,
+        [
+            ("5001[1]", name, &JobState::Succeeded),
+            ("5001[2]", name, &JobState::Failed { exit_code: Some(3) }),
+            ("5001[3]", name, &JobState::Running),
+            ("5001[4]", name, &JobState::Cancelled),
+            ("5002", Some("plain"), &JobState::Queued),
+        ]
+    );
+    assert_eq!(jobs[1].exit_code, Some(3));
+    assert_eq!(jobs[2].node.as_deref(), Some("c01n06"));
+    // The ids the adapter derives for the elements are the ones bjobs reports.
+    let array = LsfScheduler.array_of(&jobs[0].id);
+    assert_eq!(array.as_str(), "5001");
+    for (i, job) in jobs[..4].iter().enumerate() {
+        let index = LsfScheduler.arrays().unwrap().first_index + i as u32;
+        assert_eq!(
+            LsfScheduler.element_id(&array, index).as_ref(),
+            Some(&job.id)
+        );
+    }
+    // An id that already names its element keeps it (the hand-written `3012[2]` above).
+    let text = r#"{"COMMAND":"bjobs","JOBS":1,"RECORDS":[{"JOBID":"3012[2]","JOBINDEX":"2","JOB_NAME":"a[2]","STAT":"RUN"}]}"#;
+    assert_eq!(status_of(text)[0].id.as_str(), "3012[2]");
+    let bad =
+        r#"{"COMMAND":"bjobs","JOBS":1,"RECORDS":[{"JOBID":"3","JOBINDEX":"2;x","STAT":"RUN"}]}"#;
+    assert!(
+        LsfScheduler
+            .parse_status(&CommandOutput::success(bad))
+            .is_err()
+    );
+}
+
+#[test]
+fn array_names() {
+    assert_eq!(array_name("sweep[7]"), "sweep");
+    assert_eq!(array_name("a[b][12]"), "a[b]");
+    assert_eq!(array_name("plain"), "plain");
+    assert_eq!(array_name("odd[]"), "odd[]");
+    assert_eq!(array_name("odd[x]"), "odd[x]");
+}
+
+#[test]
+fn site_array_limit_from_bparams() {
+    let limit = |out: &CommandOutput| LsfScheduler.parse_site_array_limit(out);
+    assert_eq!(
+        limit(&CommandOutput::success(fixture("bparams/bparams-a.txt"))),
+        Some(1000)
+    );
+    assert_eq!(limit(&CommandOutput::success("MAX_JOB_NUM = 10\n")), None);
+    let failed = CommandOutput {
+        code: Some(255),
+        stdout: Vec::new(),
+        stderr: b"LSF is down; try later\n".to_vec(),
+    };
+    assert_eq!(limit(&failed), None);
+}
+
+#[test]
+fn array_command_lines() {
+    let lsf = scheduler_for(SchedulerKind::Lsf);
+    let syntax = lsf.arrays().expect("LSF has arrays");
+    assert_eq!(syntax.index_var, "LSB_JOBINDEX");
+    assert_eq!((syntax.first_index, syntax.default_limit), (1, 1000));
+    assert_eq!(lsf.array_default_header(), lsf.default_header());
+    let spec = lsf
+        .submit_array("/scratch/grp 1", "xpr_group.sh", "array_1", 12)
+        .unwrap();
+    assert_eq!(
+        spec.to_string(),
+        "cd '/scratch/grp 1' && sh -c 'exec bsub -J \"$2\" < \"$1\"' sh xpr_group.sh 'array_1[1-12]'"
+    );
+    let id = |s: &str| SchedulerJobId::new(s);
+    assert_eq!(lsf.element_id(&id("77"), 3), Some(id("77[3]")));
+    assert_eq!(lsf.array_of(&id("77[3]")), id("77"));
+    assert_eq!(lsf.array_of(&id("77")), id("77"));
+    assert_eq!(lsf.site_array_limit().unwrap().to_string(), "bparams -a");
+}
+
+#[test]
+fn array_submit_names_the_array_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("xpr_group.sh"),
+        "#BSUB -J array_1\necho hi\n",
+    )
+    .unwrap();
+    let spec = LsfScheduler
+        .submit_array(&dir.path().to_string_lossy(), "xpr_group.sh", "array_1", 5)
+        .unwrap();
+    // The fake bsub reports its arguments and the first line it read on stdin.
+    let fake = "#!/bin/sh\necho \"args: $*\" >&2\nhead -1 >&2\n\
+        echo 'Job <78> is submitted to default queue <normal>.'\n";
+    let out = run_with_fake(&spec, "bsub", fake, dir.path());
+    assert_eq!(
+        out.stderr_text(),
+        "args: -J array_1[1-5]\n#BSUB -J array_1\n"
+    );
+    assert_eq!(LsfScheduler.parse_submit(&out).unwrap().as_str(), "78");
 }
 
 fn ids(list: &[&str]) -> Vec<SchedulerJobId> {

@@ -203,6 +203,77 @@ fn job_starts_in_the_submission_folder_like_lsf() {
 }
 
 #[test]
+fn array_elements_end_each_as_their_own_job() {
+    let bed = bed();
+    // Elements count from 1: index 2 exits 3, index 3 runs until cancelled.
+    let body = "i=$LSB_JOBINDEX; echo \"$i $LSB_JOBID $LSB_JOBNAME\" > elem.$i; \
+                case $i in 2) exit 3 ;; 3) sleep 60 ;; esac";
+    let (out, dir) = bed.submit_array("array_a", &alloc(Some(600)), 4, &[], &[body]);
+    let array = bed
+        .scheduler
+        .parse_submit(&out)
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stderr_text()));
+    let elements = bed.elements(&array, 4);
+    assert_eq!(elements[0].to_string(), format!("{array}[1]"));
+    common::wait_for("element 3 to run", sim_support::DEADLINE, || {
+        dir.join("elem.3").exists().then_some(())
+    });
+    // Cancelling one element leaves the others alone.
+    let out = bed.run(bed.scheduler.cancel(&elements[2..3]));
+    assert!(out.succeeded(), "{out:?}");
+    let ends: Vec<JobState> = elements
+        .iter()
+        .map(|e| {
+            let done = bed.wait_final(e);
+            assert_eq!(done.name.as_deref(), Some("array_a"), "{done:?}");
+            done.state
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            JobState::Succeeded,
+            JobState::Failed { exit_code: Some(3) },
+            JobState::Cancelled,
+            JobState::Succeeded,
+        ]
+    );
+    for i in 1..=4 {
+        let seen = fs::read_to_string(dir.join(format!("elem.{i}"))).unwrap();
+        assert_eq!(seen.trim(), format!("{i} {array} array_a[{i}]"));
+    }
+    // A lookup by name lists every element of the array of that name.
+    let out = bed.run(bed.scheduler.find_by_name(&["array_a".to_owned()]));
+    let found = bed.scheduler.parse_find_by_name(&out).unwrap();
+    let ids: Vec<_> = found.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(ids, elements);
+    assert!(found.iter().all(|j| j.name.as_deref() == Some("array_a")));
+    assert!(found.iter().all(|j| bed.scheduler.array_of(&j.id) == array));
+}
+
+#[test]
+fn the_site_array_limit_comes_from_bparams() {
+    let bed = SimBed::new(
+        SchedulerKind::Lsf,
+        &[("XPR_SIM_LSF_MAX_JOB_ARRAY_SIZE", "7")],
+    );
+    let out = bed.run(bed.scheduler.site_array_limit().unwrap());
+    assert_eq!(
+        bed.scheduler.parse_site_array_limit(&out),
+        Some(7),
+        "{out:?}"
+    );
+    let (out, _) = bed.submit_array("array_big", &alloc(Some(600)), 8, &[], &["true"]);
+    let err = bed.scheduler.parse_submit(&out).unwrap_err();
+    assert!(err.to_string().contains("MAX_JOB_ARRAY_SIZE"), "{err}");
+    let (out, _) = bed.submit_array("array_fits", &alloc(Some(600)), 7, &[], &["true"]);
+    let array = bed.scheduler.parse_submit(&out).unwrap();
+    for element in bed.elements(&array, 7) {
+        assert_eq!(bed.wait_final(&element).state, JobState::Succeeded);
+    }
+}
+
+#[test]
 fn unknown_ids_are_absent() {
     let bed = bed();
     assert!(bed.status(&xpr::ids::SchedulerJobId::new("999")).is_none());

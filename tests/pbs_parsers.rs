@@ -272,6 +272,7 @@ fn qsub_replies() {
     for (file, id) in [
         ("qsub/pbspro.txt", "4242.pbs01"),
         ("qsub/array.txt", "4243[].pbs01"),
+        ("qsub/array-torque.txt", "4252[].torque01"),
         ("qsub/torque-no-server.txt", "4244"),
         ("qsub/banner-before-id.txt", "4245.gadi-pbs"),
     ] {
@@ -304,6 +305,194 @@ fn qsub_failures_and_garbage_are_errors() {
                 .parse_submit(&CommandOutput::success(stdout))
                 .is_err(),
             "{stdout:?}"
+        );
+    }
+}
+
+/// A PBS Pro array's subjobs, each asked for by its own id, and the array itself: every
+/// element is its own job with its own state and exit status.
+#[test]
+fn pbspro_array_subjobs_are_jobs_of_their_own() {
+    let jobs = status_of(&fixture("qstat-x-f/pbspro-array-subjobs.txt"));
+    let got: Vec<(&str, &JobState, Option<i32>)> = jobs
+        .iter()
+        .map(|j| (j.id.as_str(), &j.state, j.exit_code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2001[0].pbs01", &JobState::Succeeded, Some(0)),
+            (
+                "2001[1].pbs01",
+                &JobState::Failed { exit_code: Some(3) },
+                Some(3)
+            ),
+            ("2001[2].pbs01", &JobState::Running, None),
+            ("2001[3].pbs01", &JobState::Queued, None),
+            // Deleted before it ran: expired without an exit status.
+            ("2001[4].pbs01", &JobState::Cancelled, None),
+            // The array with a subjob begun.
+            ("2001[].pbs01", &JobState::Running, None),
+        ]
+    );
+    for job in &jobs {
+        assert_eq!(
+            job.name.as_deref(),
+            Some("array_6793a1c0_5f2e91ab"),
+            "the array's name, N_ stripped: {}",
+            job.id
+        );
+    }
+    assert_eq!(jobs[0].raw_state, "X");
+    assert_eq!(jobs[1].node.as_deref(), Some("node03"));
+    assert_eq!(jobs[1].elapsed_secs, Some(7));
+    assert_eq!(
+        jobs[4].scheduler_reason.as_deref(),
+        Some("no Exit_status: deleted before it ran")
+    );
+    // The element ids the adapter derives are the ones qstat names.
+    let array = PbsScheduler.array_of(&jobs[2].id);
+    assert_eq!(array, jobs[5].id);
+    for (i, job) in jobs[..5].iter().enumerate() {
+        assert_eq!(
+            PbsScheduler.element_id(&array, i as u32).as_ref(),
+            Some(&job.id)
+        );
+        assert_eq!(PbsScheduler.array_of(&job.id), array);
+    }
+}
+
+#[test]
+fn array_ids_of_both_flavours() {
+    let element = |array: &str, i| {
+        PbsScheduler
+            .element_id(&SchedulerJobId::new(array), i)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(element("4243[].pbs01", 7), "4243[7].pbs01");
+    assert_eq!(element("4252[].torque01", 0), "4252[0].torque01");
+    assert_eq!(
+        element("4244[]", 3),
+        "4244[3]",
+        "Torque without a server suffix"
+    );
+    let array_of = |id: &str| PbsScheduler.array_of(&SchedulerJobId::new(id)).to_string();
+    assert_eq!(array_of("4243[7].pbs01"), "4243[].pbs01");
+    assert_eq!(array_of("4243[].pbs01"), "4243[].pbs01");
+    assert_eq!(array_of("4244[3]"), "4244[]");
+    assert_eq!(array_of("4242.pbs01"), "4242.pbs01", "not an array");
+}
+
+#[test]
+fn site_array_limits_from_qmgr() {
+    let limit =
+        |file: &str| PbsScheduler.parse_site_array_limit(&CommandOutput::success(fixture(file)));
+    assert_eq!(limit("qmgr/list-server-pbspro.txt"), Some(2000));
+    assert_eq!(limit("qmgr/list-server-torque.txt"), Some(1024));
+    assert_eq!(limit("qmgr/list-server-no-limit.txt"), None);
+    let refused = CommandOutput {
+        code: Some(1),
+        stdout: Vec::new(),
+        stderr: b"qmgr obj= svr=default: Unauthorized Request\n".to_vec(),
+    };
+    assert_eq!(PbsScheduler.parse_site_array_limit(&refused), None);
+}
+
+#[test]
+fn array_command_lines() {
+    let pbs = scheduler_for(SchedulerKind::Pbs);
+    let syntax = pbs.arrays().expect("PBS has arrays");
+    assert_eq!(syntax.index_var, "PBS_ARRAY_INDEX:-$PBS_ARRAYID");
+    assert_eq!((syntax.first_index, syntax.default_limit), (0, 10_000));
+    // The array header is the default one without `-r n` (PBS Pro refuses it in arrays).
+    let mut header: Vec<&str> = pbs.default_header().to_vec();
+    header.retain(|l| *l != "#PBS -r n");
+    assert_eq!(pbs.array_default_header(), header.as_slice());
+    let twelve = pbs
+        .submit_array("/scratch/grp 1", "xpr_group.sh", "array_1", 12)
+        .unwrap();
+    assert_eq!(twelve.program, "sh");
+    assert_eq!(twelve.args[2..], ["sh", "0-11", "0-11", "xpr_group.sh"]);
+    assert!(
+        twelve
+            .to_string()
+            .starts_with("cd '/scratch/grp 1' && sh -c "),
+        "{twelve}"
+    );
+    // One element: `0-0` is refused by PBS Pro, a step past the end is not.
+    let one = pbs
+        .submit_array("/g", "xpr_group.sh", "array_1", 1)
+        .unwrap();
+    assert_eq!(one.args[2..], ["sh", "0-1:2", "0", "xpr_group.sh"]);
+    assert_eq!(
+        pbs.site_array_limit().unwrap().to_string(),
+        "qmgr -c 'list server'"
+    );
+}
+
+/// Runs the array submit command with a fake `qsub` that answers `--version` with `version`
+/// on `stream` (1 stdout, 2 stderr) and otherwise prints its arguments and an array id.
+fn run_array_submit(count: u32, version: &str, stream: u8) -> (CommandOutput, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("version.txt"), version).unwrap();
+    let qsub = format!(
+        "#!/bin/sh
+if [ \"$1\" = --version ]; then cat \"$(dirname \"$0\")/version.txt\" >&{stream}; exit 0; fi
+         echo \"args: $*\" >&2
+echo '77[].srv'
+"
+    );
+    let path = dir.path().join("qsub");
+    fs::write(&path, qsub).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let job_dir = dir.path().join("grp");
+    fs::create_dir(&job_dir).unwrap();
+    let spec = PbsScheduler
+        .submit_array(&job_dir.to_string_lossy(), "xpr_group.sh", "array_1", count)
+        .unwrap();
+    let out = Command::new(&spec.program)
+        .args(&spec.args)
+        .current_dir(&job_dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    let out = CommandOutput {
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    };
+    (out, dir)
+}
+
+#[test]
+fn array_submit_asks_qsub_which_pbs_it_is() {
+    let pro = fixture("qsub-version/pbspro.txt");
+    let torque = fixture("qsub-version/torque.txt");
+    for (version, stream, count, args) in [
+        (pro.as_str(), 1, 12, "-J 0-11 xpr_group.sh"),
+        (pro.as_str(), 1, 1, "-J 0-1:2 xpr_group.sh"),
+        (torque.as_str(), 2, 12, "-t 0-11 xpr_group.sh"),
+        (torque.as_str(), 2, 1, "-t 0 xpr_group.sh"),
+        // A qsub that says nothing known of itself is taken for PBS Pro.
+        ("qsub: invalid option -- '-'\n", 2, 3, "-J 0-2 xpr_group.sh"),
+    ] {
+        let (out, _dir) = run_array_submit(count, version, stream);
+        assert_eq!(
+            out.stderr_text().trim(),
+            format!("args: {args}"),
+            "{version:?}"
+        );
+        assert_eq!(
+            PbsScheduler.parse_submit(&out).unwrap().as_str(),
+            "77[].srv"
         );
     }
 }

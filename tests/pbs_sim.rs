@@ -201,6 +201,155 @@ fn job_starts_in_home_like_pbs() {
     );
 }
 
+/// The body of an array job: the element's index (from the adapter's own index variable)
+/// and job id go to `elem.<index>`; element 2 exits 3, element 3 runs until cancelled.
+fn array_body(kind: SchedulerKind, id_var: &str) -> String {
+    let var = xpr::scheduler::scheduler_for(kind)
+        .arrays()
+        .unwrap()
+        .index_var;
+    format!(
+        "i=${{{var}}}; echo \"$i ${id_var}\" > elem.$i; \
+         case $i in 2) exit 3 ;; 3) sleep 60 ;; esac"
+    )
+}
+
+#[test]
+fn array_elements_end_each_as_their_own_job() {
+    let bed = bed();
+    let (out, dir) = bed.submit_array(
+        "array_a",
+        &alloc(Some(600)),
+        5,
+        &[],
+        &[&array_body(SchedulerKind::Pbs, "PBS_JOBID")],
+    );
+    let array = bed
+        .scheduler
+        .parse_submit(&out)
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stderr_text()));
+    assert!(array.as_str().ends_with("[].pbs-sim"), "{array}");
+    let elements = bed.elements(&array, 5);
+    // Element 3 runs its body (it wrote its file), then is cancelled alone.
+    common::wait_for("element 3 to run", sim_support::DEADLINE, || {
+        dir.join("elem.3").exists().then_some(())
+    });
+    let out = bed.run(bed.scheduler.cancel(&elements[3..4]));
+    assert!(out.succeeded(), "{out:?}");
+    let ends: Vec<(JobState, Option<i32>)> = elements
+        .iter()
+        .map(|e| {
+            let done = bed.wait_final(e);
+            assert_eq!(done.name.as_deref(), Some("array_a"), "{done:?}");
+            assert_eq!(done.raw_state, "X", "an ended subjob: {done:?}");
+            (done.state, done.exit_code)
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (JobState::Succeeded, Some(0)),
+            (JobState::Succeeded, Some(0)),
+            (JobState::Failed { exit_code: Some(3) }, Some(3)),
+            (JobState::Cancelled, Some(256 + 15)),
+            (JobState::Succeeded, Some(0)),
+        ]
+    );
+    // Each element ran once with its own index, as the job the adapter names it.
+    for (i, element) in elements.iter().enumerate() {
+        let seen = fs::read_to_string(dir.join(format!("elem.{i}"))).unwrap();
+        assert_eq!(seen.trim(), format!("{i} {element}"));
+    }
+    // A lookup by name finds the array, whose element ids are the ones followed.
+    let out = bed.run(bed.scheduler.find_by_name(&["array_a".to_owned()]));
+    let found = bed.scheduler.parse_find_by_name(&out).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].id, array);
+    // The array ended with its elements; PBS Pro sums them up as Exit_status 1 (one failed).
+    assert_eq!(
+        (found[0].raw_state.as_str(), found[0].exit_code),
+        ("F", Some(1)),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_one_element_array_runs_its_index_0_alone() {
+    let bed = bed();
+    let (out, dir) = bed.submit_array(
+        "array_one",
+        &alloc(Some(600)),
+        1,
+        &[],
+        &[&array_body(SchedulerKind::Pbs, "PBS_JOBID")],
+    );
+    let array = bed
+        .scheduler
+        .parse_submit(&out)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let only = &bed.elements(&array, 1)[0];
+    assert_eq!(bed.wait_final(only).state, JobState::Succeeded);
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("elem."))
+        .collect();
+    assert_eq!(names, ["elem.0"]);
+}
+
+#[test]
+fn the_default_rerun_refusal_is_left_out_of_arrays() {
+    let bed = bed();
+    // The default header of a plain job says `-r n`, which PBS Pro refuses for an array.
+    let (_, dir) = bed.submit_array("array_r", &alloc(Some(600)), 2, &[], &["true"]);
+    let script = fs::read_to_string(dir.join("array.script.pbs")).unwrap();
+    assert!(!script.contains("#PBS -r n"), "{script}");
+    let (out, _) = bed.submit_array("array_rn", &alloc(Some(600)), 2, &["#PBS -r n"], &["true"]);
+    let err = bed.scheduler.parse_submit(&out).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot submit non-rerunable Array Job"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_torque_flavour_is_submitted_with_t_and_reads_pbs_arrayid() {
+    let bed = SimBed::new(SchedulerKind::Pbs, &[("XPR_SIM_PBS_FLAVOUR", "torque")]);
+    for (name, count) in [("array_t", 3), ("array_t1", 1)] {
+        let (out, dir) = bed.submit_array(
+            name,
+            &alloc(Some(600)),
+            count,
+            &[],
+            &["echo \"${PBS_ARRAYID:-none} ${PBS_ARRAY_INDEX:-none}\" > \"elem.${PBS_ARRAYID}\""],
+        );
+        let array = bed
+            .scheduler
+            .parse_submit(&out)
+            .unwrap_or_else(|e| panic!("{e}: {}", out.stderr_text()));
+        for (i, element) in bed.elements(&array, count).iter().enumerate() {
+            assert_eq!(bed.wait_final(element).state, JobState::Succeeded);
+            let seen = fs::read_to_string(dir.join(format!("elem.{i}"))).unwrap();
+            assert_eq!(seen, format!("{i} none\n"), "Torque sets PBS_ARRAYID only");
+        }
+    }
+}
+
+#[test]
+fn the_site_array_limit_comes_from_the_server() {
+    let bed = SimBed::new(SchedulerKind::Pbs, &[("XPR_SIM_PBS_MAX_ARRAY_SIZE", "7")]);
+    let out = bed.run(bed.scheduler.site_array_limit().unwrap());
+    assert_eq!(
+        bed.scheduler.parse_site_array_limit(&out),
+        Some(7),
+        "{out:?}"
+    );
+    let (out, _) = bed.submit_array("array_big", &alloc(Some(600)), 8, &[], &["true"]);
+    let err = bed.scheduler.parse_submit(&out).unwrap_err();
+    assert!(err.to_string().contains("exceeds server"), "{err}");
+}
+
 #[test]
 fn unknown_ids_are_absent_and_empty_lists_do_nothing() {
     let bed = bed();

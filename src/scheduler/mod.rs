@@ -182,7 +182,7 @@ fn snippet_suffix(snippet: &Option<String>) -> String {
 /// `shared/reference/arrays-deps-packing.md` for each scheduler's syntax).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArraySyntax {
-    /// The environment variable that holds an element's index inside its job.
+    /// The environment variable that holds an element's index inside its job, or a parameter expression (`PBS_ARRAY_INDEX:-$PBS_ARRAYID`): the job script puts it inside `${...}`.
     pub index_var: &'static str,
     /// The first element's index (Grid Engine and LSF count from 1, the others from 0).
     pub first_index: u32,

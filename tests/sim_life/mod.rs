@@ -1,7 +1,8 @@
 //! One test's whole-life bed on the PBS and LSF SIMULATORS (`tests/simulators`: test doubles of
 //! PBS Pro and LSF, not the real schedulers) over SSH on the test bed host `xpr-sim`: a stage
 //! root with one system, `<kind>_sim`, a simulator spool of the test's own, and an ssh config
-//! that selects it. Used by `tests/life_sim.rs` and `tests/life_sim_retries.rs`.
+//! that selects it. Used by `tests/life_sim.rs`, `tests/life_sim_retries.rs` and
+//! `tests/life_sim_arrays.rs`.
 //!
 //! `xpr-sim` is `xpr-hostB` as the test bed's simulator user, whose login shell puts the
 //! simulators' `bin/` folders first on `PATH` (see `tests/testbed/README.md`), so a session
@@ -47,6 +48,12 @@ impl SimLife {
     /// A stage root with one system, `<kind>_sim`, on the test bed's simulator host; the
     /// simulators are installed there first.
     pub fn new(tb: &Testbed, kind: SchedulerKind) -> SimLife {
+        Self::with_system(tb, kind, json!({}))
+    }
+
+    /// [`new`](Self::new), with the keys of `extra` (a JSON object, e.g.
+    /// `{"max_array_size": 5}`) added to the system's config.
+    pub fn with_system(tb: &Testbed, kind: SchedulerKind, extra: serde_json::Value) -> SimLife {
         let host = tb.var("XPR_SIM_SSH_HOST").to_owned();
         assert!(
             !host.is_empty(),
@@ -72,13 +79,16 @@ impl SimLife {
         )
         .unwrap();
         let remote_root = format!("xpr-life-tests/{unique}");
-        let system = json!({
+        let mut system = json!({
             "host": host,
             "scheduler": kind.as_str(),
             "remsh_cmd": format!("ssh -F {}", ssh_config.display()),
             "rundir": remote_root,
             "partitions": {"simq": {"num_cores": 4, "max_time": null, "max_mem": null}}
         });
+        for (key, value) in extra.as_object().expect("extra system keys are an object") {
+            system[key] = value.clone();
+        }
         let config = root.path().join("config.json");
         std::fs::write(
             &config,

@@ -270,6 +270,48 @@ impl SimBed {
         (job, job_dir)
     }
 
+    /// Writes the script of an array named `id` (built by `build_script` as an array's, with
+    /// `extra_header` lines and `body`, which reads the element's index itself) into its job
+    /// folder, submits it as `count` elements with the adapter's array command, and returns
+    /// the reply (the array's id, or the refusal) and the folder.
+    pub fn submit_array(
+        &self,
+        id: &str,
+        alloc: &NodeAllocation,
+        count: u32,
+        extra_header: &[&str],
+        body: &[&str],
+    ) -> (CommandOutput, PathBuf) {
+        let job_dir = self.work().join(id);
+        let mut spec = ScriptSpec::new(id, job_dir.to_str().unwrap())
+            .with_extra_header(extra_header.iter().copied())
+            .with_body(body.iter().copied());
+        spec.array = true;
+        let script = build_script(&system(self.kind), alloc, self.scheduler.as_ref(), &spec)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let name = format!("array.script.{}", self.kind);
+        let write = CommandSpec::new("sh")
+            .args(["-c", r#"mkdir -p "$1" && cat > "$1/$2""#, "sh"])
+            .arg(job_dir.as_os_str())
+            .arg(&name)
+            .stdin(script);
+        let out = self.run(write);
+        assert!(out.succeeded(), "writing the script: {out:?}");
+        let submit = self
+            .scheduler
+            .submit_array(job_dir.to_str().unwrap(), &name, id, count)
+            .expect("the adapter has arrays");
+        (self.run(submit), job_dir)
+    }
+
+    /// The ids of elements `0..count` (counted from the first index) of `array`.
+    pub fn elements(&self, array: &SchedulerJobId, count: u32) -> Vec<SchedulerJobId> {
+        let first = self.scheduler.arrays().expect("arrays").first_index;
+        (0..count)
+            .map(|i| self.scheduler.element_id(array, first + i).unwrap())
+            .collect()
+    }
+
     /// The job's status from the adapter's status command (`None`: not listed).
     pub fn status(&self, job: &SchedulerJobId) -> Option<JobStatus> {
         let out = self.run(self.scheduler.status(std::slice::from_ref(job)));

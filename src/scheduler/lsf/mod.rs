@@ -16,6 +16,8 @@
 //! | status, accounting | `bjobs -a -json -o "FIELDS" ID...` |
 //! | find by name | `sh -c 'for name do bjobs -a -json -o "$0" -J "$name"; done' FIELDS NAME...` |
 //! | cancel / hold / release | `bkill ID...` / `bstop ID...` / `bresume ID...` |
+//! | submit an array of N | `sh -c 'exec bsub -J "$2" < "$1"' sh SCRIPT 'NAME[1-N]'` (in the job dir) |
+//! | array size limit | `bparams -a` (`MAX_JOB_ARRAY_SIZE`) |
 //!
 //! with FIELDS = [`BJOBS_FIELDS`]. An empty id or name list gives the command `true`: `bjobs`
 //! without ids lists all of the user's jobs, and `bkill` without one kills the user's most
@@ -57,7 +59,20 @@
 //!
 //! # Job ids
 //!
-//! `123`, array elements `123[4]`. Anything else in a reply is rejected.
+//! `123`, array elements `123[4]`. Anything else in a reply is rejected. `bjobs -o` prints an
+//! element's `JOBID` as its array's (`123`) with the index in `JOBINDEX` (`0` outside arrays),
+//! so [`BJOBS_FIELDS`] asks for both and a record's id is `JOBID[JOBINDEX]` for an element.
+//!
+//! # Job arrays
+//!
+//! `bsub -J "NAME[1-N]"` (IBM LSF 10.1 "Job arrays"): the array's name and index range go on
+//! the command line, where they override the script's `#BSUB -J {id}` line (options given to
+//! `bsub` win over the script's). Elements count from 1 in `LSB_JOBINDEX`; element `i` of job
+//! `123` is `123[i]`, which `bjobs`, `bkill`, `bstop` and `bresume` take for that element alone.
+//! An element's `JOB_NAME` is `NAME[i]`: the adapter reports `NAME`, the array's name, so a
+//! lookup by name (`bjobs -J NAME`, which lists every element) finds the array. The size limit
+//! is `MAX_JOB_ARRAY_SIZE` in `lsb.params` (default 1000; it caps the index too, and indices
+//! start at 1, so it is also the most elements), read with `bparams -a`.
 
 mod time;
 
@@ -72,7 +87,8 @@ use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::resources::NodeAllocation;
 use crate::scheduler::{
-    JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
+    ArraySyntax, JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command,
+    nothing_to_do,
 };
 
 /// The LSF adapter.
@@ -92,12 +108,16 @@ pub const DEFAULT_HEADER: &[&str] = &[
 
 /// The `bjobs -o` fields the adapter asks for.
 pub const BJOBS_FIELDS: &str = concat!(
-    "jobid job_name stat exit_code exit_reason exec_host pend_reason finish_time ",
+    "jobid jobindex job_name stat exit_code exit_reason exec_host pend_reason finish_time ",
     "run_time max_mem"
 );
 
 /// The program behind [`Scheduler::submit`] (`submit.sh`); `$1` is the script's file name.
 pub const SUBMIT_SCRIPT: &str = shell_program!(include_str!("submit.sh"));
+
+/// The program behind [`Scheduler::submit_array`] (`submit_array.sh`); `$1` is the script's
+/// file name, `$2` the array's `NAME[1-N]`.
+pub const SUBMIT_ARRAY_SCRIPT: &str = shell_program!(include_str!("submit_array.sh"));
 
 /// The program behind [`Scheduler::find_by_name`] (`find_by_name.sh`); `$0` is
 /// [`BJOBS_FIELDS`], the names follow.
@@ -138,6 +158,20 @@ impl BjobsRecord {
             ));
         };
         validate_job_id(id)?;
+        // An element's JOBID is its array's; JOBINDEX tells it apart (0 outside arrays).
+        let id = match self.get("JOBINDEX") {
+            None | Some("0") => id.to_owned(),
+            Some(_) if id.contains('[') => id.to_owned(),
+            Some(i) if i.bytes().all(|b| b.is_ascii_digit()) => format!("{id}[{i}]"),
+            Some(i) => {
+                return Err(parse_error(
+                    "bjobs output",
+                    format!("job {id}: JOBINDEX is not an index"),
+                    Some(i),
+                ));
+            }
+        };
+        let id = id.as_str();
         let raw_state = self.get("STAT").unwrap_or_default();
         let exit_code = match self.get("EXIT_CODE") {
             None => None,
@@ -182,7 +216,10 @@ impl BjobsRecord {
         });
         Ok(JobStatus {
             id: SchedulerJobId::new(id),
-            name: self.get("JOB_NAME").map(str::to_owned),
+            // An element is named after its array (`NAME[7]`): report the array's name.
+            name: self
+                .get("JOB_NAME")
+                .map(|n| if id.contains('[') { array_name(n) } else { n }.to_owned()),
             state,
             raw_state: raw_state.to_owned(),
             exit_code,
@@ -196,6 +233,16 @@ impl BjobsRecord {
             scheduler_reason,
         })
     }
+}
+
+/// The array's name in an element's `JOB_NAME`: `sweep[7]` -> `sweep`; a name without an
+/// index suffix unchanged.
+pub fn array_name(job_name: &str) -> &str {
+    job_name
+        .strip_suffix(']')
+        .and_then(|rest| rest.rsplit_once('['))
+        .filter(|(_, index)| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(job_name, |(name, _)| name)
 }
 
 /// Seconds of a `RUN_TIME` value: `16038 second(s)` (bjobs -o), or `HH:MM:SS` (some
@@ -540,5 +587,60 @@ impl Scheduler for LsfScheduler {
 
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
         ids_command("bresume", ids)
+    }
+
+    /// Indices from 1 in `LSB_JOBINDEX`, at most `MAX_JOB_ARRAY_SIZE`'s default (see "Job
+    /// arrays" in the module docs).
+    fn arrays(&self) -> Option<ArraySyntax> {
+        Some(ArraySyntax {
+            index_var: "LSB_JOBINDEX",
+            first_index: 1,
+            default_limit: 1000,
+        })
+    }
+
+    /// `bsub -J "NAME[1-N]" < SCRIPT`: the array is named on the command line.
+    fn submit_array(
+        &self,
+        job_dir: &str,
+        script: &str,
+        name: &str,
+        count: u32,
+    ) -> Option<CommandSpec> {
+        let array = format!("{name}[1-{}]", count.max(1));
+        Some(
+            CommandSpec::new("sh")
+                .args(["-c", SUBMIT_ARRAY_SCRIPT, "sh", script, &array])
+                .cwd(job_dir),
+        )
+    }
+
+    /// `123` -> `123[7]`.
+    fn element_id(&self, array: &SchedulerJobId, index: u32) -> Option<SchedulerJobId> {
+        Some(SchedulerJobId::new(format!("{array}[{index}]")))
+    }
+
+    /// `123[7]` -> `123`.
+    fn array_of(&self, id: &SchedulerJobId) -> SchedulerJobId {
+        let text = id.as_str();
+        SchedulerJobId::new(text.split_once('[').map_or(text, |(array, _)| array))
+    }
+
+    fn site_array_limit(&self) -> Option<CommandSpec> {
+        Some(CommandSpec::new("bparams").arg("-a"))
+    }
+
+    /// `MAX_JOB_ARRAY_SIZE = 1000`: it caps the index, and indices start at 1, so an array has
+    /// at most that many elements.
+    fn parse_site_array_limit(&self, output: &CommandOutput) -> Option<u32> {
+        if !output.succeeded() {
+            return None;
+        }
+        output.stdout_text().lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "MAX_JOB_ARRAY_SIZE")
+                .then(|| value.trim().parse::<u32>().ok())
+                .flatten()
+        })
     }
 }

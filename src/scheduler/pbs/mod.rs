@@ -17,6 +17,8 @@
 //! | status, accounting | `qstat -x -f ID...` |
 //! | find by name | `sh -c FIND_SCRIPT sh N_NAME...`: `qselect [-x] -N N_NAME` per name, then `qstat -x -f` on the ids found |
 //! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` |
+//! | submit an array of N | `sh -c SUBMIT_ARRAY_SCRIPT sh 0-(N-1) 0-(N-1) SCRIPT` (in the job dir): `qsub -J` or `qsub -t` |
+//! | array size limit | `qmgr -c 'list server'` (`max_array_size`, Torque `max_job_array_size`) |
 //!
 //! An empty id or name list gives the command `true` (no output): `qstat -x -f` with no ids
 //! would list every job on the server, and `qdel` with none is an error.
@@ -84,6 +86,34 @@
 //! `123.server`, `123` (no server suffix, some Torque sites), array jobs `123[].server`, subjobs
 //! `123[4].server`, Torque's old `123-4.server`. Anything else in a reply is rejected, since the
 //! id goes back into command lines.
+//!
+//! # Job arrays
+//!
+//! Both flavours index from 0 here and name an element `123[7].server` after its array
+//! `123[].server` (the id `qsub` prints), so one adapter serves both; only the submit option
+//! and the index variable differ:
+//!
+//! | | PBS Pro / OpenPBS | Torque |
+//! |---|---|---|
+//! | submit | `qsub -J 0-N` (RG `qsub`) | `qsub -t 0-N` |
+//! | index variable | `PBS_ARRAY_INDEX` | `PBS_ARRAYID` |
+//! | one element | `-J 0-1:2` (index 0 alone: PBS Pro refuses a range whose start is not below its end, OpenPBS `chk_Jrange`) | `-t 0` |
+//! | size limit | server `max_array_size`, default 10000 (OpenPBS `PBS_MAX_ARRAY_JOB_DFL`) | server `max_job_array_size`, unset by default |
+//! | not rerunnable | refused: `qsub:  cannot submit non-rerunable Array Job` | allowed |
+//!
+//! [`SUBMIT_ARRAY_SCRIPT`] asks the installed `qsub --version` which one it is, every time
+//! (one cheap local command per array). The script's element index is
+//! `${PBS_ARRAY_INDEX:-$PBS_ARRAYID}`, whichever the flavour sets. An array's default header
+//! has no `-r n` ([`ARRAY_DEFAULT_HEADER`]), which PBS Pro refuses in arrays.
+//!
+//! Each element is then followed as a job of its own: `qstat -x -f 123[7].server` shows one
+//! subjob (PBS Pro: `job_state` R while it runs, `X` once it ended, with its `Exit_status`;
+//! the array itself is `B` once a subjob began), `qdel 123[7].server` deletes that element
+//! alone. Without job history (`job_history_enable` off) an ended subjob is `X` with no
+//! `Exit_status` (read as cancelled) until its array ends and it is gone: the task's own exit
+//! marker decides, as for any job PBS has forgotten. A lookup by name (`qselect -N`) lists
+//! the array (`123[].server`), whose element ids [`Scheduler::element_id`] derives. Torque's dialect is covered by the command lines and
+//! fixtures, not by the test simulator, which plays PBS Pro.
 
 mod json;
 mod text;
@@ -95,7 +125,8 @@ use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::resources::NodeAllocation;
 use crate::scheduler::{
-    JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command, nothing_to_do,
+    ArraySyntax, JobState, JobStatus, ParseError, Scheduler, SchedulerKind, ids_command,
+    nothing_to_do,
 };
 
 /// The PBS adapter (PBS Pro, OpenPBS and Torque).
@@ -113,6 +144,26 @@ pub const DEFAULT_HEADER: &[&str] = &[
     "#PBS -S /bin/bash",
     "#PBS -r n",
 ];
+
+/// The default header lines of a job array: [`DEFAULT_HEADER`] without `#PBS -r n`, since
+/// PBS Pro refuses a non-rerunnable array (`qsub:  cannot submit non-rerunable Array Job`).
+pub const ARRAY_DEFAULT_HEADER: &[&str] = &[
+    "#PBS -N N_{id}",
+    "#PBS -q {partition}",
+    "#PBS -l walltime={max_time}",
+    "#PBS -o job.{id}.stdout",
+    "#PBS -e job.{id}.stderr",
+    "#PBS -S /bin/bash",
+];
+
+/// The element index inside an array job, for both flavours: PBS Pro sets `PBS_ARRAY_INDEX`,
+/// Torque `PBS_ARRAYID` (a parameter expression, put inside `${...}` by the array script).
+pub const ARRAY_INDEX_VAR: &str = "PBS_ARRAY_INDEX:-$PBS_ARRAYID";
+
+/// The shell program behind [`Scheduler::submit_array`] (`submit_array.sh`): `qsub -J` on PBS
+/// Pro, `qsub -t` on Torque, by what `qsub --version` says (see "Job arrays" in the module
+/// docs); the ranges and the script's name are its positional arguments.
+pub const SUBMIT_ARRAY_SCRIPT: &str = shell_program!(include_str!("submit_array.sh"));
 
 /// The resource lines' `select=` request: alone, with memory, with GPUs, with both.
 pub const SELECT_LINES: [&str; 4] = [
@@ -642,6 +693,84 @@ impl Scheduler for PbsScheduler {
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
         ids_command("qrls", ids)
     }
+
+    /// Indices from 0 in `${PBS_ARRAY_INDEX:-$PBS_ARRAYID}`, at most PBS Pro's default
+    /// `max_array_size` (see "Job arrays" in the module docs).
+    fn arrays(&self) -> Option<ArraySyntax> {
+        Some(ArraySyntax {
+            index_var: ARRAY_INDEX_VAR,
+            first_index: 0,
+            default_limit: 10_000,
+        })
+    }
+
+    /// `qsub -J 0-(N-1)` or `qsub -t 0-(N-1)`, whichever the installed `qsub` takes; one
+    /// element is `-J 0-1:2` / `-t 0` (see the module docs).
+    fn submit_array(
+        &self,
+        job_dir: &str,
+        script: &str,
+        _name: &str,
+        count: u32,
+    ) -> Option<CommandSpec> {
+        let (pro, torque) = match count {
+            0 | 1 => ("0-1:2".to_owned(), "0".to_owned()),
+            n => (format!("0-{}", n - 1), format!("0-{}", n - 1)),
+        };
+        Some(
+            CommandSpec::new("sh")
+                .args(["-c", SUBMIT_ARRAY_SCRIPT, "sh", &pro, &torque, script])
+                .cwd(job_dir),
+        )
+    }
+
+    /// `123[].server` -> `123[7].server` (`123[]` -> `123[7]`).
+    fn element_id(&self, array: &SchedulerJobId, index: u32) -> Option<SchedulerJobId> {
+        let text = array.as_str();
+        let id = match text.split_once("[]") {
+            Some((seq, server)) => format!("{seq}[{index}]{server}"),
+            // Not an array's id as qsub prints it; the element goes before the server.
+            None => match text.split_once('.') {
+                Some((seq, server)) => format!("{seq}[{index}].{server}"),
+                None => format!("{text}[{index}]"),
+            },
+        };
+        Some(SchedulerJobId::new(id))
+    }
+
+    /// `123[7].server` -> `123[].server`; other ids unchanged.
+    fn array_of(&self, id: &SchedulerJobId) -> SchedulerJobId {
+        let text = id.as_str();
+        match (text.find('['), text.find(']')) {
+            (Some(open), Some(close)) if open < close => {
+                SchedulerJobId::new(format!("{}[]{}", &text[..open], &text[close + 1..]))
+            }
+            _ => id.clone(),
+        }
+    }
+
+    fn array_default_header(&self) -> &'static [&'static str] {
+        ARRAY_DEFAULT_HEADER
+    }
+
+    /// `qmgr -c 'list server'`: any user may list the server's attributes.
+    fn site_array_limit(&self) -> Option<CommandSpec> {
+        Some(CommandSpec::new("qmgr").args(["-c", "list server"]))
+    }
+
+    /// `max_array_size = N` (PBS Pro) or `max_job_array_size = N` (Torque): the most
+    /// elements (not the highest index) one array may have.
+    fn parse_site_array_limit(&self, output: &CommandOutput) -> Option<u32> {
+        if !output.succeeded() {
+            return None;
+        }
+        output.stdout_text().lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            matches!(key.trim(), "max_array_size" | "max_job_array_size")
+                .then(|| value.trim().parse::<u32>().ok())
+                .flatten()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -665,6 +794,16 @@ mod tests {
         ] {
             assert!(!is_job_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_array_header_is_the_default_without_rerun_refusal() {
+        let without: Vec<&str> = DEFAULT_HEADER
+            .iter()
+            .copied()
+            .filter(|l| *l != "#PBS -r n")
+            .collect();
+        assert_eq!(ARRAY_DEFAULT_HEADER, without.as_slice());
     }
 
     #[test]

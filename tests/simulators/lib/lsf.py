@@ -1,5 +1,6 @@
 """The LSF SIMULATOR's commands (a test double of IBM Spectrum LSF for xpr, not LSF): bsub,
-bjobs, bkill, bstop, bresume. Usage: `lsf.py COMMAND ARGS...` (the bin/ wrappers do this).
+bjobs, bkill, bstop, bresume, bparams (`-a` only). Usage: `lsf.py COMMAND ARGS...` (the bin/
+wrappers do this).
 
 What each prints follows LSF 10.1: `bsub < script` reads `#BSUB` lines from the script on its
 standard input and replies `Job <N> is submitted to [default ]queue <Q>.`; `bjobs -json -o
@@ -8,6 +9,12 @@ string values, an unknown id as a record with `ERROR`, a `-J` name matching noth
 "Job <NAME> is not found" on stderr (exit 255). A job killed at its run limit (`-W`) is EXIT
 with `TERM_RUNLIMIT` and exit code 140 (SIGUSR2, then SIGKILL); `bkill` gives `TERM_OWNER`
 (SIGINT, SIGTERM, SIGKILL). See ../README.md for what is not simulated.
+
+Job arrays, as LSF 10.1: `bsub -J "NAME[LIST]"` (LIST: `START[-END[:STEP]][,...]`, indices from
+1 up to MAX_JOB_ARRAY_SIZE) makes job N with one element per index, each run as a job of its
+own with `LSB_JOBINDEX` set and `%I` in -o/-e replaced by its index. `bjobs` lists elements, not
+arrays: JOBID N, JOBINDEX i, JOB_NAME `NAME[i]`; `N[i]` names element i alone, `N` (and
+`-J NAME`) all of them, in bjobs, bkill, bstop and bresume.
 
 `lsf-simctl` is not an LSF command: it is the simulator's admin control, standing in for what an
 administrator or the hardware does to an LSF cluster (a host failing, a preemption). See
@@ -29,6 +36,8 @@ DEFAULT_QUEUE = "normal"
 # Seconds in one minute of `-W`: LSF's run limit has whole minutes, too long for tests.
 MINUTE = float(os.environ.get("XPR_SIM_LSF_MINUTE", "60"))
 FAILED = 255  # what LSF commands exit with when any job could not be handled
+# lsb.params MAX_JOB_ARRAY_SIZE (LSF's default 1000): the highest index, so the most elements.
+MAX_JOB_ARRAY_SIZE = int(os.environ.get("XPR_SIM_LSF_MAX_JOB_ARRAY_SIZE", "1000"))
 
 BSUB_WITH_VALUE = {"J", "q", "W", "n", "o", "oo", "e", "eo", "cwd", "R", "M", "P", "G", "u",
                    "app", "sla", "E", "Ep", "We", "L"}
@@ -72,8 +81,20 @@ def bsub(args):
                                           BSUB_WITH_VALUE, BSUB_FLAGS, "bsub", ("R",))
     opts = {**directives, **opts}  # the command line wins
     name = opts.get("J", "")
+    indices = None
     if "[" in name:
-        raise SimError("bsub: job arrays are not supported by the simulator", FAILED)
+        m = re.fullmatch(r"([A-Za-z0-9._-]+)\[([^\]]+)\](?:%\d+)?", name)
+        if not m:
+            raise SimError(f"{name}: Bad job name. Job not submitted.", FAILED)
+        name = m.group(1)
+        try:
+            indices = simcore.parse_index_list(m.group(2), "bsub", 1)
+        except SimError:
+            raise SimError(f"{opts['J']}: Bad job array index list. Job not submitted.", FAILED)
+        if indices[-1] > MAX_JOB_ARRAY_SIZE:
+            raise SimError(f"{opts['J']}: Job array index too large "
+                           f"(MAX_JOB_ARRAY_SIZE = {MAX_JOB_ARRAY_SIZE}). Job not submitted.",
+                           FAILED)
     walltime = run_limit(opts["W"]) if "W" in opts else None
     slots = int(opts.get("n", "1"))
 
@@ -87,11 +108,11 @@ def bsub(args):
     submit_dir = os.getcwd()
     cwd = os.path.join(submit_dir, os.path.expanduser(opts["cwd"])) if "cwd" in opts else submit_dir
 
-    def output(key):
+    def output(key, index=0):
         path = opts.get(key + key[0]) or opts.get(key)  # -oo / -eo overwrite, -o / -e append
         if path is None:
             return None
-        path = path.replace("%J", str(seq)).replace("%I", "0")
+        path = path.replace("%J", str(seq)).replace("%I", str(index))
         return os.path.join(cwd, os.path.expanduser(path))
 
     stdout_path, stderr_path = output("o"), output("e")
@@ -114,9 +135,28 @@ def bsub(args):
         "stderr_path": stderr_path, "append_output": "oo" not in opts and "eo" not in opts,
         "cancel_signals": [2, 15, 9], "limit_signals": [12, 9],
     }
-    with spool:
-        spool.save(job)
-    simcore.start_runner(spool, seq)
+    if indices is None:
+        with spool:
+            spool.save(job)
+        simcore.start_runner(spool, seq)
+    else:
+        # The array's own record (no runner), then one job record per element.
+        job["array"] = {"indices": indices}
+        elements = []
+        for index in indices:
+            element = json.loads(json.dumps(job))
+            del element["array"]
+            element.update(key=f"{seq}.{index}", index=index, parent=seq,
+                           name=f"{name}[{index}]", array_name=name,
+                           stdout_path=output("o", index), stderr_path=output("e", index))
+            element["env"].update(LSB_JOBINDEX=str(index), LSB_JOBNAME=f"{name}[{index}]")
+            elements.append(element)
+        with spool:
+            spool.save(job)
+            for element in elements:
+                spool.save(element)
+        for element in elements:
+            simcore.start_runner(spool, element["key"])
     where = f"queue <{queue}>" if "q" in opts else f"default queue <{queue}>"
     print(f"Job <{seq}> is submitted to {where}.")
     return 0
@@ -145,7 +185,9 @@ def field(job, name):
     result = job.get("result") or {}
     host = job.get("exec_host")
     if name == "jobid":
-        return str(job["seq"])
+        return str(job["seq"])  # an element's is its array's; JOBINDEX tells them apart
+    if name == "jobindex":
+        return str(job.get("index", 0))
     if name == "stat":
         return stat(job)
     if name == "exit_code":
@@ -173,7 +215,7 @@ def field(job, name):
         "start_time": lsf_time(job["start_time"]) if job.get("start_time") else "",
         "sub_cwd": job["submit_dir"], "exec_cwd": job["cwd"] if host else "",
         "slots": str(job["slots"]), "output_file": job["stdout_path"] or "",
-        "error_file": job["stderr_path"] or "", "jobindex": "0",
+        "error_file": job["stderr_path"] or "",
         # The simulator measures no memory: LSF prints an empty MAX_MEM until it has sampled.
         "max_mem": "",
     }
@@ -193,17 +235,18 @@ def bjobs(args):
     records, code = [], 0
     if ids:
         for job_id in ids:
-            job = spool.load(int(job_id)) if job_id.isdigit() else None
-            if job is None:
+            jobs = find_jobs(spool, job_id)
+            if not jobs:
                 records.append({"JOBID": job_id, "ERROR": f"Job <{job_id}> is not found"})
                 code = FAILED
-            else:
+            for job in jobs:
                 records.append({f.upper(): field(job, f) for f in fields})
     else:
-        for job in spool.all_jobs():
+        for job in all_jobs(spool):
             if job["state"] == "finished" and not opts.get("a") and not opts.get("d"):
                 continue
-            if "J" in opts and job["name"] != opts["J"]:
+            # -J NAME: the job of that name, or every element of the array of that name.
+            if "J" in opts and opts["J"] not in (job["name"], job.get("array_name")):
                 continue
             if "q" in opts and job["queue"] != opts["q"]:
                 continue
@@ -217,6 +260,31 @@ def bjobs(args):
     return code
 
 
+def find_jobs(spool, job_id):
+    """The jobs an id names: `N` a job, or every element of array N; `N[i]` element i."""
+    m = re.fullmatch(r"(\d+)(?:\[(\d+)\])?", job_id)
+    job = spool.load(int(m.group(1))) if m else None
+    if job is None:
+        return []
+    if m.group(2) is not None:
+        element = spool.load(f"{m.group(1)}.{int(m.group(2))}") if "array" in job else None
+        return [element] if element else []
+    return spool.elements(job) if "array" in job else [job]
+
+
+def all_jobs(spool):
+    """Every job bjobs lists: plain jobs and arrays' elements (not the arrays), oldest first."""
+    jobs = []
+    for job in spool.all_jobs():
+        jobs.extend(spool.elements(job) if "array" in job else [job])
+    return jobs
+
+
+def element_id(job):
+    """`N`, or `N[i]` for an element: how LSF's replies name it."""
+    return f"{job['seq']}[{job['index']}]" if "index" in job else str(job["seq"])
+
+
 def change_jobs(ids, verb, action):
     """Runs action(job) -> error text or None on each job under the lock, replying like LSF."""
     if not ids:
@@ -226,14 +294,18 @@ def change_jobs(ids, verb, action):
     code = 0
     for job_id in ids:
         with spool:
-            job = spool.load(int(job_id)) if job_id.isdigit() else None
-            problem = "No matching job found" if job is None else action(job)
-            if problem:
-                print(f"Job <{job_id}>: {problem}", file=sys.stderr)
+            jobs = find_jobs(spool, job_id)
+            if not jobs:
+                print(f"Job <{job_id}>: No matching job found", file=sys.stderr)
                 code = FAILED
-                continue
-            spool.save(job)
-            print(f"Job <{job_id}> is being {verb}")
+            for job in jobs:
+                problem = action(job)
+                if problem:
+                    print(f"Job <{element_id(job)}>: {problem}", file=sys.stderr)
+                    code = FAILED
+                    continue
+                spool.save(job)
+                print(f"Job <{element_id(job)}> is being {verb}")
     return code
 
 
@@ -318,8 +390,21 @@ def lsf_simctl(args):
     return change_jobs(ids, verb, change)
 
 
+def bparams(args):
+    """`bparams -a`: lsb.params as the cluster runs it, MAX_JOB_ARRAY_SIZE among the values
+    (`$XPR_SIM_LSF_MAX_JOB_ARRAY_SIZE`, default LSF's 1000). No other form."""
+    if args != ["-a"]:
+        raise SimError("bparams: the simulator answers only bparams -a", FAILED)
+    print("System default parameters:")
+    for key, value in [("DEFAULT_QUEUE", DEFAULT_QUEUE), ("MBD_SLEEP_TIME", "10"),
+                       ("SBD_SLEEP_TIME", "7"), ("CLEAN_PERIOD", "3600"),
+                       ("MAX_JOB_ARRAY_SIZE", str(MAX_JOB_ARRAY_SIZE))]:
+        print(f"    {key} = {value}")
+    return 0
+
+
 COMMANDS = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bstop": bstop, "bresume": bresume,
-            "lsf-simctl": lsf_simctl}
+            "bparams": bparams, "lsf-simctl": lsf_simctl}
 
 if __name__ == "__main__":
     try:

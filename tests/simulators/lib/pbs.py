@@ -1,5 +1,6 @@
 """The PBS SIMULATOR's commands (a test double of PBS Pro for xpr, not PBS): qsub, qstat,
-qselect, qdel, qhold, qrls. Usage: `pbs.py COMMAND ARGS...` (the bin/ wrappers do this).
+qselect, qdel, qhold, qrls, qmgr (`-c 'list server'` only). Usage: `pbs.py COMMAND ARGS...`
+(the bin/ wrappers do this).
 
 What each prints follows PBS Pro: `qsub` the job id; `qstat -f` the `Job Id:` / four-space
 `name = value` text, long values wrapped at 79 columns onto TAB lines; finished jobs only with
@@ -9,11 +10,21 @@ job shell (qdel), -29 (JOB_EXEC_KILL_WALLTIME) when the simulator killed it at i
 -20 (JOB_EXEC_RERUN_MS_FAIL) when its node went down (`pbs-simctl node-fail`), none when the
 job was deleted before it ran. See ../README.md for what is not simulated.
 
+Job arrays, as PBS Pro: `qsub -J X-Y[:Z]` (X below Y; refused for a non-rerunnable job) makes
+the array `N[].server` and one subjob `N[i].server` per index, each run as a job of its own with
+`PBS_ARRAY_INDEX` and `PBS_ARRAY_ID` set. A subjob is Q, H, R, then X once it ended (with its
+Exit_status); the array is Q, B once a subjob began, F once all ended. `qstat -t` adds the
+subjobs to a listing; an array is addressed as `N[]` (`N` alone is not one of its ids).
+`XPR_SIM_PBS_FLAVOUR=torque` makes `qsub` Torque's for arrays only: `qsub --version` answers
+as Torque, `-t LIST` replaces `-J`, the index is in `PBS_ARRAYID`, `-o`/`-e` get `-INDEX`
+appended; everything else (qstat's text, Exit_status) stays PBS Pro's.
+
 `pbs-simctl` is not a PBS command: it is the simulator's admin control, standing in for what an
 administrator or the hardware does to a PBS server (a node failing, the scheduler preempting a
 job). See `pbs_simctl`.
 """
 
+import json
 import os
 import pwd
 import re
@@ -24,6 +35,10 @@ import simcore
 from simcore import SimError, Spool
 
 SERVER = os.environ.get("XPR_SIM_PBS_SERVER", "pbs-sim")
+FLAVOUR = os.environ.get("XPR_SIM_PBS_FLAVOUR", "pro")  # "pro" (PBS Pro) or "torque"
+# The server's max_array_size (PBS Pro's default: PBS_MAX_ARRAY_JOB_DFL).
+MAX_ARRAY_SIZE = int(os.environ.get("XPR_SIM_PBS_MAX_ARRAY_SIZE", "10000"))
+VERSION = "2021.1.3 (simulator)"
 DEFAULT_QUEUE = "workq"
 # PBS errno values; the commands exit with errno & 0xff (PBSE_UNKJOBID 15001 -> 153, ...).
 UNKNOWN_JOB, HISTORY_JOB, BAD_STATE = 153, 35, 170
@@ -33,7 +48,7 @@ SUSPENDED_BY_SCHEDULER = 45
 # JOB_EXEC_RERUN_MS_FAIL (OpenPBS src/include/job.h): the job's mother superior node went down.
 MS_FAIL = -20
 
-QSUB_WITH_VALUE = set("ANqlSoejrvWmMkpcP")
+QSUB_WITH_VALUE = set("ANqlSoejrvWmMkpcPJt")
 QSUB_FLAGS = {"h", "V", "z"}
 
 
@@ -57,7 +72,34 @@ def output_path(value, submit_dir):
     return os.path.join(submit_dir, os.path.expanduser(path))
 
 
+def array_indices(opts):
+    """The indices of an array submission (`-J`, or Torque's `-t`), or None for a plain job."""
+    if FLAVOUR == "torque":
+        if "J" in opts:
+            raise SimError("qsub: invalid option -- 'J' (the Torque flavour takes -t)", 2)
+        if "t" not in opts:
+            return None
+        return simcore.parse_index_list(opts["t"], "qsub", 0)
+    if "t" in opts:
+        raise SimError("qsub: invalid option -- 't'", 2)
+    if "J" not in opts:
+        return None
+    if opts.get("r", "y") != "y":
+        raise SimError("qsub:  cannot submit non-rerunable Array Job", 2)
+    # PBS Pro's chk_Jrange: one range X-Y[:Z] with X below Y.
+    m = re.fullmatch(r"(\d+)-(\d+)(?::\d+)?", opts["J"])
+    if not m or int(m.group(1)) >= int(m.group(2)):
+        raise SimError(f"qsub: illegal -J value {opts['J']}", 2)
+    return simcore.parse_index_list(opts["J"], "qsub", 0)
+
+
 def qsub(args):
+    if args == ["--version"]:
+        if FLAVOUR == "torque":
+            print("Version: 6.1.3 (simulator)\nCommit: 0000000", file=sys.stderr)
+        else:
+            print(f"pbs_version = {VERSION}")
+        return 0
     opts, operands = simcore.parse_options(args, QSUB_WITH_VALUE, QSUB_FLAGS, "qsub", ("l", "v"))
     if len(operands) != 1:
         raise SimError("usage: qsub [options] SCRIPT (the simulator reads the script from a file)", 2)
@@ -73,8 +115,9 @@ def qsub(args):
     for key in "lv":  # repeatable: directives and command line together
         opts[key] = directives.pop(key, []) + opts.get(key, [])
     opts = {**directives, **opts}
-    if "J" in opts:
-        raise SimError("qsub: job arrays (-J) are not supported by the simulator", 2)
+    indices = array_indices(opts)
+    if indices is not None and len(indices) > MAX_ARRAY_SIZE:
+        raise SimError("qsub: Array job exceeds server or queue size limit", 2)
 
     name = opts.get("N", os.path.basename(script_path))
     # PBS Pro: up to 236 characters, printable, no blanks; Torque also wants a letter first.
@@ -95,7 +138,7 @@ def qsub(args):
     home = os.path.expanduser("~")
     with spool:
         seq = spool.next_seq()
-    job_id = f"{seq}.{SERVER}"
+    job_id = f"{seq}.{SERVER}" if indices is None else f"{seq}[].{SERVER}"
     # Like PBS, run a copy taken now: later edits to the file do not change the job.
     copy = os.path.join(spool_path, "jobs", f"{seq}.SC")
     with open(copy, "w") as f:
@@ -105,14 +148,29 @@ def qsub(args):
         f.write(simcore.hostname() + "\n")
 
     join = opts.get("j", "n")
-    stdout_path = output_path(opts["o"], submit_dir) if "o" in opts else \
-        os.path.join(submit_dir, f"{name}.o{seq}")
-    stderr_path = output_path(opts["e"], submit_dir) if "e" in opts else \
-        os.path.join(submit_dir, f"{name}.e{seq}")
-    if join == "oe":
-        stderr_path = stdout_path
-    elif join == "eo":
-        stdout_path = stderr_path
+
+    def paths(index):
+        """(stdout, stderr) of the job, or of its element `index`: PBS Pro puts the index in
+        for `^array_index^` and names a subjob's default files NAME.oN.I; Torque appends
+        `-I`."""
+        def one(key, letter):
+            if key in opts:
+                path = output_path(opts[key], submit_dir)
+                if index is None:
+                    return path
+                if FLAVOUR == "torque":
+                    return f"{path}-{index}"
+                return path.replace("^array_index^", str(index))
+            tail = "" if index is None else f"-{index}" if FLAVOUR == "torque" else f".{index}"
+            return os.path.join(submit_dir, f"{name}.{letter}{seq}{tail}")
+        stdout, stderr = one("o", "o"), one("e", "e")
+        if join == "oe":
+            stderr = stdout
+        elif join == "eo":
+            stdout = stderr
+        return stdout, stderr
+
+    stdout_path, stderr_path = paths(None)
 
     variables = {
         "PBS_O_HOME": home, "PBS_O_LOGNAME": user(), "PBS_O_PATH": os.environ.get("PATH", ""),
@@ -148,19 +206,62 @@ def qsub(args):
         "cancel_signals": [15, 9], "limit_signals": [15, 9],
         "limit_note": "=>> PBS: job killed: walltime {used} exceeded limit {limit}",
     }
+    if indices is None:
+        with spool:
+            spool.save(job)
+        simcore.start_runner(spool, seq)
+        print(job_id)
+        return 0
+    # An array: its own record (no runner), then one job record per element.
+    job["array"] = {"indices": indices, "range": opts.get("J") or opts.get("t")}
+    elements = []
+    for index in indices:
+        element = json.loads(json.dumps(job))
+        del element["array"]
+        element.update(key=f"{seq}.{index}", index=index, parent=seq,
+                       id=f"{seq}[{index}].{SERVER}")
+        element["stdout_path"], element["stderr_path"] = paths(index)
+        element["env"]["PBS_JOBID"] = element["id"]
+        if FLAVOUR == "torque":
+            element["env"]["PBS_ARRAYID"] = str(index)
+        else:
+            element["env"].update(PBS_ARRAY_INDEX=str(index), PBS_ARRAY_ID=job_id)
+        elements.append(element)
     with spool:
         spool.save(job)
-    simcore.start_runner(spool, seq)
+        for element in elements:
+            spool.save(element)
+    for element in elements:
+        simcore.start_runner(spool, element["key"])
     print(job_id)
     return 0
 
 
 def find_job(spool, job_id):
-    """The record for `123` or `123.server`, or None."""
-    m = re.fullmatch(r"(\d+)(?:\.(.+))?", job_id)
-    if not m or (m.group(2) and m.group(2) != SERVER and not SERVER.startswith(m.group(2) + ".")):
+    """The record for `123` or `123.server` (a job), `123[]` (an array) or `123[7]` (its
+    element), with or without the server, or None."""
+    m = re.fullmatch(r"(\d+)(\[(\d*)\])?(?:\.(.+))?", job_id)
+    if not m or (m.group(4) and m.group(4) != SERVER and not SERVER.startswith(m.group(4) + ".")):
         return None
-    return spool.load(int(m.group(1)))
+    job = spool.load(int(m.group(1)))
+    if job is None or ("array" in job) != (m.group(2) is not None):
+        return None  # an array is `N[]`, a plain job has no brackets
+    if m.group(3):
+        return spool.load(f"{m.group(1)}.{int(m.group(3))}")
+    return job
+
+
+def array_state(spool, array):
+    """An array's state from its elements' (PBS Pro): finished once all ended, begun (B) once
+    one has started or ended, held while all are held, else queued."""
+    states = [e["state"] for e in spool.elements(array)]
+    if all(s == "finished" for s in states):
+        return "finished"
+    if any(s in ("running", "finished") for s in states):
+        return "begun"
+    if all(s == "held" for s in states):
+        return "held"
+    return "queued"
 
 
 def exit_status(job):
@@ -180,10 +281,54 @@ def pbs_time(t):
     return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))
 
 
+def array_attributes(spool, array):
+    """An array's own attributes in PBS Pro's `qstat -f` order: no run of its own, the state
+    of its elements in `array_state_count`, and (once all ended) an Exit_status that is 0, 1
+    when an element exited above 0, 2 when one exited below 0 (OpenPBS `update_sj_parent`)."""
+    elements = spool.elements(array)
+    state = array_state(spool, array)
+    letter = {"queued": "Q", "held": "H", "begun": "B", "finished": "F"}[state]
+    counts = {"Queued": 0, "Running": 0, "Exiting": 0, "Expired": 0}
+    for e in elements:
+        counts[{"queued": "Queued", "held": "Queued", "running": "Running",
+                "finished": "Expired"}[e["state"]]] += 1
+    queued = [str(e["index"]) for e in elements if e["state"] in ("queued", "held")]
+    attrs = [("Job_Name", array["name"]), ("Job_Owner", f"{array['owner']}@{simcore.hostname()}"),
+             ("job_state", letter), ("queue", array["queue"]), ("server", SERVER),
+             ("Checkpoint", "u"), ("ctime", pbs_time(array["submit_time"])),
+             ("Error_Path", f"{simcore.hostname()}:{array['stderr_path']}"),
+             ("Hold_Types", array["hold_types"]), ("Join_Path", array["join"]),
+             ("Keep_Files", "n"), ("Mail_Points", "a"), ("mtime", pbs_time(array["mtime"])),
+             ("Output_Path", f"{simcore.hostname()}:{array['stdout_path']}"), ("Priority", "0"),
+             ("qtime", pbs_time(array["submit_time"])), ("Rerunable", "True")]
+    attrs += [(f"Resource_List.{k}", v) for k, v in sorted(array["resources"].items())]
+    attrs += [("substate", {"queued": "10", "held": "20", "begun": "3", "finished": "92"}[state]),
+              ("Variable_List", ",".join(f"{k}={v}" for k, v in array["variables"].items())),
+              ("etime", pbs_time(array["submit_time"]))]
+    codes = [exit_status(e) for e in elements if exit_status(e) is not None]
+    if state == "finished" and codes:
+        attrs.append(("Exit_status", "1" if any(c > 0 for c in codes) else
+                      "2" if any(c < 0 for c in codes) else "0"))
+    attrs += [("array", "True"),
+              ("array_state_count", " ".join(f"{k}:{v}" for k, v in counts.items())),
+              ("array_indices_submitted", array["array"]["range"])]
+    if queued:
+        attrs.append(("array_indices_remaining", ",".join(queued)))
+    attrs.append(("Submit_arguments", array["submit_args"]))
+    if state == "finished":
+        end = max(e.get("end_time") or 0 for e in elements)
+        attrs.append(("history_timestamp", str(int(end))))
+    attrs += [("project", "_pbs_project_default"), ("Submit_Host", simcore.hostname())]
+    return attrs
+
+
 def attributes(job):
-    """The job's attributes in PBS Pro's `qstat -f` order."""
+    """The job's attributes in PBS Pro's `qstat -f` order (an array's element: with
+    `array_id` and `array_index`, and X once it ended)."""
     state = job["state"]
     letter = {"queued": "Q", "held": "H", "running": "R", "finished": "F"}[state]
+    if state == "finished" and "parent" in job:
+        letter = "X"  # a subjob that ended (svr_setjob_histinfo: "default X for subjob")
     suspended = state == "running" and job.get("suspend")
     if suspended:
         letter = "S"  # a running job suspended by the scheduler (stat_job.c)
@@ -226,6 +371,8 @@ def attributes(job):
     attrs += [("etime", pbs_time(job["submit_time"])), ("run_count", "1" if started else "0")]
     if exit_status(job) is not None:
         attrs.append(("Exit_status", str(exit_status(job))))
+    if "parent" in job:
+        attrs += [("array_id", f"{job['parent']}[].{SERVER}"), ("array_index", str(job["index"]))]
     attrs.append(("Submit_arguments", job["submit_args"] or os.path.basename(job["argv"][-1])))
     if state == "finished":
         attrs.append(("history_timestamp", str(int(job["end_time"]))))
@@ -245,54 +392,81 @@ def wrap(name, value):
 
 
 def qstat(args):
-    opts, ids = simcore.parse_options(args, set(), {"x", "f", "H"}, "qstat")
+    opts, ids = simcore.parse_options(args, set(), {"x", "f", "H", "t", "J"}, "qstat")
     if not opts.get("f"):
-        raise SimError("qstat: the simulator prints only the full form (qstat -f [-x] [ID...])", 2)
+        raise SimError("qstat: the simulator prints only the full form (qstat -f [-x] [-t] [ID...])", 2)
     spool = Spool(simcore.spool_dir("pbs"))
     history = opts.get("x") or opts.get("H")
     code, blocks = 0, []
-    jobs = [find_job(spool, i) for i in ids] if ids else spool.all_jobs()
-    for job_id, job in zip(ids or [None] * len(jobs), jobs):
-        if job is None:
-            print(f"qstat: Unknown Job Id {job_id}", file=sys.stderr)
-            code = UNKNOWN_JOB
-            continue
-        if job["state"] == "finished" and not history:
-            if job_id is not None:
+
+    def finished(job):
+        if "array" in job:
+            return array_state(spool, job) == "finished"
+        return job["state"] == "finished"
+
+    def show(job, asked):
+        """Adds the job's block (an array: then its subjobs with -t); False when history
+        hides it."""
+        if finished(job) and not history:
+            if asked:
                 print(f"qstat: {job['id']} Job has finished, use -x or -H to obtain historical "
                       "job information", file=sys.stderr)
+            return False
+        attrs = array_attributes(spool, job) if "array" in job else attributes(job)
+        blocks.append("\n".join([f"Job Id: {job['id']}"] + [wrap(k, v) for k, v in attrs]) + "\n")
+        if "array" in job and opts.get("t"):
+            for element in spool.elements(job):
+                show(element, False)
+        return True
+
+    if ids:
+        for job_id in ids:
+            job = find_job(spool, job_id)
+            if job is None:
+                print(f"qstat: Unknown Job Id {job_id}", file=sys.stderr)
+                code = UNKNOWN_JOB
+            elif not show(job, True):
                 code = HISTORY_JOB
-            continue
-        lines = [f"Job Id: {job['id']}"] + [wrap(k, v) for k, v in attributes(job)]
-        blocks.append("\n".join(lines) + "\n")
+    else:
+        for job in spool.all_jobs():
+            if opts.get("J") and "array" not in job:
+                continue
+            show(job, False)
     if blocks:
         sys.stdout.write("\n".join(blocks) + "\n")
     return code
 
 
 def qselect(args):
-    opts, extra = simcore.parse_options(args, {"N", "u", "s", "q"}, {"x"}, "qselect")
+    opts, extra = simcore.parse_options(args, {"N", "u", "s", "q"}, {"x", "J", "T"}, "qselect")
     if extra:
         raise SimError(f"qselect: unexpected argument {extra[0]}", 2)
     spool = Spool(simcore.spool_dir("pbs"))
-    letters = {"queued": "Q", "held": "H", "running": "R", "finished": "F"}
+    letters = {"queued": "Q", "held": "H", "running": "R", "begun": "B", "finished": "F"}
     for job in spool.all_jobs():
-        if job["state"] == "finished" and not opts.get("x"):
+        if opts.get("J") and "array" not in job:
             continue
-        if "N" in opts and job["name"] != opts["N"]:
-            continue
-        if "u" in opts and job["owner"] != opts["u"]:
-            continue
-        if "s" in opts and letters[job["state"]] not in opts["s"]:
-            continue
-        if "q" in opts and job["queue"] != opts["q"]:
-            continue
-        print(job["id"])
+        # -T: jobs and subjobs instead of jobs and arrays.
+        listed = spool.elements(job) if "array" in job and opts.get("T") else [job]
+        for one in listed:
+            state = array_state(spool, one) if "array" in one else one["state"]
+            if state == "finished" and not opts.get("x"):
+                continue
+            if "N" in opts and one["name"] != opts["N"]:
+                continue
+            if "u" in opts and one["owner"] != opts["u"]:
+                continue
+            if "s" in opts and letters[state] not in opts["s"]:
+                continue
+            if "q" in opts and one["queue"] != opts["q"]:
+                continue
+            print(one["id"])
     return 0
 
 
 def change_jobs(command, ids, action):
-    """Runs action(job) -> error message or None on each id's record, under the lock."""
+    """Runs action(job) -> error message or None on each id's record, under the lock. An
+    array's id acts on each of its elements not yet ended (an error only when none is left)."""
     if not ids:
         raise SimError(f"usage: {command} job_identifier...", 2)
     spool = Spool(simcore.spool_dir("pbs"))
@@ -304,13 +478,21 @@ def change_jobs(command, ids, action):
                 print(f"{command}: Unknown Job Id {job_id}", file=sys.stderr)
                 code = UNKNOWN_JOB
                 continue
-            problem = action(job)
-            if problem:
-                message, code = problem
-                print(f"{command}: {message} {job['id']}", file=sys.stderr)
-                continue
-            job["mtime"] = time.time()
-            spool.save(job)
+            targets = [job]
+            if "array" in job:
+                targets = [e for e in spool.elements(job) if e["state"] != "finished"]
+                if not targets:
+                    print(f"{command}: Job has finished {job['id']}", file=sys.stderr)
+                    code = HISTORY_JOB
+                    continue
+            for target in targets:
+                problem = action(target)
+                if problem:
+                    message, code = problem
+                    print(f"{command}: {message} {target['id']}", file=sys.stderr)
+                    continue
+                target["mtime"] = time.time()
+                spool.save(target)
     return code
 
 
@@ -403,8 +585,26 @@ def pbs_simctl(args):
     return change_jobs("pbs-simctl", ids, change)
 
 
+def qmgr(args):
+    """`qmgr -c 'list server'`: the server's attributes, `max_array_size` among them
+    (`$XPR_SIM_PBS_MAX_ARRAY_SIZE`, default PBS Pro's 10000). No other request."""
+    if args != ["-c", "list server"] and args != ["-c", "l s"]:
+        raise SimError("qmgr: the simulator answers only -c 'list server'", 2)
+    attrs = [("server_state", "Active"), ("server_host", simcore.hostname()),
+             ("scheduling", "True"), ("default_queue", DEFAULT_QUEUE), ("log_events", "511"),
+             ("query_other_jobs", "True"), ("resources_default.ncpus", "1"),
+             ("scheduler_iteration", "600"), ("flatuid", "True"), ("node_fail_requeue", "310"),
+             ("max_array_size", str(MAX_ARRAY_SIZE)), ("pbs_version", VERSION),
+             ("job_history_enable", "True")]
+    print(f"Server {SERVER}")
+    for key, value in attrs:
+        print(f"    {key} = {value}")
+    print()
+    return 0
+
+
 COMMANDS = {"qsub": qsub, "qstat": qstat, "qselect": qselect, "qdel": qdel, "qhold": qhold,
-            "qrls": qrls, "pbs-simctl": pbs_simctl}
+            "qrls": qrls, "qmgr": qmgr, "pbs-simctl": pbs_simctl}
 
 if __name__ == "__main__":
     try:

@@ -6,7 +6,9 @@ job is queued or held, runs the script, enforces the wall time, carries out kill
 requests, and records how the job ended. The command front ends (`pbs.py`, `lsf.py`) only read
 and edit job records and print them the way the real commands do.
 
-Job record (spool/jobs/N.json), written only under the spool lock and by atomic rename:
+Job record (spool/jobs/N.json; an array's element i is spool/jobs/N.i.json, a job record of its
+own with `key` "N.i", `index` i and `parent` N, next to the array's own record N.json, which has
+`array` and no runner), written only under the spool lock and by atomic rename:
     state        queued | held | running | finished
     kill         set by a cancel command: the runner signals the job (cancel_signals)
     kill_for     why `kill` was set when it is not a cancel: "preempt" (an admin command)
@@ -30,6 +32,7 @@ it kills the job's process group and exits, so cleaning up a test is removing it
 import fcntl
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -80,8 +83,8 @@ class Spool:
         os.close(self._lock_fd)
         self._lock_fd = None
 
-    def _job_file(self, seq):
-        return os.path.join(self.path, "jobs", f"{seq}.json")
+    def _job_file(self, key):
+        return os.path.join(self.path, "jobs", f"{key}.json")
 
     def next_seq(self):
         """The next job number (call under the lock)."""
@@ -94,27 +97,33 @@ class Spool:
         _write_atomic(counter, f"{seq + 1}\n")
         return seq
 
-    def load(self, seq):
-        """A job record, or None when there is no such job (or the spool is gone)."""
+    def load(self, key):
+        """A job record by its key (N, or N.i for element i of array N), or None when there is
+        no such job (or the spool is gone)."""
         try:
-            with open(self._job_file(seq)) as f:
+            with open(self._job_file(key)) as f:
                 return json.load(f)
         except (FileNotFoundError, ValueError):
             return None
 
     def save(self, job):
-        _write_atomic(self._job_file(job["seq"]), json.dumps(job, indent=1))
+        _write_atomic(self._job_file(job.get("key", job["seq"])), json.dumps(job, indent=1))
 
     def all_jobs(self):
-        """Every job, oldest first."""
+        """Every job and array (not the arrays' elements), oldest first."""
         names = os.listdir(os.path.join(self.path, "jobs"))
         seqs = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
         return [j for j in (self.load(s) for s in seqs) if j is not None]
 
-    def update(self, seq, change):
+    def elements(self, array):
+        """The element records of an array record, in index order."""
+        return [e for e in (self.load(f"{array['seq']}.{i}") for i in array["array"]["indices"])
+                if e is not None]
+
+    def update(self, key, change):
         """Applies change(job) to a record under the lock; returns the record (None if absent)."""
         with self:
-            job = self.load(seq)
+            job = self.load(key)
             if job is not None:
                 change(job)
                 self.save(job)
@@ -192,19 +201,37 @@ def hostname():
     return socket.gethostname().split(".")[0]
 
 
-def start_runner(spool, seq):
+def parse_index_list(text, command, minimum):
+    """`START[-END[:STEP]][,...]` -> the sorted indices, each at least `minimum` (LSF's and
+    Torque's array index lists; PBS Pro's `-J` is one such range)."""
+    indices = set()
+    for part in text.split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part.strip())
+        if not m:
+            raise SimError(f"{command}: illegal array index list {text}", 2)
+        start = int(m.group(1))
+        end = int(m.group(2)) if m.group(2) is not None else start
+        step = int(m.group(3) or 1)
+        if start < minimum or end < start or step < 1:
+            raise SimError(f"{command}: illegal array index list {text}", 2)
+        indices.update(range(start, end + 1, step))
+    return sorted(indices)
+
+
+def start_runner(spool, key):
     """Starts the job's runner detached: own session, no inherited stdio, so the submitting
     command (and an SSH session around it) returns at once. Its pid goes into the record
-    (`runner_pid`) so that a test can wait for it to be gone."""
+    (`runner_pid`) so that a test can wait for it to be gone. `key` is the record's key (N, or
+    N.i for an array's element)."""
     runner = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "run", spool.path, str(seq)],
+        [sys.executable, os.path.abspath(__file__), "run", spool.path, str(key)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
     )
-    spool.update(seq, lambda j: j.update(runner_pid=runner.pid))
+    spool.update(key, lambda j: j.update(runner_pid=runner.pid))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +251,8 @@ def _open_output(path, append):
     return open(path, "ab" if append else "wb")
 
 
-def run(spool_path, seq):
+def run(spool_path, key):
+    """Runs the job whose record has key `key` (N, or N.i for an array's element)."""
     spool = Spool(spool_path)
     start_delay = float(os.environ.get("XPR_SIM_START_DELAY", "0.1"))
     # Wait while queued or held; a job deleted meanwhile is already finished.
@@ -232,12 +260,12 @@ def run(spool_path, seq):
     while True:
         if not os.path.isdir(spool_path):
             return
-        job = spool.load(seq)
+        job = spool.load(key)
         if job is None or job["state"] == "finished":
             return
         if job["state"] == "queued" and time.monotonic() >= ready_at:
             with spool:
-                job = spool.load(seq)
+                job = spool.load(key)
                 if job is not None and job["state"] == "queued":
                     job["state"] = "running"
                     job["start_time"] = time.time()
@@ -268,10 +296,10 @@ def run(spool_path, seq):
         if job["stderr_path"]:
             with open(job["stderr_path"], "a") as f:
                 f.write(f"simulator: cannot start job: {e}\n")
-        spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(),
+        spool.update(key, lambda j: j.update(state="finished", end_time=time.time(),
                                              result={"code": 1}))
         return
-    spool.update(seq, lambda j: j.update(pid=proc.pid))
+    spool.update(key, lambda j: j.update(pid=proc.pid))
 
     killing = None  # (signals still to send, when the next one is due)
     killed_for = None
@@ -286,9 +314,9 @@ def run(spool_path, seq):
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
             return
-        job = spool.load(seq) or job
+        job = spool.load(key) or job
         if job.get("node_down"):
-            _end_on_node_down(spool, seq, proc, job["node_down"])
+            _end_on_node_down(spool, key, proc, job["node_down"])
             return
         if job.get("suspend") != suspended:
             suspended = bool(job.get("suspend"))
@@ -316,11 +344,11 @@ def run(spool_path, seq):
     # Like a MoM / sbatchd ending a job: nothing of its session survives it.
     _signal_group(proc.pid, signal.SIGKILL)
     result = {"code": returncode} if returncode >= 0 else {"signal": -returncode}
-    spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(), result=result,
+    spool.update(key, lambda j: j.update(state="finished", end_time=time.time(), result=result,
                                          killed_for=killed_for, suspend=False))
 
 
-def _end_on_node_down(spool, seq, proc, down):
+def _end_on_node_down(spool, key, proc, down):
     """The job's node went down (`node_down` in the module docs): its processes die with it,
     and the server ends the job `down["detect"]` seconds after the node went."""
     _signal_group(proc.pid, signal.SIGKILL)
@@ -329,12 +357,12 @@ def _end_on_node_down(spool, seq, proc, down):
         if not os.path.isdir(spool.path):
             return
         time.sleep(POLL)
-    spool.update(seq, lambda j: j.update(state="finished", end_time=time.time(),
+    spool.update(key, lambda j: j.update(state="finished", end_time=time.time(),
                                          killed_for="node_fail", suspend=False))
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "run":
-        run(sys.argv[2], int(sys.argv[3]))
+        run(sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: simcore.py run SPOOL SEQ (started by the simulators' submit commands)")
+        sys.exit("usage: simcore.py run SPOOL KEY (started by the simulators' submit commands)")
