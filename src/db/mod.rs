@@ -563,86 +563,30 @@ impl Db {
         to: TaskStatus,
         update: &TaskUpdate,
     ) -> Result<TaskRecord, DbError> {
+        self.write(|tx, path, now| transition_in(tx, path, now, id, from, to, update))
+    }
+
+    /// [`Db::transition`] for many tasks in ONE transaction (a batch of 1,000 tasks is one
+    /// commit, not 1,000): each moves from one of `from` to `to` with its own update; one that
+    /// another process moved first is left as it is (`None` in its place) without failing the
+    /// others. Returns the tasks as they are now, in order.
+    pub fn transition_many(
+        &mut self,
+        moves: &[(TaskId, TaskUpdate)],
+        from: &[TaskStatus],
+        to: TaskStatus,
+    ) -> Result<Vec<Option<TaskRecord>>, DbError> {
         self.write(|tx, path, now| {
-            let sql = sql_at(path);
-            let current = existing(tx, path, id)?;
-            if !from.is_empty() && !from.contains(&current.status) {
-                return Err(DbError::WrongState {
-                    id: id.clone(),
-                    actual: current.status,
-                    expected: from.to_vec(),
-                    to,
-                });
-            }
-            let mut attempt = current.attempt;
-            if to == TaskStatus::Submitting && attempt == 0 {
-                attempt = tx
-                    .query_row(
-                        "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE task_id = ?1",
-                        params![id],
-                        |row| row.get(0),
-                    )
-                    .map_err(sql)?;
-                // A member of an array chunk or a pack: its attempt keeps which one.
-                tx.execute(
-                    "INSERT INTO attempts (task_id, number, system, job_group, group_index)
-                     SELECT ?1, ?2, ?3, COALESCE(?4, job_group), COALESCE(?5, group_index)
-                     FROM tasks WHERE id = ?1",
-                    params![
-                        id,
-                        attempt,
-                        current.system.as_str(),
-                        update.group.as_ref().map(|g| &g.group),
-                        update.group.as_ref().map(|g| g.index),
-                    ],
+            moves
+                .iter()
+                .map(
+                    |(id, update)| match transition_in(tx, path, now, id, from, to, update) {
+                        Ok(record) => Ok(Some(record)),
+                        Err(DbError::WrongState { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    },
                 )
-                .map_err(sql)?;
-            }
-            tx.execute(
-                "UPDATE tasks SET status = ?2, updated_at = ?3, attempt = ?4,
-                    scheduler_job_id = COALESCE(?5, scheduler_job_id),
-                    end_state = COALESCE(?6, end_state),
-                    exit_code = COALESCE(?7, exit_code),
-                    node = COALESCE(?8, node),
-                    reason = COALESCE(?9, reason),
-                    remote_dir = COALESCE(?10, remote_dir),
-                    local_dir = COALESCE(?11, local_dir),
-                    spec = COALESCE(?12, spec),
-                    job_group = COALESCE(?13, job_group),
-                    group_index = COALESCE(?14, group_index)
-                 WHERE id = ?1",
-                params![
-                    id.as_str(),
-                    to,
-                    now,
-                    attempt,
-                    update.scheduler_job_id,
-                    update.end_state,
-                    update.exit_code,
-                    update.node,
-                    update.reason,
-                    update.remote_dir,
-                    update.local_dir,
-                    update.spec,
-                    update.group.as_ref().map(|g| &g.group),
-                    update.group.as_ref().map(|g| g.index),
-                ],
-            )
-            .map_err(sql)?;
-            if attempt > 0 {
-                update_attempt(tx, id, attempt, update, to, false, now).map_err(sql)?;
-            }
-            add_history(
-                tx,
-                id,
-                now,
-                attempt,
-                Some(current.status),
-                to,
-                update.detail.as_deref(),
-            )
-            .map_err(sql)?;
-            Ok(get(tx, path, id)?.expect("row exists in this transaction"))
+                .collect()
         })
     }
 
@@ -1115,7 +1059,7 @@ fn update_attempt(
     ends: bool,
     now: f64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE attempts SET
             scheduler_job_id = COALESCE(?3, scheduler_job_id),
             end_state = COALESCE(?4, end_state),
@@ -1132,22 +1076,22 @@ fn update_attempt(
             peak_memory_kb = COALESCE(?11, peak_memory_kb),
             scheduler_reason = COALESCE(?12, scheduler_reason)
          WHERE task_id = ?1 AND number = ?2",
-        params![
-            id,
-            number,
-            update.scheduler_job_id,
-            update.end_state,
-            update.exit_code,
-            update.node,
-            update.reason,
-            to,
-            now,
-            update.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
-            update.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
-            update.scheduler_reason,
-            ends,
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        number,
+        update.scheduler_job_id,
+        update.end_state,
+        update.exit_code,
+        update.node,
+        update.reason,
+        to,
+        now,
+        update.elapsed_secs.and_then(|v| i64::try_from(v).ok()),
+        update.peak_memory_kb.and_then(|v| i64::try_from(v).ok()),
+        update.scheduler_reason,
+        ends,
+    ])?;
     Ok(())
 }
 
@@ -1175,6 +1119,101 @@ fn add_history(
         (attempt > 0).then_some(attempt)
     ])?;
     Ok(())
+}
+
+/// Moves task `id` in the open transaction `tx` (see [`Db::transition`]).
+fn transition_in(
+    tx: &Connection,
+    path: &Path,
+    now: f64,
+    id: &TaskId,
+    from: &[TaskStatus],
+    to: TaskStatus,
+    update: &TaskUpdate,
+) -> Result<TaskRecord, DbError> {
+    let sql = sql_at(path);
+    let current = existing(tx, path, id)?;
+    if !from.is_empty() && !from.contains(&current.status) {
+        return Err(DbError::WrongState {
+            id: id.clone(),
+            actual: current.status,
+            expected: from.to_vec(),
+            to,
+        });
+    }
+    let mut attempt = current.attempt;
+    if to == TaskStatus::Submitting && attempt == 0 {
+        attempt = tx
+            .query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE task_id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
+            .map_err(sql)?;
+        // A member of an array chunk or a pack: its attempt keeps which one.
+        tx.prepare_cached(
+            "INSERT INTO attempts (task_id, number, system, job_group, group_index)
+             SELECT ?1, ?2, ?3, COALESCE(?4, job_group), COALESCE(?5, group_index)
+             FROM tasks WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                id,
+                attempt,
+                current.system.as_str(),
+                update.group.as_ref().map(|g| &g.group),
+                update.group.as_ref().map(|g| g.index),
+            ])
+        })
+        .map_err(sql)?;
+    }
+    tx.prepare_cached(
+        "UPDATE tasks SET status = ?2, updated_at = ?3, attempt = ?4,
+            scheduler_job_id = COALESCE(?5, scheduler_job_id),
+            end_state = COALESCE(?6, end_state),
+            exit_code = COALESCE(?7, exit_code),
+            node = COALESCE(?8, node),
+            reason = COALESCE(?9, reason),
+            remote_dir = COALESCE(?10, remote_dir),
+            local_dir = COALESCE(?11, local_dir),
+            spec = COALESCE(?12, spec),
+            job_group = COALESCE(?13, job_group),
+            group_index = COALESCE(?14, group_index)
+         WHERE id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id.as_str(),
+            to,
+            now,
+            attempt,
+            update.scheduler_job_id,
+            update.end_state,
+            update.exit_code,
+            update.node,
+            update.reason,
+            update.remote_dir,
+            update.local_dir,
+            update.spec,
+            update.group.as_ref().map(|g| &g.group),
+            update.group.as_ref().map(|g| g.index),
+        ])
+    })
+    .map_err(sql)?;
+    if attempt > 0 {
+        update_attempt(tx, id, attempt, update, to, false, now).map_err(sql)?;
+    }
+    add_history(
+        tx,
+        id,
+        now,
+        attempt,
+        Some(current.status),
+        to,
+        update.detail.as_deref(),
+    )
+    .map_err(sql)?;
+    Ok(get(tx, path, id)?.expect("row exists in this transaction"))
 }
 
 /// Records `task` in the open transaction `tx` (see [`Db::create_task`]): its id and `false`,

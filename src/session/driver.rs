@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::error::{SessionError, exit_words};
 use super::protocol::{
-    BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, STAGE_PROGRAM, frame_lines,
-    parse_batch_reply, tail_text,
+    BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, STAGE_PROGRAM, WATCH_PROGRAM,
+    frame_lines, parse_batch_reply, tail_text,
 };
 use crate::command::{CommandOutput, CommandSpec, shell_quote};
 use crate::config::System;
@@ -442,6 +442,30 @@ impl SystemDriver {
             )));
         }
         Ok(())
+    }
+
+    /// Waits until one of the run dirs `dirs` (relative to the remote `$HOME`, or absolute)
+    /// has its exit status marker, napping `naps` (seconds) between looks; returns those that
+    /// have one (none: the naps ran out). One command, no scheduler query: only the run dirs
+    /// are looked at.
+    pub async fn watch_markers(
+        &self,
+        naps: &[f64],
+        dirs: &[String],
+    ) -> Result<Vec<String>, SessionError> {
+        let naps: Vec<String> = naps.iter().map(|n| format!("{n:.2}")).collect();
+        let cmd = CommandSpec::new("sh")
+            .args(["-c", WATCH_PROGRAM, "xpr-watch"])
+            .arg(naps.join(" "))
+            .args(dirs.iter().map(OsString::from));
+        let out = self.transport.run(&cmd, Retry::Safe).await?;
+        let out = check_success(self.host(), &cmd, out)?;
+        Ok(out
+            .stdout_text()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Removes the run dirs `names` (each `run_<id>`) under `base`.

@@ -196,6 +196,7 @@ impl Session {
         let mut to_account = Vec::new();
         let mut final_in_queue = Vec::new();
         let mut to_cancel = Vec::new();
+        let mut now_running = Vec::new();
         for task in &followed {
             let job = task.scheduler_job_id.as_ref().expect("filtered above");
             match status.get(job) {
@@ -204,7 +205,13 @@ impl Session {
                     if task.cancel_requested() && wanted.get(job) == Some(&0) {
                         to_cancel.push(job.clone());
                     }
-                    self.mark_running(task, s).await?;
+                    if task.status == TaskStatus::Submitted && s.state == JobState::Running {
+                        let update = TaskUpdate {
+                            node: s.node.clone(),
+                            ..TaskUpdate::default()
+                        };
+                        now_running.push((task.id.clone(), update));
+                    }
                 }
                 Some(s) => final_in_queue.push(Ended {
                     record: self.get_async(&task.id).await?,
@@ -213,6 +220,8 @@ impl Session {
                 None => to_account.push(self.get_async(&task.id).await?),
             }
         }
+        self.transition_many(now_running, &[TaskStatus::Submitted], TaskStatus::Started)
+            .await?;
         if !to_cancel.is_empty() {
             to_cancel.sort();
             to_cancel.dedup();
@@ -923,10 +932,10 @@ impl Session {
             // The interval runs from the start of one poll to the start of the next, so a
             // poll's own round trips (several over a slow link) do not stretch it; a quarter
             // of it always stays free, so a slow scheduler is never asked back to back.
-            let interval = interval.max(options.min_poll_interval);
-            let sleep = interval
+            let this_round = interval.max(options.min_poll_interval);
+            let sleep = this_round
                 .saturating_sub(poll_started.elapsed())
-                .max(interval / 4);
+                .max(this_round / 4);
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 // The deadline comes before the next poll is due: no early poll (a
@@ -939,9 +948,139 @@ impl Session {
                     });
                 }
             }
-            tokio::time::sleep(sleep).await;
+            let (finished, all_done) = self.wait_for_markers(&system, sleep, &ids).await?;
+            if all_done {
+                return Ok(());
+            }
+            if finished > 0 {
+                interval = options.min_poll_interval;
+            }
         }
     }
+
+    /// Waits `wait` before the next poll of `system`, meanwhile finishing each task whose
+    /// job runs as soon as its exit status marker appears (see the module docs): one remote
+    /// command looks at the run dirs of the running tasks, napping ever longer between looks,
+    /// and returns as soon as a marker is there; those tasks are collected and finished at
+    /// once, with no scheduler query (the poll interval is a promise to the site; a look at a
+    /// few files is not a scheduler query). Returns how many were finished, and whether every
+    /// task of `watched` is finished now.
+    async fn wait_for_markers(
+        &self,
+        system: &SystemName,
+        wait: Duration,
+        watched: &HashSet<TaskId>,
+    ) -> Result<(usize, bool), SessionError> {
+        let end = Instant::now() + wait;
+        let mut finished = 0;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            // Submitted ones too: a job may run, even end, before a poll sees it start.
+            let running: Vec<TaskSummary> = self
+                .summaries(TaskFilter::system_in(system, &TaskStatus::IN_SCHEDULER))
+                .await?;
+            // The oldest first, as many as one command takes.
+            let mut dirs: Vec<String> = Vec::new();
+            let mut by_dir: HashMap<String, TaskId> = HashMap::new();
+            for task in &running {
+                if let Some(dir) = &task.remote_dir {
+                    let dir = dir.strip_prefix("~/").unwrap_or(dir).to_owned();
+                    by_dir.insert(dir.clone(), task.id.clone());
+                    dirs.push(dir);
+                }
+            }
+            let dirs: Vec<String> = chunk_by_len(&dirs, String::len)
+                .first()
+                .map_or_else(Vec::new, |c| c.to_vec());
+            if dirs.is_empty() || left < MARKER_NAP {
+                tokio::time::sleep(left).await;
+                return Ok((finished, false));
+            }
+            let driver = self.driver(system).await?;
+            let marked = driver.watch_markers(&naps(left), &dirs).await?;
+            let ids: Vec<TaskId> = marked
+                .iter()
+                .filter_map(|d| by_dir.get(d).cloned())
+                .collect();
+            if ids.is_empty() {
+                return Ok((finished, false));
+            }
+            finished += self.collect_marked(&driver, &ids).await?;
+            let unfinished: Vec<TaskStatus> = TaskStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_finished())
+                .collect();
+            let left_over = self
+                .summaries(TaskFilter::system_in(system, &unfinished))
+                .await?
+                .iter()
+                .any(|t| watched.contains(&t.id));
+            if !left_over {
+                return Ok((finished, true));
+            }
+        }
+    }
+
+    /// Brings back the run dirs of `ids` (tasks whose jobs run and whose exit status markers
+    /// are there) and finishes those whose marker is the final word now: a clean exit, or
+    /// any exit of a packed task (its pack's own end says nothing of it). A job of its own
+    /// that exited non-zero is left to the next poll, which asks accounting why. Returns how
+    /// many were finished.
+    async fn collect_marked(
+        &self,
+        driver: &SystemDriver,
+        ids: &[TaskId],
+    ) -> Result<usize, SessionError> {
+        let mut ended = Vec::new();
+        for id in ids {
+            let record = self.get_async(id).await?;
+            if TaskStatus::IN_SCHEDULER.contains(&record.status) {
+                ended.push(Ended { record, job: None });
+            }
+        }
+        let came_back = self.fetch(driver, &ended).await?;
+        let mut finished = 0;
+        for e in ended {
+            if !came_back.contains(&e.record.id) {
+                continue;
+            }
+            let exited = fs::read_to_string(self.local_run_dir(&e.record.id).join(EXIT_FILE))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok());
+            let packed = e.record.group.is_some()
+                && matches!(
+                    self.stored(&e.record)?.submission,
+                    super::Submission::Packed(_)
+                );
+            if exited == Some(0) || (packed && exited.is_some()) {
+                self.finish(driver, e, true).await?;
+                finished += 1;
+            }
+        }
+        Ok(finished)
+    }
+}
+
+/// The first nap of a marker watch; shorter waits are slept through.
+const MARKER_NAP: Duration = Duration::from_millis(200);
+
+/// The longest nap of a marker watch.
+const MARKER_NAP_MAX: Duration = Duration::from_secs(2);
+
+/// Naps (seconds) filling `wait`: from [`MARKER_NAP`], half as long again each time, up to
+/// [`MARKER_NAP_MAX`], so a result is seen within a fifth of a second of its marker while jobs
+/// end often, and a long quiet wait looks at the run dirs only every two seconds.
+fn naps(wait: Duration) -> Vec<f64> {
+    let mut naps = Vec::new();
+    let mut left = wait.as_secs_f64();
+    let mut nap = MARKER_NAP.as_secs_f64();
+    while left > 0.05 {
+        let n = nap.min(left);
+        naps.push(n);
+        left -= n;
+        nap = (nap * 1.5).min(MARKER_NAP_MAX.as_secs_f64());
+    }
+    naps
 }
 
 /// True for the files xpr itself keeps in a run dir (job script, logs, markers): never a

@@ -643,6 +643,22 @@ impl Session {
         Ok(moved)
     }
 
+    /// [`Session::transition`] for many tasks in one DB transaction; `None` for each that
+    /// someone else moved first.
+    pub(crate) async fn transition_many(
+        &self,
+        moves: Vec<(TaskId, TaskUpdate)>,
+        from: &[TaskStatus],
+        to: TaskStatus,
+    ) -> Result<Vec<Option<TaskRecord>>, SessionError> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let from = from.to_vec();
+        self.with_db(move |db| db.transition_many(&moves, &from, to))
+            .await
+    }
+
     pub(crate) fn stored(&self, record: &TaskRecord) -> Result<StoredTask, SessionError> {
         serde_json::from_str(&record.spec).map_err(|e| {
             SessionError::Db(DbError::Corrupt {

@@ -45,6 +45,10 @@ pub const STAGE_PROGRAM: &str = shell_program!(include_str!("sh/stage.sh"));
 /// `sh/collect.sh`.
 pub const COLLECT_PROGRAM: &str = shell_program!(include_str!("sh/collect.sh"));
 
+/// Waits (naps `$1`) until one of the run dirs `$2...` has its exit status marker, printing
+/// those that have: `sh/watch.sh`.
+pub const WATCH_PROGRAM: &str = shell_program!(include_str!("sh/watch.sh"));
+
 /// Removes the run dirs `$2...` under `$1` (names checked by the caller: `run_<id>`):
 /// `sh/clean.sh`.
 pub const CLEAN_PROGRAM: &str = shell_program!(include_str!("sh/clean.sh"));

@@ -661,18 +661,19 @@ impl Session {
         let result = driver.stage(base, &scratch).await;
         let _ = fs::remove_file(&scratch);
         result?;
-        for record in records {
-            self.transition(
-                &record.id,
-                &[TaskStatus::Created],
-                TaskStatus::Staged,
-                TaskUpdate {
-                    detail: Some(format!("staged on {} in {base}", driver.system().name)),
+        let detail = format!("staged on {} in {base}", driver.system().name);
+        let moves = records
+            .iter()
+            .map(|r| {
+                let update = TaskUpdate {
+                    detail: Some(detail.clone()),
                     ..TaskUpdate::default()
-                },
-            )
+                };
+                (r.id.clone(), update)
+            })
+            .collect();
+        self.transition_many(moves, &[TaskStatus::Created], TaskStatus::Staged)
             .await?;
-        }
         Ok(())
     }
 
@@ -711,9 +712,8 @@ impl Session {
         let units = self.form_units(driver.system(), arrays, array_limit, base, staged, slots)?;
         let total = units.len();
         // Each unit's members that went `submitting`, with their index in it.
-        let mut batch: Vec<(Unit, Vec<(u32, TaskRecord)>)> = Vec::new();
-        let mut taken = 0;
-        for unit in units {
+        let mut moves = Vec::new();
+        for unit in &units {
             let detail = match &unit.group {
                 None => format!("batch of {total}"),
                 Some(g) => format!(
@@ -726,25 +726,26 @@ impl Session {
                     g.id
                 ),
             };
-            let mut moved = Vec::new();
             for (i, record) in unit.members.iter().enumerate() {
                 let update = TaskUpdate {
                     detail: Some(detail.clone()),
                     group: unit.member(i),
                     ..TaskUpdate::default()
                 };
-                if let Some(r) = self
-                    .transition(
-                        &record.id,
-                        &[TaskStatus::Staged],
-                        TaskStatus::Submitting,
-                        update,
-                    )
-                    .await?
-                {
-                    moved.push((i as u32, r));
-                }
+                moves.push((record.id.clone(), update));
             }
+        }
+        let mut moved_all = self
+            .transition_many(moves, &[TaskStatus::Staged], TaskStatus::Submitting)
+            .await?
+            .into_iter();
+        let mut batch: Vec<(Unit, Vec<(u32, TaskRecord)>)> = Vec::new();
+        let mut taken = 0;
+        for unit in units {
+            let moved: Vec<(u32, TaskRecord)> = (0..unit.members.len() as u32)
+                .zip(moved_all.by_ref())
+                .filter_map(|(i, r)| Some((i, r?)))
+                .collect();
             if !moved.is_empty() {
                 taken += unit.cost();
                 batch.push((unit, moved));
@@ -804,6 +805,7 @@ impl Session {
             }
         };
         let mut unsure = Vec::new();
+        let mut submitted = Vec::new();
         for ((unit, moved), reply) in batch.iter().zip(replies) {
             match reply {
                 SubmitReply::Submitted(job) => {
@@ -815,16 +817,11 @@ impl Session {
                                 .expect("a scheduler with arrays names their elements"),
                             _ => job.clone(),
                         };
-                        self.transition(
-                            &record.id,
-                            &[TaskStatus::Submitting],
-                            TaskStatus::Submitted,
-                            TaskUpdate {
-                                scheduler_job_id: Some(job),
-                                ..TaskUpdate::default()
-                            },
-                        )
-                        .await?;
+                        let update = TaskUpdate {
+                            scheduler_job_id: Some(job),
+                            ..TaskUpdate::default()
+                        };
+                        submitted.push((record.id.clone(), update));
                     }
                 }
                 SubmitReply::Refused { code, message } => {
@@ -848,6 +845,8 @@ impl Session {
                 SubmitReply::Unsure => unsure.extend(moved.iter().map(|(_, r)| r.clone())),
             }
         }
+        self.transition_many(submitted, &[TaskStatus::Submitting], TaskStatus::Submitted)
+            .await?;
         if !unsure.is_empty() {
             self.recover(driver, base, &unsure).await?;
         }
