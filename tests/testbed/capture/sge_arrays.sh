@@ -102,14 +102,10 @@ has_task_record() {
     remote qacct -o "$XPR_USER" -j "$1" -t "$2" >/dev/null 2>&1
 }
 
-# Deletes every job of the test user named N_xprcap_arr_* (this run's, or an interrupted run's).
+# Deletes every job of the test user named N_xprcap_arr_* (this run's, or an interrupted
+# run's). By name pattern: plain `qstat` cuts names to 10 characters.
 delete_capture_jobs() {
-    local ids
-    ids=$(remote qstat -u "$XPR_USER" | awk 'NR > 2 && $3 ~ /^N_xprcap_arr_/ { print $1 }' | sort -u)
-    if [[ -n $ids ]]; then
-        # shellcheck disable=SC2086
-        remote qdel $ids >/dev/null 2>&1 || true
-    fi
+    remote qdel 'N_xprcap_arr_*' >/dev/null 2>&1 || true
 }
 cleanup() {
     delete_capture_jobs
