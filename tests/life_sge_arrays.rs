@@ -3,6 +3,11 @@
 //! own exit code, logs, outputs, end state and attempts). A retry of failed elements is a new
 //! array of only them, a system's `max_array_size` cuts a batch into several arrays, and a
 //! cancel of one task deletes only its element.
+//!
+//! The tests run at once in one process, where every session's SSH transport to `xpr-local`
+//! shares one connection, and `Session::close` ends that connection for all of them (killing
+//! another test's command in flight). So they leave it to the last session dropped, which
+//! closes it when no one uses it any more.
 
 mod common;
 mod life_support;
@@ -10,7 +15,7 @@ mod life_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{Testbed, wait_for};
+use common::Testbed;
 use life_support::{Bed, one_core};
 use serde_json::{Value, json};
 use xpr::db::{EndState, TaskRecord, TaskStatus};
@@ -113,7 +118,7 @@ fn ids_of(records: &[TaskRecord]) -> Vec<TaskId> {
 /// told apart by the name.
 fn accounted(bed: &Bed, job: u64, group: &GroupId, count: usize) -> BTreeMap<u64, i32> {
     let name = format!("N_{group}");
-    wait_for(
+    every_second_until(
         &format!("qacct to hold {count} records of job {job} ({name})"),
         Duration::from_secs(90),
         || {
@@ -141,6 +146,26 @@ fn accounted(bed: &Bed, job: u64, group: &GroupId, count: usize) -> BTreeMap<u64
             (records.len() >= count).then_some(records)
         },
     )
+}
+
+/// Asks `condition` once a second (each ask is an ssh connection: the test bed is shared)
+/// until it returns `Some`, or panics naming `what` after `deadline`.
+fn every_second_until<T>(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +251,7 @@ async fn twelve_array_tasks_end_each_as_its_own() {
 
     session.clean(&ids_of(&done)).await.unwrap();
     guard.jobs.clear();
-    session.close().await.unwrap();
+    // No `session.close()`: see the module docs.
 }
 
 /// The dir `path` is in.
@@ -343,7 +368,7 @@ async fn a_retry_of_failed_elements_is_a_new_array_of_only_them() {
 
     session.clean(&ids_of(&done)).await.unwrap();
     guard.jobs.clear();
-    session.close().await.unwrap();
+    // No `session.close()`: see the module docs.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,7 +430,7 @@ async fn max_array_size_five_cuts_twelve_tasks_into_three_arrays() {
 
     session.clean(&ids_of(&done)).await.unwrap();
     guard.jobs.clear();
-    session.close().await.unwrap();
+    // No `session.close()`: see the module docs.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,5 +499,5 @@ async fn cancelling_one_element_ends_only_that_task() {
 
     session.clean(&ids_of(&done)).await.unwrap();
     guard.jobs.clear();
-    session.close().await.unwrap();
+    // No `session.close()`: see the module docs.
 }

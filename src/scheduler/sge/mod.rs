@@ -20,7 +20,7 @@
 //! | status | `sh -c 'exec qstat -xml -g d -u "$(id -un)"' sh` |
 //! | accounting | `sh -c 'u=$(id -un) \|\| exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0' sh JOB...` |
 //! | find by name | `sh -c 'u=...; printf "#xpr:name %s\n" "$@"; echo "#xpr:qstat"; qstat -xml -g d -u "$u" \|\| exit 1; echo "#xpr:qacct"; for n do qacct -o "$u" -j "$n"; done; exit 0' sh N_NAME...` |
-//! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` (`true` when no valid id is left: none of them may run without one) |
+//! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` (`true` when no valid id is left) |
 //! | site array limit | `qconf -sconf` (`max_aj_tasks`) |
 //!
 //! The `sh -c` scripts are constants ([`STATUS_SCRIPT`], [`ACCOUNTING_SCRIPT`],
@@ -33,9 +33,9 @@
 //! `qsub -terse` prints `123`, or `123.1-5:1` for an array job; both are stored as given
 //! ([`SchedulerJobId`]) and `qdel`/`qhold`/`qrls` accept both. Status and accounting report one
 //! [`JobStatus`] per plain job (`123`) and per array task (`123.4`); the engine follows each
-//! element by its own id, [`Scheduler::element_id`] of the array's (see Job arrays below). Ids that are none of
-//! these shapes (never produced by the parsers, so a corrupted record) are left out of every
-//! command, so an id can never become an option.
+//! element by its own id, [`Scheduler::element_id`] of the array's (see Job arrays below). Ids
+//! that are none of these shapes (never produced by the parsers, so a corrupted record) are
+//! left out of every command, so an id can never become an option.
 //!
 //! # Status
 //!
