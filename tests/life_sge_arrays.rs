@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::Testbed;
 use life_support::{Bed, one_core};
 use serde_json::{Value, json};
-use xpr::db::{EndState, TaskRecord, TaskStatus};
+use xpr::db::{EndState, TaskFilter, TaskRecord, TaskStatus};
 use xpr::ids::{GroupId, TaskId};
 use xpr::session::{Retries, Session, StartRequest, Submission};
 use xpr::task::TaskSpec;
@@ -74,20 +74,44 @@ fn array_tasks(count: usize, line: &str, code: impl Fn(usize) -> i32) -> Vec<Sta
 /// The line of a task that writes its own output and logs and exits `$2`.
 const OWN_OUTPUT: &str = "echo \"$1\" > out.txt; echo \"out $1\"; echo \"err $1\" >&2; exit \"$2\"";
 
-/// Deletes, when dropped, the Grid Engine jobs it was told of (a failing test leaves no
-/// array behind; finished jobs make `qdel` complain, harmlessly).
+/// Deletes, when dropped while armed (a test that failed half-way), every array job the
+/// session's tasks went in: by the group's job name (`qdel N_<group>`), which also finds an
+/// array whose submit reply never came back. Finished jobs make `qdel` complain, harmlessly.
 struct DeleteJobs<'a> {
     bed: &'a Bed,
-    jobs: BTreeSet<u64>,
+    session: &'a Session,
+    armed: bool,
+}
+
+impl<'a> DeleteJobs<'a> {
+    fn new(bed: &'a Bed, session: &'a Session) -> Self {
+        Self {
+            bed,
+            session,
+            armed: true,
+        }
+    }
 }
 
 impl Drop for DeleteJobs<'_> {
     fn drop(&mut self) {
-        if !self.jobs.is_empty() {
-            let ids: Vec<String> = self.jobs.iter().map(u64::to_string).collect();
-            let _ = self
-                .bed
-                .ssh("xpr-local", &format!("qdel {} 2>/dev/null", ids.join(" ")));
+        if !self.armed {
+            return;
+        }
+        let Ok(records) = self.session.list(&TaskFilter::default()) else {
+            return;
+        };
+        let names: BTreeSet<String> = records
+            .iter()
+            .filter_map(|r| r.group.as_ref())
+            .map(|g| format!("N_{}", g.group))
+            .collect();
+        if !names.is_empty() {
+            let names: Vec<String> = names.into_iter().collect();
+            let _ = self.bed.ssh(
+                "xpr-local",
+                &format!("qdel {} 2>/dev/null", names.join(" ")),
+            );
         }
     }
 }
@@ -177,14 +201,12 @@ async fn twelve_array_tasks_end_each_as_its_own() {
     let session = bed.session(Duration::from_secs(120));
     let failing = [3, 8];
     let code = |i: usize| if failing.contains(&i) { i as i32 } else { 0 };
+    let mut guard = DeleteJobs::new(&bed, &session);
     let records = start(&session, array_tasks(12, OWN_OUTPUT, code)).await;
-    let mut guard = DeleteJobs {
-        bed: &bed,
-        jobs: records.iter().map(|r| element(r).0).collect(),
-    };
+    let jobs: BTreeSet<u64> = records.iter().map(|r| element(r).0).collect();
     // One array job: one group, one job number, element k+1 for member k, each once.
-    assert_eq!(guard.jobs.len(), 1, "one array job: {records:#?}");
-    let job = *guard.jobs.iter().next().unwrap();
+    assert_eq!(jobs.len(), 1, "one array job: {records:#?}");
+    let job = *jobs.iter().next().unwrap();
     let group = records[0].group.clone().unwrap().group;
     let mut members = BTreeSet::new();
     for r in &records {
@@ -250,7 +272,7 @@ async fn twelve_array_tasks_end_each_as_its_own() {
     }
 
     session.clean(&ids_of(&done)).await.unwrap();
-    guard.jobs.clear();
+    guard.armed = false;
     // No `session.close()`: see the module docs.
 }
 
@@ -288,13 +310,11 @@ async fn a_retry_of_failed_elements_is_a_new_array_of_only_them() {
         .into_iter()
         .map(|r| r.with_retries(retries.clone()))
         .collect();
+    let mut guard = DeleteJobs::new(&bed, &session);
     let records = start(&session, requests).await;
-    let mut guard = DeleteJobs {
-        bed: &bed,
-        jobs: records.iter().map(|r| element(r).0).collect(),
-    };
-    assert_eq!(guard.jobs.len(), 1, "one array job first: {records:#?}");
-    let first_job = *guard.jobs.iter().next().unwrap();
+    let jobs: BTreeSet<u64> = records.iter().map(|r| element(r).0).collect();
+    assert_eq!(jobs.len(), 1, "one array job first: {records:#?}");
+    let first_job = *jobs.iter().next().unwrap();
     let first_group = records[0].group.clone().unwrap().group;
 
     let done = session.wait(&ids_of(&records), DEADLINE).await.unwrap();
@@ -339,7 +359,6 @@ async fn a_retry_of_failed_elements_is_a_new_array_of_only_them() {
         );
         let (job, _) = element(record);
         assert_ne!(job, first_job, "task {i}: attempt 2 is another array job");
-        guard.jobs.insert(job);
         retry_groups
             .entry(member.group.clone())
             .or_default()
@@ -367,7 +386,7 @@ async fn a_retry_of_failed_elements_is_a_new_array_of_only_them() {
     eprintln!("retry arrays: {retry_groups:?}");
 
     session.clean(&ids_of(&done)).await.unwrap();
-    guard.jobs.clear();
+    guard.armed = false;
     // No `session.close()`: see the module docs.
 }
 
@@ -381,11 +400,9 @@ async fn max_array_size_five_cuts_twelve_tasks_into_three_arrays() {
         json!({"sge": sge_system(json!({"max_array_size": 5}))}),
     );
     let session = bed.session(Duration::from_secs(120));
+    let mut guard = DeleteJobs::new(&bed, &session);
     let records = start(&session, array_tasks(12, OWN_OUTPUT, |_| 0)).await;
-    let mut guard = DeleteJobs {
-        bed: &bed,
-        jobs: records.iter().map(|r| element(r).0).collect(),
-    };
+    let jobs: BTreeSet<u64> = records.iter().map(|r| element(r).0).collect();
     // Chunks of 5, 5 and 2, each its own array job with elements numbered from 1 in member
     // order.
     let mut chunks: BTreeMap<GroupId, (u64, BTreeSet<u64>)> = BTreeMap::new();
@@ -407,7 +424,7 @@ async fn max_array_size_five_cuts_twelve_tasks_into_three_arrays() {
         [vec![1, 2], vec![1, 2, 3, 4, 5], vec![1, 2, 3, 4, 5]],
         "{chunks:?}"
     );
-    assert_eq!(guard.jobs.len(), 3, "three array jobs: {chunks:?}");
+    assert_eq!(jobs.len(), 3, "three array jobs: {chunks:?}");
 
     let done = session.wait(&ids_of(&records), DEADLINE).await.unwrap();
     for (i, record) in done.iter().enumerate() {
@@ -429,7 +446,7 @@ async fn max_array_size_five_cuts_twelve_tasks_into_three_arrays() {
     }
 
     session.clean(&ids_of(&done)).await.unwrap();
-    guard.jobs.clear();
+    guard.armed = false;
     // No `session.close()`: see the module docs.
 }
 
@@ -442,13 +459,11 @@ async fn cancelling_one_element_ends_only_that_task() {
     let session = bed.session(Duration::from_secs(120));
     // Task 0 runs until it is cancelled; the others are short.
     let line = "echo \"$1\" > out.txt; echo \"out $1\"; if [ \"$1\" = 0 ]; then sleep 600; fi";
+    let mut guard = DeleteJobs::new(&bed, &session);
     let records = start(&session, array_tasks(12, line, |_| 0)).await;
-    let mut guard = DeleteJobs {
-        bed: &bed,
-        jobs: records.iter().map(|r| element(r).0).collect(),
-    };
-    assert_eq!(guard.jobs.len(), 1, "one array job: {records:#?}");
-    let job = *guard.jobs.iter().next().unwrap();
+    let jobs: BTreeSet<u64> = records.iter().map(|r| element(r).0).collect();
+    assert_eq!(jobs.len(), 1, "one array job: {records:#?}");
+    let job = *jobs.iter().next().unwrap();
     let long = records[0].id.clone();
 
     // Cancel it once it runs, so that Grid Engine has to kill a running element.
@@ -498,6 +513,6 @@ async fn cancelling_one_element_ends_only_that_task() {
     );
 
     session.clean(&ids_of(&done)).await.unwrap();
-    guard.jobs.clear();
+    guard.armed = false;
     // No `session.close()`: see the module docs.
 }
