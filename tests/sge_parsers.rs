@@ -517,6 +517,216 @@ fn qdel_qhold_qrls_replies_name_the_job() {
     }
 }
 
+// --- arrays (tests/testbed/capture/sge_arrays.sh) -----------------------------------------------
+
+/// The array id a `qsub -terse -t 1-N` fixture reply gives, as the engine stores it.
+fn array_submitted(case: &str) -> SchedulerJobId {
+    SgeScheduler
+        .parse_submit(&load(case))
+        .unwrap_or_else(|e| panic!("{case}: {e}"))
+}
+
+/// The ids of elements `first..=last` of `array`, as the engine records them.
+fn elements(array: &SchedulerJobId, tasks: impl IntoIterator<Item = u32>) -> Vec<String> {
+    tasks
+        .into_iter()
+        .map(|t| SgeScheduler.element_id(array, t).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn array_submit_replies_give_element_ids() {
+    let mixed = array_submitted("qsub/testbed-array-submit");
+    let job = SgeId::parse(mixed.as_str()).unwrap().job;
+    assert_eq!(mixed.as_str(), format!("{job}.1-6:1"));
+    assert_eq!(
+        elements(&mixed, [1, 6]),
+        [format!("{job}.1"), format!("{job}.6")]
+    );
+    assert_eq!(SgeScheduler.array_of(&mixed).as_str(), job.to_string());
+    let running = array_submitted("qsub/testbed-array-submit-running");
+    assert_eq!(
+        SgeId::parse(running.as_str()).unwrap().tasks.unwrap().len(),
+        6
+    );
+    // `qsub -t 1-1` answers `N.1-1:1`, kept as `N.1`: its one element is still `N.1`.
+    let single = array_submitted("qsub/testbed-array-submit-single");
+    let raw = load("qsub/testbed-array-submit-single")
+        .stdout_text()
+        .into_owned();
+    let job = SgeId::parse(single.as_str()).unwrap().job;
+    assert_eq!(raw.trim(), format!("{job}.1-1:1"));
+    assert_eq!(elements(&single, [1]), [format!("{job}.1")]);
+}
+
+#[test]
+fn qstat_xml_array_partial() {
+    // Two elements run (-tc 2), four wait: one status per element, under its element id.
+    let array = array_submitted("qsub/testbed-array-submit-running");
+    let statuses = status("qstat-xml/testbed-array-partial");
+    let tasks = with_name(&statuses, "xprcap_arr_running");
+    assert_eq!(ids(&tasks), elements(&array, 1..=6));
+    let states: Vec<&JobState> = tasks.iter().map(|t| &t.state).collect();
+    assert_eq!(
+        states,
+        [
+            &JobState::Running,
+            &JobState::Running,
+            &JobState::Queued,
+            &JobState::Queued,
+            &JobState::Queued,
+            &JobState::Queued
+        ]
+    );
+    assert!(tasks[..2].iter().all(|t| t.node.as_deref() == Some("vm")));
+}
+
+#[test]
+fn qstat_xml_array_partial_folded() {
+    // Without -g d the waiting elements are one row `<tasks>3-6:1</tasks>`: still expanded.
+    let array = array_submitted("qsub/testbed-array-submit-running");
+    let raw = load("qstat-xml/testbed-array-partial-folded")
+        .stdout_text()
+        .into_owned();
+    assert!(raw.contains("<tasks>3-6:1</tasks>"), "{raw}");
+    let statuses = status("qstat-xml/testbed-array-partial-folded");
+    let tasks = with_name(&statuses, "xprcap_arr_running");
+    assert_eq!(ids(&tasks), elements(&array, 1..=6));
+    assert!(tasks[2..].iter().all(|t| t.state == JobState::Queued));
+}
+
+#[test]
+fn qdel_array_element_deletes_that_element_alone() {
+    let array = array_submitted("qsub/testbed-array-submit-running");
+    let gone = elements(&array, [1, 5]);
+    let ids_given: Vec<SchedulerJobId> = gone.iter().map(SchedulerJobId::new).collect();
+    // The captured command is the adapter's cancel of those two elements.
+    assert_eq!(
+        SgeScheduler.cancel(&ids_given).to_string(),
+        format!("qdel {} {}", gone[0], gone[1])
+    );
+    let reply = load("qdel/testbed-array-element");
+    assert!(reply.succeeded());
+    let text = reply.stdout_text();
+    assert!(
+        text.contains(&format!(
+            "registered the job-array task {} for deletion",
+            gone[0]
+        )),
+        "a running element: {text}"
+    );
+    assert!(
+        text.contains(&format!("deleted job-array task {}", gone[1])),
+        "a waiting element: {text}"
+    );
+    // Afterwards the other four are still there; the two deleted ones are not.
+    let statuses = status("qstat-xml/testbed-array-element-deleted");
+    let mut left = ids(&with_name(&statuses, "xprcap_arr_running"));
+    left.sort();
+    assert_eq!(left, elements(&array, [2, 3, 4, 6]));
+}
+
+#[test]
+fn qacct_array_mixed() {
+    // Six elements, 2 exiting 3 and 5 exiting 7: each its own record, state and exit code.
+    let array = array_submitted("qsub/testbed-array-submit");
+    let statuses = accounting("qacct/testbed-array-mixed");
+    let got: Vec<&JobStatus> = statuses.iter().collect();
+    assert_eq!(ids(&got), elements(&array, 1..=6));
+    for (i, s) in statuses.iter().enumerate() {
+        let want = match i + 1 {
+            2 => JobState::Failed { exit_code: Some(3) },
+            5 => JobState::Failed { exit_code: Some(7) },
+            _ => JobState::Succeeded,
+        };
+        assert_eq!(s.state, want, "element {}", i + 1);
+        assert_eq!(s.name.as_deref(), Some("xprcap_arr_mixed"));
+    }
+    assert_eq!(
+        statuses[4].scheduler_reason.as_deref(),
+        Some("failed 0; exit_status 7")
+    );
+}
+
+#[test]
+fn qacct_array_single() {
+    let single = array_submitted("qsub/testbed-array-submit-single");
+    let statuses = accounting("qacct/testbed-array-single");
+    let got: Vec<&JobStatus> = statuses.iter().collect();
+    assert_eq!(ids(&got), elements(&single, [1]));
+    assert_eq!(statuses[0].state, JobState::Succeeded);
+}
+
+#[test]
+fn qacct_array_element_qdel() {
+    // A running element deleted alone: a kill like any other job's, only for that element.
+    let array = array_submitted("qsub/testbed-array-submit-running");
+    let statuses = accounting("qacct/testbed-array-element-qdel");
+    let got: Vec<&JobStatus> = statuses.iter().collect();
+    assert_eq!(ids(&got), elements(&array, [1]));
+    assert_eq!(
+        statuses[0].state,
+        JobState::Failed {
+            exit_code: Some(137)
+        }
+    );
+    assert!(
+        statuses[0].reason.as_deref().unwrap().contains("SIGKILL"),
+        "{:?}",
+        statuses[0]
+    );
+}
+
+#[test]
+fn find_by_name_array() {
+    // A lost submit reply: the group's name finds the array, whose elements follow from it.
+    let statuses = SgeScheduler
+        .parse_find_by_name(&load("find-by-name/testbed-array"))
+        .unwrap();
+    for (name, case) in [
+        ("xprcap_arr_running", "qsub/testbed-array-submit-running"),
+        ("xprcap_arr_mixed", "qsub/testbed-array-submit"),
+    ] {
+        // Accounting keeps the records of earlier capture runs under the same name (other
+        // job numbers); this run's array is the one its qsub reply names.
+        let array = array_submitted(case);
+        let found = with_name(&statuses, name);
+        let this_run: Vec<&JobStatus> = found
+            .iter()
+            .copied()
+            .filter(|s| SgeScheduler.array_of(&s.id) == SgeScheduler.array_of(&array))
+            .collect();
+        let mut got = ids(&this_run);
+        got.sort();
+        let mut want = elements(&array, 1..=6);
+        want.sort();
+        assert_eq!(got, want, "{name}");
+    }
+    let array = SgeScheduler.array_of(&array_submitted("qsub/testbed-array-submit-running"));
+    let running = with_name(&statuses, "xprcap_arr_running");
+    assert!(
+        running
+            .iter()
+            .filter(|s| SgeScheduler.array_of(&s.id) == array)
+            .all(|s| !s.state.is_final()),
+        "this run's running array is listed by qstat"
+    );
+    let mixed = with_name(&statuses, "xprcap_arr_mixed");
+    assert!(mixed.iter().all(|s| s.state.is_final()), "from qacct");
+}
+
+#[test]
+fn qconf_sconf_global_gives_the_array_limit() {
+    let output = load("qconf-sconf/testbed-global");
+    assert_eq!(SgeScheduler.parse_site_array_limit(&output), Some(75_000));
+    assert_eq!(
+        SgeScheduler.site_array_limit().unwrap().to_string(),
+        "qconf -sconf"
+    );
+    // `max_aj_instances` (how many run at once) is another setting, not the size.
+    assert!(output.stdout_text().contains("max_aj_instances"));
+}
+
 // --- bookkeeping ---------------------------------------------------------------------------------
 
 /// Every fixture case has a test above (keeps new captures from going unchecked).
@@ -560,6 +770,45 @@ fn capture_script_uses_the_adapter_scripts() {
     // And the adapter's commands are those scripts.
     let status = SgeScheduler.status(&[]);
     assert_eq!(status.args[1], STATUS_SCRIPT);
+}
+
+/// The array capture script runs the adapter's exact scripts and array submission.
+#[test]
+fn array_capture_script_uses_the_adapter_commands() {
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed/capture/sge_arrays.sh"),
+    )
+    .unwrap();
+    let bash_literal = |s: &str| format!("'{}'", s.replace('\'', "'\"'\"'"));
+    for (var, value) in [
+        ("STATUS_SCRIPT", STATUS_SCRIPT),
+        ("ACCOUNTING_SCRIPT", ACCOUNTING_SCRIPT),
+        ("FIND_BY_NAME_SCRIPT", FIND_BY_NAME_SCRIPT),
+    ] {
+        let line = format!("{var}={}", bash_literal(value));
+        assert!(script.contains(&line), "sge_arrays.sh must hold {line}");
+    }
+    let submit = SgeScheduler
+        .submit_array("d", "mixed.sh", "x", 6)
+        .unwrap()
+        .to_string();
+    let submit = submit.strip_prefix("cd d && ").unwrap();
+    assert!(
+        script.contains(&format!("--in-dir {submit}\n")),
+        "sge_arrays.sh must submit as the adapter does: {submit}"
+    );
+    // Its jobs carry the adapter's array header lines.
+    for line in [
+        "#$ -o job.{id}.$TASK_ID.stdout",
+        "#$ -e job.{id}.$TASK_ID.stderr",
+    ] {
+        assert!(sge::ARRAY_DEFAULT_HEADER.contains(&line));
+        let shell = line
+            .replace("{id}", "$name")
+            .replace("$TASK_ID", "\\$TASK_ID")
+            .replace("#$", "#\\$");
+        assert!(script.contains(&shell), "sge_arrays.sh writes {shell}");
+    }
 }
 
 // --- public fixtures -----------------------------------------------------------------------------

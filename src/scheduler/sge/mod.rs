@@ -16,10 +16,12 @@
 //! | operation | command |
 //! |---|---|
 //! | submit | `qsub -terse SCRIPT`, run in the job directory |
+//! | submit an array | `qsub -terse -t 1-N SCRIPT`, run in the group's directory |
 //! | status | `sh -c 'exec qstat -xml -g d -u "$(id -un)"' sh` |
 //! | accounting | `sh -c 'u=$(id -un) \|\| exit 1; for id do qacct -o "$u" -j "$id"; done; exit 0' sh JOB...` |
 //! | find by name | `sh -c 'u=...; printf "#xpr:name %s\n" "$@"; echo "#xpr:qstat"; qstat -xml -g d -u "$u" \|\| exit 1; echo "#xpr:qacct"; for n do qacct -o "$u" -j "$n"; done; exit 0' sh N_NAME...` |
-//! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` |
+//! | cancel / hold / release | `qdel ID...` / `qhold ID...` / `qrls ID...` (`true` when no valid id is left) |
+//! | site array limit | `qconf -sconf` (`max_aj_tasks`) |
 //!
 //! The `sh -c` scripts are constants ([`STATUS_SCRIPT`], [`ACCOUNTING_SCRIPT`],
 //! [`FIND_BY_NAME_SCRIPT`]) kept as files next to this module (`status.sh`, `accounting.sh`,
@@ -30,10 +32,10 @@
 //!
 //! `qsub -terse` prints `123`, or `123.1-5:1` for an array job; both are stored as given
 //! ([`SchedulerJobId`]) and `qdel`/`qhold`/`qrls` accept both. Status and accounting report one
-//! [`JobStatus`] per plain job (`123`) and per array task (`123.4`); an array's caller gathers
-//! the tasks of `123.1-5:1` by job number ([`SgeId::parse`] gives it). Ids that are none of
-//! these shapes (never produced by the parsers, so a corrupted record) are left out of every
-//! command, so an id can never become an option.
+//! [`JobStatus`] per plain job (`123`) and per array task (`123.4`); the engine follows each
+//! element by its own id, [`Scheduler::element_id`] of the array's (see Job arrays below). Ids
+//! that are none of these shapes (never produced by the parsers, so a corrupted record) are
+//! left out of every command, so an id can never become an option.
 //!
 //! # Status
 //!
@@ -64,6 +66,21 @@
 //! Accounting keeps old records: one name may come back several times (a resubmission, or an
 //! older job with the same task id), once per job number.
 //!
+//! # Job arrays
+//!
+//! Homogeneous tasks go as array jobs ([`Scheduler::arrays`]): `qsub -terse -t 1-N SCRIPT`
+//! (reply `123.1-N:1`), each element sees its index in `SGE_TASK_ID` (from 1) and is the task
+//! `123.7` everywhere after: `qstat -g d` lists it on its own row (a pending range
+//! `<tasks>2-9:1</tasks>` of another listing is expanded, see [`qstat`]), `qacct -j 123` gives
+//! one record per element (`taskid 7`), and `qdel 123.7` / `qhold 123.7` / `qrls 123.7` act on
+//! that element alone (Son of Grid Engine 8.1.9 takes the `JOB.TASK` form as well as `JOB -t
+//! TASK`, checked on the test bed). An array's elements write their scheduler logs to files of
+//! their own (`-o job.{id}.$TASK_ID.stdout`, [`ARRAY_DEFAULT_HEADER`]), as Grid Engine's own
+//! default does, so elements running at once never share one. The site's cap is the global
+//! `max_aj_tasks` of `qconf -sconf` (default 75000; 0 = none, then xpr keeps to the config's
+//! `max_array_size` or that default): it caps the index too, and indices start at 1, so it is
+//! also the most elements one array may have.
+//!
 //! # Errors
 //!
 //! A status or find-by-name reply from a command that exited non-zero is an error, never an
@@ -84,7 +101,9 @@ pub mod xml;
 use crate::command::{CommandOutput, CommandSpec, shell_program};
 use crate::ids::SchedulerJobId;
 use crate::resources::NodeAllocation;
-use crate::scheduler::{JobStatus, ParseError, Scheduler, SchedulerKind};
+use crate::scheduler::{
+    ArraySyntax, JobStatus, ParseError, Scheduler, SchedulerKind, nothing_to_do,
+};
 
 pub use ids::{SgeId, TaskRange};
 pub use qacct::{QacctRecord, parse_qacct};
@@ -102,6 +121,28 @@ pub const DEFAULT_HEADER: &[&str] = &[
     "#$ -r n",
     "#$ -cwd",
 ];
+
+/// The default header lines of an array job: [`DEFAULT_HEADER`] with one pair of log files per
+/// element (Grid Engine expands `$TASK_ID` in `-o`/`-e` when the element starts), so that
+/// elements running at the same time never write to one file.
+pub const ARRAY_DEFAULT_HEADER: &[&str] = &[
+    "#$ -N N_{id}",
+    "#$ -q {partition}",
+    "#$ -l h_rt={max_time}",
+    "#$ -o job.{id}.$TASK_ID.stdout",
+    "#$ -e job.{id}.$TASK_ID.stderr",
+    "#$ -S /bin/bash",
+    "#$ -r n",
+    "#$ -cwd",
+];
+
+/// The environment variable holding an array element's index (from 1; `undefined` outside
+/// arrays).
+pub const ARRAY_INDEX_VAR: &str = "SGE_TASK_ID";
+
+/// Grid Engine's default `max_aj_tasks`: the most elements of one array job when the site's
+/// configuration cannot be read.
+pub const DEFAULT_MAX_AJ_TASKS: u32 = 75_000;
 
 /// The prefix the default header puts before the task id in a job name.
 pub const JOB_NAME_PREFIX: &str = "N_";
@@ -176,6 +217,37 @@ fn valid_ids(ids: &[SchedulerJobId]) -> impl Iterator<Item = String> + '_ {
     ids.iter()
         .filter(|id| SgeId::parse(id.as_str()).is_some())
         .map(|id| id.as_str().to_owned())
+}
+
+/// `program ID...` over the valid ids, or [`nothing_to_do`] when none is left: `qdel` and
+/// friends must never run without an id.
+fn valid_ids_command(program: &str, ids: &[SchedulerJobId]) -> CommandSpec {
+    let ids: Vec<String> = valid_ids(ids).collect();
+    if ids.is_empty() {
+        return nothing_to_do();
+    }
+    CommandSpec::new(program).args(ids)
+}
+
+/// The job number of `id` as text: `123.1-5:1` and `123.7` -> `123`. An id that is no Grid
+/// Engine id (never one of the parsers' ids) is cut at its first dot, and stays invalid.
+fn job_number_text(id: &SchedulerJobId) -> String {
+    match SgeId::parse(id.as_str()) {
+        Some(parsed) => parsed.job.to_string(),
+        None => id.as_str().split('.').next().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The most elements of one array by a `qconf -sconf` listing: its `max_aj_tasks` (`None`
+/// when the listing has none, or 0, which lifts the limit).
+pub fn parse_max_aj_tasks(text: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next()? == "max_aj_tasks")
+            .then(|| words.next()?.parse::<u32>().ok())
+            .flatten()
+            .filter(|&limit| limit > 0)
+    })
 }
 
 /// Fails with `command`'s stderr when it exited non-zero.
@@ -352,16 +424,73 @@ impl Scheduler for SgeScheduler {
         Ok(statuses)
     }
 
+    /// `qdel ID...`: an array element (`123.7`) is deleted alone.
     fn cancel(&self, ids: &[SchedulerJobId]) -> CommandSpec {
-        CommandSpec::new("qdel").args(valid_ids(ids))
+        valid_ids_command("qdel", ids)
     }
 
     fn hold(&self, ids: &[SchedulerJobId]) -> CommandSpec {
-        CommandSpec::new("qhold").args(valid_ids(ids))
+        valid_ids_command("qhold", ids)
     }
 
     fn release(&self, ids: &[SchedulerJobId]) -> CommandSpec {
-        CommandSpec::new("qrls").args(valid_ids(ids))
+        valid_ids_command("qrls", ids)
+    }
+
+    fn arrays(&self) -> Option<ArraySyntax> {
+        Some(ArraySyntax {
+            index_var: ARRAY_INDEX_VAR,
+            first_index: 1,
+            default_limit: DEFAULT_MAX_AJ_TASKS,
+        })
+    }
+
+    /// `qsub -terse -t 1-COUNT SCRIPT` in `job_dir` (the name is the script's `-N`); the reply
+    /// is `123.1-COUNT:1`.
+    fn submit_array(
+        &self,
+        job_dir: &str,
+        script: &str,
+        _name: &str,
+        count: u32,
+    ) -> Option<CommandSpec> {
+        Some(
+            CommandSpec::new("qsub")
+                .arg("-terse")
+                .arg("-t")
+                .arg(format!("1-{count}"))
+                .arg(script)
+                .cwd(job_dir),
+        )
+    }
+
+    /// `123.1-12:1` (or `123`), 7 -> `123.7`.
+    fn element_id(&self, array: &SchedulerJobId, index: u32) -> Option<SchedulerJobId> {
+        Some(SchedulerJobId::new(format!(
+            "{}.{index}",
+            job_number_text(array)
+        )))
+    }
+
+    /// `123.7`, `123.1-12:1` -> `123`.
+    fn array_of(&self, id: &SchedulerJobId) -> SchedulerJobId {
+        SchedulerJobId::new(job_number_text(id))
+    }
+
+    fn array_default_header(&self) -> &'static [&'static str] {
+        ARRAY_DEFAULT_HEADER
+    }
+
+    /// `qconf -sconf`: the global configuration, with `max_aj_tasks`.
+    fn site_array_limit(&self) -> Option<CommandSpec> {
+        Some(CommandSpec::new("qconf").arg("-sconf"))
+    }
+
+    fn parse_site_array_limit(&self, output: &CommandOutput) -> Option<u32> {
+        if !output.succeeded() {
+            return None;
+        }
+        parse_max_aj_tasks(&output.stdout_text())
     }
 }
 
@@ -393,5 +522,54 @@ mod tests {
         let find = s.find_by_name(&["abc".into(), "a*".into(), "x y".into()]);
         assert_eq!(find.args.last().unwrap(), "N_abc");
         assert_eq!(find.args.len(), 4);
+    }
+
+    #[test]
+    fn no_valid_id_runs_nothing() {
+        let s = SgeScheduler;
+        let hostile = [SchedulerJobId::new("-u"), SchedulerJobId::new("*")];
+        for cmd in [s.cancel(&hostile), s.hold(&[]), s.release(&hostile)] {
+            assert_eq!(cmd.to_string(), "true");
+        }
+    }
+
+    #[test]
+    fn array_elements_are_job_dot_task() {
+        let s = SgeScheduler;
+        let syntax = s.arrays().unwrap();
+        assert_eq!((syntax.index_var, syntax.first_index), ("SGE_TASK_ID", 1));
+        assert_eq!(
+            s.submit_array("/w/grp_a", "xpr_group.sh", "a", 12)
+                .unwrap()
+                .to_string(),
+            "cd /w/grp_a && qsub -terse -t 1-12 xpr_group.sh"
+        );
+        let array = SchedulerJobId::new("123.1-12:1");
+        assert_eq!(s.element_id(&array, 7).unwrap().as_str(), "123.7");
+        // A one-element array's reply `123.1-1:1` is stored as `123.1`.
+        let single = SchedulerJobId::new("124.1");
+        assert_eq!(s.element_id(&single, 1).unwrap().as_str(), "124.1");
+        for id in ["123.7", "123.1-12:1", "123"] {
+            assert_eq!(s.array_of(&SchedulerJobId::new(id)).as_str(), "123");
+        }
+        assert_eq!(
+            s.cancel(&[SchedulerJobId::new("123.7")]).to_string(),
+            "qdel 123.7"
+        );
+    }
+
+    #[test]
+    fn max_aj_tasks_is_the_array_limit() {
+        let conf =
+            "#global:\nmax_aj_instances             2000\nmax_aj_tasks                 500\n";
+        assert_eq!(parse_max_aj_tasks(conf), Some(500));
+        assert_eq!(parse_max_aj_tasks("max_aj_tasks 0\n"), None);
+        assert_eq!(parse_max_aj_tasks("max_aj_instances 2000\n"), None);
+        let failed = CommandOutput {
+            code: Some(1),
+            stdout: b"max_aj_tasks 500\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        assert_eq!(SgeScheduler.parse_site_array_limit(&failed), None);
     }
 }
