@@ -2,7 +2,7 @@
 //! same run, with the ratio and the issue's target.
 //!
 //! ```text
-//! cargo bench --bench micro [-- ls|hash|stage|memory ...]   (default: all four)
+//! cargo bench --bench micro [-- ls|hash|stage|memory|record|submit ...]   (default: all)
 //! ```
 //!
 //! - `ls`: the release `xpr ls` over a jobs DB of 100,000 tasks (default and `-s ongoing`),
@@ -14,6 +14,11 @@
 //!   least 0.8x the raw pipe's throughput. Needs the test bed (`tests/testbed/setup.sh`).
 //! - `memory`: peak RSS (`VmHWM`) of a process following 10,000 Slurm tasks. Target: under
 //!   100 MB.
+//! - `record`: recording a 100,000-point sweep in the jobs DB, against one transaction per
+//!   task. Target: at least 50,000 tasks a second (see `micro/sweep.rs`).
+//! - `submit`: peak RSS and SSH round trips of submitting a 10,000-point sweep (packed and as
+//!   arrays) to the test bed's Slurm, against a 1,000-point one. Targets: under 150 MB; round
+//!   trips not growing with the number of tasks.
 //!
 //! The machine is shared and small, so the figures are noisy: each side runs several times,
 //! alternating with the other, and medians are compared. Scratch data lives under `/tmp` and is
@@ -29,13 +34,19 @@ mod ls;
 mod memory;
 #[path = "micro/stage.rs"]
 mod stage;
+#[path = "micro/sweep.rs"]
+mod sweep;
 
-const ALL: [&str; 4] = ["ls", "hash", "stage", "memory"];
+const ALL: [&str; 6] = ["ls", "hash", "stage", "memory", "record", "submit"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(memory::CHILD_ARG) {
         memory::child(&args[1..]);
+        return;
+    }
+    if args.first().map(String::as_str) == Some(sweep::CHILD_ARG) {
+        sweep::child(&args[1..]);
         return;
     }
     // `cargo bench` passes `--bench` (and filters as plain words).
@@ -60,6 +71,8 @@ fn main() {
             "ls" => ls::run(),
             "hash" => hash::run(),
             "stage" => stage::run(),
+            "record" => sweep::record(),
+            "submit" => sweep::submit(),
             _ => memory::run(),
         };
         rows.extend(more);

@@ -93,7 +93,7 @@ async fn accounting_that_lags_is_waited_for_and_then_gives_the_result() {
 }
 
 #[tokio::test]
-async fn a_final_state_in_the_queue_is_used_while_accounting_does_not_know_the_job() {
+async fn a_final_state_in_the_queue_is_used_when_accounting_does_not_know_the_job_in_time() {
     let f = fixture(&["fake"]);
     let id = f.start(&["slow"]).await.remove(0);
     let n = f.job_of(&id);
@@ -101,9 +101,38 @@ async fn a_final_state_in_the_queue_is_used_while_accounting_does_not_know_the_j
     f.cluster().set(n, FakeState::Ended(JobState::Timeout));
     f.cluster().show(n, true, false);
     f.poll().await;
+    // Accounting's record (run time, the scheduler's words) is waited for a few seconds ...
+    assert_eq!(f.status(&id), TaskStatus::Submitted);
+    f.clock.advance(Duration::from_secs(4));
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Submitted);
+    // ... then the queue's word stands.
+    f.clock.advance(Duration::from_secs(2));
+    f.poll().await;
     let record = f.session.get(&id).unwrap();
     assert_eq!(record.status, TaskStatus::Failed);
     assert_eq!(record.end_state, Some(EndState::Timeout));
+}
+
+#[tokio::test]
+async fn an_accounting_record_that_comes_within_the_grace_is_used() {
+    let f = fixture(&["fake"]);
+    let id = f.start(&["slow"]).await.remove(0);
+    let n = f.job_of(&id);
+    f.cluster().set(n, FakeState::Ended(JobState::Timeout));
+    f.cluster().show(n, true, false);
+    f.poll().await;
+    assert_eq!(f.status(&id), TaskStatus::Submitted);
+    f.clock.advance(Duration::from_secs(1));
+    f.cluster().show(n, true, true);
+    f.poll().await;
+    let record = f.session.get(&id).unwrap();
+    assert_eq!(record.end_state, Some(EndState::Timeout));
+    assert_eq!(
+        f.cluster().count("fake-acct"),
+        2,
+        "accounting asked twice, not more"
+    );
 }
 
 #[tokio::test]

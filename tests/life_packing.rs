@@ -100,6 +100,49 @@ async fn twenty_tasks_packed_five_a_job_on_the_local_queue_end_each_as_its_own()
     let requests = tasks(20, &failing, "loc", Submission::Packed(PackSize::PerJob(5)));
     let jobs = run_and_check(&session, requests, &failing).await;
     assert_eq!(jobs.len(), 4, "20 tasks, 5 per job: {jobs:?}");
+    // The scripts xpr wrote (the packs' and the tasks') pass shellcheck.
+    let remote = bed.root.path().join("remote");
+    let mut scripts: Vec<std::path::PathBuf> = std::fs::read_dir(&remote)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter_map(|dir| {
+            let name = dir.file_name()?.to_string_lossy().into_owned();
+            if name.starts_with("grp_") {
+                Some(dir.join("xpr_group.sh"))
+            } else if name.starts_with("run_") {
+                Some(dir.join("xpr_job.sh"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    scripts.sort();
+    assert_eq!(
+        scripts
+            .iter()
+            .filter(|p| p.ends_with("xpr_group.sh"))
+            .count(),
+        4
+    );
+    if std::process::Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("shellcheck")
+            .args(["--format=gcc", "--"])
+            .args(&scripts)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    } else {
+        eprintln!("SKIPPED the shellcheck part: shellcheck is not installed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

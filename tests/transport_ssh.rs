@@ -128,7 +128,8 @@ async fn runs_commands_on_every_host() {
     }
 }
 
-#[tokio::test]
+// Two workers: the command of one handle runs while the test's thread waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_per_host_is_shared() {
     let Some(tb) = Testbed::require("ssh") else {
         return;
@@ -149,10 +150,33 @@ async fn one_connection_per_host_is_shared() {
         .unwrap();
     assert_eq!(out.stdout, b"hi\n");
     c.close().await.unwrap();
+    // One handle closing does not cut the commands of another that shares the connection
+    // (two sessions of one program): only the last one to close ends it.
+    let mark = format!("/tmp/xpr-close-test-{}", std::process::id());
+    let long = {
+        let b = b.clone();
+        let cmd =
+            CommandSpec::new("sh").args(["-c", "touch \"$1\"; sleep 2; rm -f \"$1\"", "sh", &mark]);
+        tokio::spawn(async move { b.run(&cmd, Retry::Never).await })
+    };
+    wait_for("the long command to run", Duration::from_secs(20), || {
+        plain_ssh(&tb, "xpr-local", &["test", "-e", &mark])
+            .status
+            .success()
+            .then_some(())
+    });
     a.close().await.unwrap();
+    let out = long
+        .await
+        .unwrap()
+        .expect("a command of another handle survives close()");
+    assert!(out.succeeded());
+    assert!(b.control_path().await.is_some_and(|p| p.exists()));
+    drop((a, shared));
+    b.close().await.unwrap();
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "close() leaves no socket or log behind"
+        "the last close() leaves no socket or log behind"
     );
     // close() is not final: the next command reconnects.
     let out = b.run(&CommandSpec::new("true"), Retry::Safe).await.unwrap();
@@ -160,7 +184,7 @@ async fn one_connection_per_host_is_shared() {
     let path = b.control_path().await.unwrap();
     let pid = master_pid(&tb, &path);
     // Dropping the last handle ends the master this process started (best effort).
-    drop((a, b, shared));
+    drop(b);
     assert!(!path.exists(), "the socket is removed on drop");
     wait_for(
         "the master to exit after the last handle was dropped",

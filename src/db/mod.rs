@@ -290,6 +290,10 @@ impl Db {
             .map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql)?;
+        // 64 MB of page cache (the default is 2 MB): recording a sweep of 100,000 tasks
+        // updates six indexes whose pages would otherwise be read again and again.
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(sql)?;
         let mut db = Db { conn, path };
         db.migrate()?;
         Ok(db)

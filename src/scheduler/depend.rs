@@ -51,9 +51,9 @@ pub fn supports(kind: SchedulerKind, after: AfterEnd) -> bool {
 /// reply; one that could break the line out of its directive is never written into a script).
 pub fn dependency_line(kind: SchedulerKind, deps: &[NativeDependency]) -> Option<String> {
     if deps.is_empty()
-        || deps
-            .iter()
-            .any(|d| !supports(kind, d.after) || !plain_id(&d.job))
+        || deps.iter().any(|d| {
+            !supports(kind, d.after) || !plain_id(&d.job) || !holds_on_element(kind, &d.job)
+        })
     {
         return None;
     }
@@ -100,6 +100,19 @@ pub fn dependency_line(kind: SchedulerKind, deps: &[NativeDependency]) -> Option
         }
         SchedulerKind::Local => return None,
     })
+}
+
+/// False for the id of an array element the scheduler cannot hold a job on: Grid Engine's
+/// `-hold_jid 235.2` is refused (`job "235.2" not found`), and PBS Pro holds on jobs and whole
+/// arrays, not subjobs (`123[7].server`). Slurm (`123_7`) and LSF (`done(123[7])`) hold on
+/// elements. Such a child waits in xpr instead.
+fn holds_on_element(kind: SchedulerKind, id: &SchedulerJobId) -> bool {
+    let id = id.as_str();
+    match kind {
+        SchedulerKind::Sge => !id.contains('.'),
+        SchedulerKind::Pbs => !id.contains('[') || id.contains("[]"),
+        _ => true,
+    }
 }
 
 fn plain_id(id: &SchedulerJobId) -> bool {
@@ -155,6 +168,25 @@ mod tests {
             )
             .unwrap(),
             "#PBS -W depend=afterok:9.pbs-server"
+        );
+    }
+
+    #[test]
+    fn no_line_on_array_elements_the_scheduler_cannot_hold_on() {
+        let any = |job| [dep(AfterEnd::Any, job)];
+        assert_eq!(dependency_line(SchedulerKind::Sge, &any("235.2")), None);
+        assert_eq!(dependency_line(SchedulerKind::Pbs, &any("12[3].srv")), None);
+        assert_eq!(
+            dependency_line(SchedulerKind::Slurm, &any("12_3")).unwrap(),
+            "#SBATCH --dependency=afterany:12_3"
+        );
+        assert_eq!(
+            dependency_line(SchedulerKind::Lsf, &any("12[3]")).unwrap(),
+            "#BSUB -w \"ended(12[3])\""
+        );
+        assert_eq!(
+            dependency_line(SchedulerKind::Sge, &any("235")).unwrap(),
+            "#$ -hold_jid 235"
         );
     }
 

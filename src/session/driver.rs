@@ -72,6 +72,8 @@ pub struct SystemDriver {
     site_limit: tokio::sync::OnceCell<Option<u32>>,
     /// The site's array size limit, asked once (see [`SystemDriver::array_limit`]).
     array_limit: tokio::sync::OnceCell<u32>,
+    /// Remote commands run so far (see [`SystemDriver::round_trips`]).
+    round_trips: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for SystemDriver {
@@ -111,7 +113,26 @@ impl SystemDriver {
             scheduler,
             site_limit: tokio::sync::OnceCell::new(),
             array_limit: tokio::sync::OnceCell::new(),
+            round_trips: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many remote commands (round trips to the system's host: queries, batches, tar
+    /// streams) this driver has run: what a sweep's submission costs in latency over a slow
+    /// link grows with this, not with its number of tasks.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_round_trip(&self) {
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs `cmd` on the host, counted as one round trip.
+    async fn run(&self, cmd: &CommandSpec, retry: Retry) -> Result<CommandOutput, SessionError> {
+        self.count_round_trip();
+        Ok(self.transport.run(cmd, retry).await?)
     }
 
     /// The scheduler adapter.
@@ -132,7 +153,7 @@ impl SystemDriver {
                 };
                 let site = match self.scheduler.site_array_limit() {
                     None => None,
-                    Some(cmd) => match self.transport.run(&cmd, Retry::Safe).await {
+                    Some(cmd) => match self.run(&cmd, Retry::Safe).await {
                         Ok(out) => self.scheduler.parse_site_array_limit(&out),
                         Err(e) => {
                             tracing::warn!(system = %self.system.name, error = %e, "cannot read the site's array size limit");
@@ -160,7 +181,7 @@ impl SystemDriver {
             .site_limit
             .get_or_init(|| async {
                 let cmd = self.scheduler.site_job_limit()?;
-                match self.transport.run(&cmd, Retry::Safe).await {
+                match self.run(&cmd, Retry::Safe).await {
                     Ok(out) => {
                         let limit = self.scheduler.parse_site_job_limit(&out);
                         if let Some(limit) = limit {
@@ -183,7 +204,7 @@ impl SystemDriver {
         let Some(cmd) = self.scheduler.user_jobs() else {
             return Ok(None);
         };
-        let out = self.transport.run(&cmd, Retry::Safe).await?;
+        let out = self.run(&cmd, Retry::Safe).await?;
         if !out.succeeded() {
             return Err(self.remote_error(format!("`{cmd}` failed: {}", out.stderr_text().trim())));
         }
@@ -234,7 +255,7 @@ impl SystemDriver {
         let mut out = HashMap::new();
         for chunk in chunk_by_len(ids, |j| j.as_str().len()) {
             let cmd = build(self.scheduler.as_ref(), chunk);
-            let reply = self.transport.run(&cmd, Retry::Safe).await?;
+            let reply = self.run(&cmd, Retry::Safe).await?;
             let parsed = parse(self.scheduler.as_ref(), &reply).map_err(|e| {
                 tracing::debug!(system = %self.system.name, what, command = %cmd, "reply does not parse");
                 self.parse_error(e)
@@ -265,7 +286,7 @@ impl SystemDriver {
     pub async fn cancel(&self, ids: &[SchedulerJobId]) -> Result<(), SessionError> {
         for chunk in chunk_by_len(ids, |j| j.as_str().len()) {
             let cmd = self.scheduler.cancel(chunk);
-            let out = self.transport.run(&cmd, Retry::Never).await?;
+            let out = self.run(&cmd, Retry::Never).await?;
             if !out.succeeded() {
                 tracing::warn!(system = %self.system.name, command = %cmd, stderr = %out.stderr_text(), "cancel reported an error");
             }
@@ -289,7 +310,7 @@ impl SystemDriver {
                 OsString::from(lock),
             ])
             .stdin(frame_lines(lines));
-        let out = self.transport.run(&cmd, retry).await?;
+        let out = self.run(&cmd, retry).await?;
         let reply = parse_batch_reply(&out.stdout);
         Ok((cmd, out, reply))
     }
@@ -409,6 +430,7 @@ impl SystemDriver {
         let mut input = tokio::fs::File::open(tar)
             .await
             .map_err(SessionError::io("reading", tar))?;
+        self.count_round_trip();
         let out = self
             .transport
             .run_streaming(&cmd, Some(&mut input), None)
@@ -430,6 +452,7 @@ impl SystemDriver {
         let mut file = tokio::fs::File::create(tar)
             .await
             .map_err(SessionError::io("creating", tar))?;
+        self.count_round_trip();
         let out = self
             .transport
             .run_streaming(&cmd, None, Some(&mut file))
@@ -446,25 +469,27 @@ impl SystemDriver {
 
     /// Waits until one of the run dirs `dirs` (relative to the remote `$HOME`, or absolute)
     /// has its exit status marker, napping `naps` (seconds) between looks; returns those that
-    /// have one (none: the naps ran out). One command, no scheduler query: only the run dirs
-    /// are looked at.
+    /// have one, each with the status it holds (`None` when unreadable); none: the naps ran
+    /// out. One command, no scheduler query: only the run dirs are looked at.
     pub async fn watch_markers(
         &self,
         naps: &[f64],
         dirs: &[String],
-    ) -> Result<Vec<String>, SessionError> {
+    ) -> Result<Vec<(String, Option<i32>)>, SessionError> {
         let naps: Vec<String> = naps.iter().map(|n| format!("{n:.2}")).collect();
         let cmd = CommandSpec::new("sh")
             .args(["-c", WATCH_PROGRAM, "xpr-watch"])
             .arg(naps.join(" "))
             .args(dirs.iter().map(OsString::from));
-        let out = self.transport.run(&cmd, Retry::Safe).await?;
+        let out = self.run(&cmd, Retry::Safe).await?;
         let out = check_success(self.host(), &cmd, out)?;
         Ok(out
             .stdout_text()
             .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
+            .filter_map(|l| {
+                let (code, dir) = l.split_once(' ')?;
+                Some((dir.to_owned(), code.trim().parse().ok()))
+            })
             .collect())
     }
 
@@ -474,7 +499,7 @@ impl SystemDriver {
             let cmd = CommandSpec::new("sh")
                 .args(["-c", CLEAN_PROGRAM, "xpr-clean", base])
                 .args(chunk.iter().map(OsString::from));
-            let out = self.transport.run(&cmd, Retry::Safe).await?;
+            let out = self.run(&cmd, Retry::Safe).await?;
             check_success(self.host(), &cmd, out)?;
         }
         Ok(())

@@ -262,11 +262,22 @@ impl Session {
         let mut ended = Vec::new();
         for record in to_account {
             let job = record.scheduler_job_id.clone().expect("filtered above");
-            let known = accounting
-                .get(&job)
-                .filter(|s| s.state.is_final())
-                .or_else(|| status.get(&job).filter(|s| s.state.is_final()));
-            if let Some(s) = known {
+            if let Some(s) = accounting.get(&job).filter(|s| s.state.is_final()) {
+                ended.push(Ended {
+                    job: Some(s.clone()),
+                    record,
+                });
+                continue;
+            }
+            if let Some(s) = status.get(&job).filter(|s| s.state.is_final()) {
+                // The queue says it ended and accounting has no record yet (slurmdbd takes a
+                // moment): its run time, memory and words say why it failed, so it is waited
+                // for a little; then the queue's word stands.
+                if !record.cancel_requested()
+                    && self.unaccounted_for(&record.id)? < ACCOUNTING_GRACE
+                {
+                    continue;
+                }
                 ended.push(Ended {
                     job: Some(s.clone()),
                     record,
@@ -594,6 +605,10 @@ impl Session {
             }
             let target = self.stage_root().join(name);
             let old = scratch.join(format!("{name}.old"));
+            // The clock of a job missing from accounting is this machine's, not the job's:
+            // it stays with the local run dir, and one the remote side sent is never read.
+            let _ = fs::remove_file(fresh.join(UNACCOUNTED_FILE));
+            let _ = fs::rename(target.join(UNACCOUNTED_FILE), fresh.join(UNACCOUNTED_FILE));
             if target.exists() {
                 fs::rename(&target, &old).map_err(SessionError::io("moving aside", &target))?;
             }
@@ -973,6 +988,9 @@ impl Session {
     ) -> Result<(usize, bool), SessionError> {
         let end = Instant::now() + wait;
         let mut finished = 0;
+        // Tasks whose marker was seen and that the next poll finishes (a job of its own that
+        // exited non-zero: accounting says why): not looked at again in this wait.
+        let mut seen: HashSet<TaskId> = HashSet::new();
         loop {
             let left = end.saturating_duration_since(Instant::now());
             // Submitted ones too: a job may run, even end, before a poll sees it start.
@@ -982,7 +1000,7 @@ impl Session {
             // The oldest first, as many as one command takes.
             let mut dirs: Vec<String> = Vec::new();
             let mut by_dir: HashMap<String, TaskId> = HashMap::new();
-            for task in &running {
+            for task in running.iter().filter(|t| !seen.contains(&t.id)) {
                 if let Some(dir) = &task.remote_dir {
                     let dir = dir.strip_prefix("~/").unwrap_or(dir).to_owned();
                     by_dir.insert(dir.clone(), task.id.clone());
@@ -998,14 +1016,15 @@ impl Session {
             }
             let driver = self.driver(system).await?;
             let marked = driver.watch_markers(&naps(left), &dirs).await?;
-            let ids: Vec<TaskId> = marked
-                .iter()
-                .filter_map(|d| by_dir.get(d).cloned())
+            let marked: Vec<(TaskId, Option<i32>)> = marked
+                .into_iter()
+                .filter_map(|(d, code)| Some((by_dir.get(&d)?.clone(), code)))
                 .collect();
-            if ids.is_empty() {
+            if marked.is_empty() {
                 return Ok((finished, false));
             }
-            finished += self.collect_marked(&driver, &ids).await?;
+            finished += self.collect_marked(&driver, &marked).await?;
+            seen.extend(marked.into_iter().map(|(id, _)| id));
             let unfinished: Vec<TaskStatus> = TaskStatus::ALL
                 .into_iter()
                 .filter(|s| !s.is_finished())
@@ -1021,20 +1040,25 @@ impl Session {
         }
     }
 
-    /// Brings back the run dirs of `ids` (tasks whose jobs run and whose exit status markers
-    /// are there) and finishes those whose marker is the final word now: a clean exit, or
-    /// any exit of a packed task (its pack's own end says nothing of it). A job of its own
-    /// that exited non-zero is left to the next poll, which asks accounting why. Returns how
-    /// many were finished.
+    /// Brings back the run dirs of `marked` (tasks whose exit status markers are there, with
+    /// the status each holds) and finishes those whose marker is the final word now: a clean
+    /// exit, or any exit of a packed task (its pack's own end says nothing of it). A job of its
+    /// own that exited non-zero is left to the next poll, which asks accounting why (its run
+    /// dir is not fetched twice). Returns how many were finished.
     async fn collect_marked(
         &self,
         driver: &SystemDriver,
-        ids: &[TaskId],
+        marked: &[(TaskId, Option<i32>)],
     ) -> Result<usize, SessionError> {
         let mut ended = Vec::new();
-        for id in ids {
+        for (id, code) in marked {
             let record = self.get_async(id).await?;
-            if TaskStatus::IN_SCHEDULER.contains(&record.status) {
+            let packed = record.group.is_some()
+                && matches!(
+                    self.stored(&record)?.submission,
+                    super::Submission::Packed(_)
+                );
+            if TaskStatus::IN_SCHEDULER.contains(&record.status) && (*code == Some(0) || packed) {
                 ended.push(Ended { record, job: None });
             }
         }
@@ -1060,6 +1084,10 @@ impl Session {
         Ok(finished)
     }
 }
+
+/// How long a job the queue shows ended may wait for its accounting record before the queue's
+/// word is taken instead.
+const ACCOUNTING_GRACE: Duration = Duration::from_secs(5);
 
 /// The first nap of a marker watch; shorter waits are slept through.
 const MARKER_NAP: Duration = Duration::from_millis(200);

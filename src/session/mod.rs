@@ -574,6 +574,15 @@ impl Session {
         self.drivers().insert(sys.name.clone(), Arc::new(cell));
     }
 
+    /// How many remote commands this session has run on `system` so far (0 before it first
+    /// reached it): see [`SystemDriver::round_trips`].
+    pub fn round_trips(&self, system: &str) -> u64 {
+        self.drivers()
+            .get(&SystemName::new(system))
+            .and_then(|cell| cell.get().map(|d| d.round_trips()))
+            .unwrap_or(0)
+    }
+
     fn drivers(&self) -> MutexGuard<'_, HashMap<SystemName, DriverCell>> {
         self.inner.drivers.lock().unwrap_or_else(|e| e.into_inner())
     }

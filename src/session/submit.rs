@@ -892,7 +892,12 @@ impl Session {
         names.dedup();
         let found: HashMap<String, Vec<JobStatus>> = driver.find_by_name(base, &names).await?;
         for record in records {
-            let job = match found.get(&job_name(record)).and_then(|jobs| pick_job(jobs)) {
+            // An array's elements all carry its name: several jobs are expected there.
+            let one_expected = record.group.is_none();
+            let job = match found
+                .get(&job_name(record))
+                .and_then(|jobs| pick_job(jobs, one_expected))
+            {
                 Some(job) => Some(self.member_job(driver, record, job)?),
                 None => None,
             };
@@ -985,9 +990,10 @@ fn creation_order(
 }
 
 /// The job to adopt among those carrying a task's name: the first submitted (lowest number),
-/// so the job the DB follows is stable whatever order the reply lists them in.
-fn pick_job(jobs: &[JobStatus]) -> Option<SchedulerJobId> {
-    if jobs.len() > 1 {
+/// so the job the DB follows is stable whatever order the reply lists them in. Several jobs
+/// where `one_expected` is logged.
+fn pick_job(jobs: &[JobStatus], one_expected: bool) -> Option<SchedulerJobId> {
+    if one_expected && jobs.len() > 1 {
         tracing::warn!(
             jobs = ?jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
             "several jobs carry one task's name; following the first"

@@ -9,8 +9,11 @@
 //! `INT` to the job's processes, then `KILL`) writes no exit status, even when the script
 //! itself outlives its command for a moment: the shell traps those signals while the command
 //! runs and skips the marker when one came. Its end is then the scheduler's word (accounting),
-//! and a packed task killed with its pack runs again. A command that dies of a signal of its
-//! own (a segmentation fault: 139) still has its exit status written.
+//! and a packed task killed with its pack runs again. A scheduler may signal the command before
+//! the script: a command killed by `TERM` or `INT` (exit 143 or 130) makes the script wait a
+//! second for a signal of its own before it writes the marker. A command that dies of a signal
+//! of its own (a segmentation fault: 139, or a `TERM` nobody sent the job) still has its exit
+//! status written.
 
 use std::ffi::OsStr;
 
@@ -58,6 +61,9 @@ pub fn body_lines(spec: &TaskSpec) -> Vec<String> {
     }
     lines.push(format!(") > {STDOUT_FILE} 2> {STDERR_FILE} < /dev/null"));
     lines.push("xpr_status=$?".to_owned());
+    // A command killed by TERM or INT may be the first of the job's processes a scheduler
+    // signals: the script's own signal can come a moment later. Give it that moment.
+    lines.push("case $xpr_status in 130|143) sleep 1 ;; esac".to_owned());
     // Killed with its job: no exit status, so it is never taken for finished.
     lines.push("[ -z \"$xpr_killed\" ] || exit \"$xpr_status\"".to_owned());
     if !spec.post_commands.is_empty() {

@@ -380,8 +380,14 @@ impl Transport for SshTransport {
         Box::pin(self.exec(cmd, Retry::Never, stdin, stdout))
     }
 
+    /// Ends the master connection, unless another transport of this process still uses it
+    /// (transports of one target share it: one session closing must not cut another's
+    /// commands); the last one to close ends it.
     fn close(&self) -> BoxFuture<'_, Result<(), TransportError>> {
         Box::pin(async move {
+            if Arc::strong_count(&self.conn) > 1 {
+                return Ok(());
+            }
             let master = self.conn.state.lock().await.master.take();
             if let Some(master) = master {
                 self.conn.retire(&master).await;

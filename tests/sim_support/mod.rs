@@ -225,6 +225,16 @@ impl SimBed {
 
     /// Runs an adapter command through the transport with the simulator first on PATH.
     pub fn run(&self, spec: CommandSpec) -> CommandOutput {
+        // Jobs start in a login shell, as PBS's and LSF's do: on this machine, with a HOME of
+        // their own, so that the machine's own profile stays out of them (root's runs
+        // `pyenv rehash`, whose lock a killed job can leave behind for every later one).
+        let spec = if self.local.is_some() && !spec.env.iter().any(|(k, _)| k == "HOME") {
+            let home = self.work.join(".home");
+            std::fs::create_dir_all(&home).unwrap();
+            spec.env("HOME", home.as_os_str())
+        } else {
+            spec
+        };
         let spec = sim_env(
             spec,
             &self.bin,

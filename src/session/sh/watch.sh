@@ -7,8 +7,9 @@
 #        and once after the last; growing naps keep a quiet wait light on a shared filesystem.
 # $2...  run dirs, relative to $HOME or absolute.
 # stdin  unused.
-# stdout the run dirs that have their `xpr.exit`, one per line, as soon as one has; nothing
-#        when none has by the end. Exit 0 (1 when $HOME cannot be entered).
+# stdout `<exit status> <run dir>` for each run dir that has its `xpr.exit`, one per line, as
+#        soon as one has; nothing when none has by the end. Exit 0 (1 when $HOME cannot be
+#        entered).
 cd -- "$HOME" || exit 1
 naps=$1
 shift
@@ -16,7 +17,8 @@ look() {
   found=
   for d in "$@"; do
     if [ -e "$d/xpr.exit" ]; then
-      printf '%s\n' "$d"
+      read -r code < "$d/xpr.exit" || code=
+      printf '%s %s\n' "$code" "$d"
       found=1
     fi
   done
