@@ -167,3 +167,34 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("starting the async runtime")
 }
+
+/// Peak resident memory of this process so far, in kB (`VmHWM`).
+pub fn peak_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// Runs this bench binary again as a measuring child (`CHILD_ARG ARGS...`) and returns the
+/// `key value` lines it printed.
+pub fn run_child(child_arg: &str, args: &[&std::ffi::OsStr]) -> HashMap<String, f64> {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let out = std::process::Command::new(exe)
+        .arg(child_arg)
+        .args(args)
+        .output()
+        .expect("running the child");
+    assert!(
+        out.status.success(),
+        "child {child_arg} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.parse().expect("a number")))
+        .collect()
+}

@@ -14,9 +14,7 @@
 //! The baseline is the same child's peak after opening the session, before its work. The test
 //! bed's Slurm allows 30,000 jobs (`MaxJobCount`), room for these besides other tests' jobs.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use xpr::config::LoadedConfig;
@@ -25,7 +23,7 @@ use xpr::resources::{CountRequest, Resources};
 use xpr::session::{Session, SessionError, SessionOptions, StartRequest};
 use xpr::task::TaskSpec;
 
-use crate::common::{Row, Scratch, runtime, secs, testbed_env, timed};
+use crate::common::{Row, Scratch, peak_kb, runtime, secs, testbed_env, timed};
 
 /// The first argument that makes this binary a measuring child.
 pub const CHILD_ARG: &str = "__memory-child";
@@ -35,16 +33,6 @@ const TASKS: usize = 10_000;
 const FOLLOW_FOR: Duration = Duration::from_secs(20);
 /// The target for the following process's peak RSS, in MB (10^6 bytes).
 const TARGET_MB: f64 = 100.0;
-
-/// Peak resident memory of this process so far, in kB (`VmHWM`).
-fn peak_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
 
 fn session(root: &Path) -> Session {
     let loaded = LoadedConfig::from_files(&[root.join("config.json")], root).expect("the config");
@@ -109,26 +97,6 @@ pub fn child(args: &[String]) {
     println!("peak_kb {}", peak_kb());
 }
 
-/// Runs one child phase and returns its `key value` lines.
-fn run_child(phase: &str, root: &Path) -> HashMap<String, f64> {
-    let exe = std::env::current_exe().expect("this bench's path");
-    let out = Command::new(exe)
-        .args([CHILD_ARG, phase])
-        .arg(root)
-        .output()
-        .expect("running the child");
-    assert!(
-        out.status.success(),
-        "memory child {phase} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.parse().expect("a number")))
-        .collect()
-}
-
 /// The `memory` rows of the table.
 pub fn run() -> Vec<Row> {
     let env = match testbed_env() {
@@ -150,11 +118,14 @@ pub fn run() -> Vec<Row> {
     }}});
     std::fs::write(root.join("config.json"), config.to_string()).expect("writing the config");
     eprintln!("memory: starting {TASKS} held tasks on the test bed's Slurm");
-    let populate = run_child("populate", root);
+    let run_child = |phase: &str| {
+        crate::common::run_child(CHILD_ARG, &[std::ffi::OsStr::new(phase), root.as_os_str()])
+    };
+    let populate = run_child("populate");
     eprintln!("memory: following them for {}", secs(FOLLOW_FOR));
-    let follow = run_child("follow", root);
+    let follow = run_child("follow");
     eprintln!("memory: cancelling them and removing their run dirs");
-    run_child("cancel", root);
+    run_child("cancel");
     let mb = |kb: f64| kb * 1024.0 / 1e6;
     let row = |what: String, peak: f64, idle: f64, target: bool| Row {
         measure: what,

@@ -2,7 +2,7 @@
 //! 10,000-point sweep to the test bed's real Slurm (peak memory, SSH round trips).
 //!
 //! - `record`: [`Db::create_tasks`] of 100,000 new tasks in one call (one transaction), each
-//!   with a spec of the size a real task stores (~2.5 KB: its job script and arguments),
+//!   with a spec of the size a real task stores (~1.6 KB: its job script, resources and retry settings),
 //!   against the one-transaction-per-task path ([`Db::create_task`] per task, what
 //!   `start_many` did before) on 5,000 tasks. Target: at least 50,000 tasks a second.
 //! - `submit`: a child process starts a sweep of 1,000 and one of 10,000 points with
@@ -13,9 +13,7 @@
 //!   same for 1,000 and 10,000 points (they grow with jobs or chunks, not tasks). The jobs are
 //!   cancelled and the run dirs removed afterwards.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use xpr::config::LoadedConfig;
 use xpr::db::{Db, NewTask, TaskFilter};
@@ -25,7 +23,7 @@ use xpr::session::{PackSize, Session, SessionOptions, StartRequest, Submission, 
 use xpr::sweep::{Param, SweepSpec};
 use xpr::task::TaskSpec;
 
-use crate::common::{Row, Scratch, runtime, secs, testbed_env, timed};
+use crate::common::{Row, Scratch, peak_kb, runtime, secs, testbed_env, timed};
 
 /// The first argument that makes this binary a sweep-submitting child.
 pub const CHILD_ARG: &str = "__sweep-child";
@@ -54,8 +52,9 @@ fn new_task(i: usize, spec: &str) -> NewTask {
 /// The `record` rows.
 pub fn record() -> Vec<Row> {
     let scratch = Scratch::new("sweep-record");
-    // About what a real task stores: its spec with a ~2 KB job script.
-    let spec = format!("{{\"script\":\"{}\"}}", "#SBATCH --x\\n".repeat(190));
+    // About what a real task stores: its spec (~1.6 KB, as a sweep task of one command line
+    // has: its job script, resources and retry settings).
+    let spec = format!("{{\"script\":\"{}\"}}", "#SBATCH --x\\n".repeat(110));
     let tasks: Vec<(NewTask, Vec<_>)> = (0..RECORDED)
         .map(|i| (new_task(i, &spec), Vec::new()))
         .collect();
@@ -85,16 +84,6 @@ pub fn record() -> Vec<Row> {
         target: format!(">= {TARGET_RATE:.0} tasks/s"),
         pass: Some(rate >= TARGET_RATE),
     }]
-}
-
-/// Peak resident memory of this process so far, in kB (`VmHWM`).
-fn peak_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
 }
 
 /// The submitting child: `MODE POINTS DIR`; prints `key value` lines.
@@ -136,25 +125,6 @@ pub fn child(args: &[String]) {
         .expect("closing the session");
 }
 
-fn run_child(root: &Path, mode: &str, points: usize) -> HashMap<String, f64> {
-    let exe = std::env::current_exe().expect("this bench's path");
-    let out = Command::new(exe)
-        .args([CHILD_ARG, mode, &points.to_string()])
-        .arg(root)
-        .output()
-        .expect("running the child");
-    assert!(
-        out.status.success(),
-        "sweep child {mode} {points} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.parse().expect("a number")))
-        .collect()
-}
-
 /// The `submit` rows.
 pub fn submit() -> Vec<Row> {
     let env = match testbed_env() {
@@ -182,7 +152,13 @@ pub fn submit() -> Vec<Row> {
             }}});
             std::fs::write(root.join("config.json"), config.to_string()).expect("the config");
             eprintln!("sweep submit: {points} points, {mode}");
-            figures.push((points, run_child(root, mode, points)));
+            let points_arg = points.to_string();
+            let args = [
+                std::ffi::OsStr::new(mode),
+                std::ffi::OsStr::new(&points_arg),
+                root.as_os_str(),
+            ];
+            figures.push((points, crate::common::run_child(CHILD_ARG, &args)));
         }
         let (small, large) = (&figures[0].1, &figures[1].1);
         rows.push(Row {

@@ -49,7 +49,7 @@ pub use record::{
 };
 pub use state::{DependencyKind, EndState, TaskStatus};
 
-use crate::ids::{SchedulerJobId, SystemName, TaskId};
+use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 
 /// How long a writer waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -716,6 +716,22 @@ impl Db {
         })
     }
 
+    /// The tasks of `system` in the scheduler (`submitted`, `started`) that run as members of
+    /// a group (an array chunk or a pack), with their group.
+    pub fn in_flight_groups(&self, system: &SystemName) -> Result<Vec<(TaskId, GroupId)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, job_group FROM tasks WHERE system = ?1
+                 AND status IN ('submitted', 'started') AND job_group IS NOT NULL",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![system], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
     /// Writes down that the cancellation of `ids` was asked for (`cancel_requested_at`, and a
     /// history note), for those still ongoing, in one transaction; returns them as they are
     /// now. Finished tasks are left as they are and not returned. Schedulers' accounting may
@@ -1233,17 +1249,22 @@ fn create_in(
 ) -> Result<(TaskId, bool), DbError> {
     let sql = sql_at(path);
     if reuse {
-        // Only constant status names are spliced in, never user text.
-        let reusable = TaskStatus::CAN_PRODUCE_RESULTS
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let found: Option<TaskId> = tx
-            .prepare_cached(&format!(
+        // Made once: a sweep asks it for every task. Only constant status names are spliced
+        // in, never user text.
+        static REUSE_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let reuse_sql = REUSE_SQL.get_or_init(|| {
+            let reusable = TaskStatus::CAN_PRODUCE_RESULTS
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
                 "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
                  ORDER BY created_at DESC LIMIT 1"
-            ))
+            )
+        });
+        let found: Option<TaskId> = tx
+            .prepare_cached(reuse_sql)
             .and_then(|mut stmt| stmt.query_row(params![task.identity], |row| row.get(0)))
             .optional()
             .map_err(sql)?;

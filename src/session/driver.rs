@@ -468,18 +468,21 @@ impl SystemDriver {
     }
 
     /// Waits until one of the run dirs `dirs` (relative to the remote `$HOME`, or absolute)
-    /// has its exit status marker, napping `naps` (seconds) between looks; returns those that
-    /// have one, each with the status it holds (`None` when unreadable); none: the naps ran
-    /// out. One command, no scheduler query: only the run dirs are looked at.
+    /// has its exit status marker, napping `naps` (seconds) between looks, and `gather`
+    /// seconds more once one has (for the others that end with it); returns those that have
+    /// one, each with the status it holds (`None` when unreadable); none: the naps ran out.
+    /// One command, no scheduler query: only the run dirs are looked at.
     pub async fn watch_markers(
         &self,
         naps: &[f64],
+        gather: f64,
         dirs: &[String],
     ) -> Result<Vec<(String, Option<i32>)>, SessionError> {
         let naps: Vec<String> = naps.iter().map(|n| format!("{n:.2}")).collect();
         let cmd = CommandSpec::new("sh")
             .args(["-c", WATCH_PROGRAM, "xpr-watch"])
             .arg(naps.join(" "))
+            .arg(format!("{gather:.2}"))
             .args(dirs.iter().map(OsString::from));
         let out = self.run(&cmd, Retry::Safe).await?;
         let out = check_success(self.host(), &cmd, out)?;

@@ -48,9 +48,9 @@ use super::deliver::matching;
 use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
-use super::{Session, UNACCOUNTED_FILE, run_dir_names};
+use super::{Session, Submission, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
-use crate::ids::{SchedulerJobId, SystemName, TaskId};
+use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
 use crate::stage::extract_tar;
 use crate::task::{EXIT_FILE, STDERR_FILE};
@@ -973,12 +973,14 @@ impl Session {
         }
     }
 
-    /// Waits `wait` before the next poll of `system`, meanwhile finishing each task whose
-    /// job runs as soon as its exit status marker appears (see the module docs): one remote
-    /// command looks at the run dirs of the running tasks, napping ever longer between looks,
-    /// and returns as soon as a marker is there; those tasks are collected and finished at
-    /// once, with no scheduler query (the poll interval is a promise to the site; a look at a
-    /// few files is not a scheduler query). Returns how many were finished, and whether every
+    /// Waits `wait` before the next poll of `system`, meanwhile finishing tasks as soon as
+    /// their exit status markers appear (see the module docs), with no scheduler query (the
+    /// poll interval is a promise to the site; a look at a few files is not a scheduler
+    /// query): one remote command looks at the run dirs of the tasks in the scheduler, and at
+    /// the dirs of their packs, napping ever longer between looks, and returns as soon as a
+    /// marker is there. A task of its own or an array element is collected at once; the
+    /// tasks of a pack when their pack has ended (one collection for all), or, in a pack that
+    /// runs on, every [`PACK_PROGRESS`]. Returns how many were finished, and whether every
     /// task of `watched` is finished now.
     async fn wait_for_markers(
         &self,
@@ -991,19 +993,56 @@ impl Session {
         // Tasks whose marker was seen and that the next poll finishes (a job of its own that
         // exited non-zero: accounting says why): not looked at again in this wait.
         let mut seen: HashSet<TaskId> = HashSet::new();
+        // Finished members of packs that still run, since when the first was seen.
+        let mut pending: Vec<(TaskId, Option<i32>)> = Vec::new();
+        let mut pending_since: Option<Instant> = None;
+        let mut is_pack: HashMap<GroupId, bool> = HashMap::new();
         loop {
             let left = end.saturating_duration_since(Instant::now());
             // Submitted ones too: a job may run, even end, before a poll sees it start.
             let running: Vec<TaskSummary> = self
                 .summaries(TaskFilter::system_in(system, &TaskStatus::IN_SCHEDULER))
                 .await?;
-            // The oldest first, as many as one command takes.
+            let sys = system.clone();
+            let groups = self.with_db(move |db| db.in_flight_groups(&sys)).await?;
+            let mut packs: HashMap<GroupId, Vec<TaskId>> = HashMap::new();
+            let mut pack_of: HashMap<TaskId, GroupId> = HashMap::new();
+            for (id, group) in groups {
+                if !is_pack.contains_key(&group) {
+                    let record = self.get_async(&id).await?;
+                    let packed = matches!(self.stored(&record)?.submission, Submission::Packed(_));
+                    is_pack.insert(group.clone(), packed);
+                }
+                if is_pack[&group] {
+                    packs.entry(group.clone()).or_default().push(id.clone());
+                    pack_of.insert(id, group);
+                }
+            }
+            let dir_of = |task: &TaskSummary| {
+                let dir = task.remote_dir.as_deref()?;
+                Some(dir.strip_prefix("~/").unwrap_or(dir).to_owned())
+            };
+            // Packs' dirs first, then tasks, the oldest first, as many as one command takes.
             let mut dirs: Vec<String> = Vec::new();
-            let mut by_dir: HashMap<String, TaskId> = HashMap::new();
-            for task in running.iter().filter(|t| !seen.contains(&t.id)) {
-                if let Some(dir) = &task.remote_dir {
-                    let dir = dir.strip_prefix("~/").unwrap_or(dir).to_owned();
-                    by_dir.insert(dir.clone(), task.id.clone());
+            let mut by_dir: HashMap<String, MarkerOf> = HashMap::new();
+            let waiting: Vec<&TaskSummary> = running
+                .iter()
+                .filter(|t| !seen.contains(&t.id) && !pending.iter().any(|(p, _)| p == &t.id))
+                .collect();
+            for task in &waiting {
+                if let (Some(group), Some(dir)) = (pack_of.get(&task.id), dir_of(task))
+                    && let Some((base, _)) = dir.rsplit_once('/')
+                {
+                    let group_dir = format!("{base}/grp_{group}");
+                    if !by_dir.contains_key(&group_dir) {
+                        by_dir.insert(group_dir.clone(), MarkerOf::Pack(group.clone()));
+                        dirs.push(group_dir);
+                    }
+                }
+            }
+            for task in &waiting {
+                if let Some(dir) = dir_of(task) {
+                    by_dir.insert(dir.clone(), MarkerOf::Task(task.id.clone()));
                     dirs.push(dir);
                 }
             }
@@ -1015,16 +1054,40 @@ impl Session {
                 return Ok((finished, false));
             }
             let driver = self.driver(system).await?;
-            let marked = driver.watch_markers(&naps(left), &dirs).await?;
-            let marked: Vec<(TaskId, Option<i32>)> = marked
-                .into_iter()
-                .filter_map(|(d, code)| Some((by_dir.get(&d)?.clone(), code)))
-                .collect();
-            if marked.is_empty() {
+            let gather = MARKER_GATHER.min(left).as_secs_f64();
+            let hits = driver.watch_markers(&naps(left), gather, &dirs).await?;
+            if hits.is_empty() {
                 return Ok((finished, false));
             }
-            finished += self.collect_marked(&driver, &marked).await?;
-            seen.extend(marked.into_iter().map(|(id, _)| id));
+            let mut collect: Vec<(TaskId, Option<i32>)> = Vec::new();
+            for (dir, code) in hits {
+                match by_dir.get(&dir) {
+                    // The pack is over: all its tasks at once.
+                    Some(MarkerOf::Pack(group)) => {
+                        for id in packs.get(group).into_iter().flatten() {
+                            if !seen.contains(id) && !collect.iter().any(|(c, _)| c == id) {
+                                collect.push((id.clone(), None));
+                            }
+                        }
+                    }
+                    Some(MarkerOf::Task(id)) if pack_of.contains_key(id) => {
+                        pending.push((id.clone(), code));
+                        pending_since.get_or_insert_with(Instant::now);
+                    }
+                    Some(MarkerOf::Task(id)) => collect.push((id.clone(), code)),
+                    None => {}
+                }
+            }
+            pending.retain(|(id, _)| !collect.iter().any(|(c, _)| c == id));
+            if pending_since.is_some_and(|t| t.elapsed() >= PACK_PROGRESS) {
+                collect.append(&mut pending);
+                pending_since = None;
+            }
+            if collect.is_empty() {
+                continue;
+            }
+            finished += self.collect_marked(&driver, &collect).await?;
+            seen.extend(collect.into_iter().map(|(id, _)| id));
             let unfinished: Vec<TaskStatus> = TaskStatus::ALL
                 .into_iter()
                 .filter(|s| !s.is_finished())
@@ -1085,12 +1148,29 @@ impl Session {
     }
 }
 
+/// What a run dir watched for its marker stands for.
+enum MarkerOf {
+    /// A task's own run dir.
+    Task(TaskId),
+    /// A pack's dir: its marker says all its tasks are done.
+    Pack(GroupId),
+}
+
+/// How often the finished tasks of a pack that runs on are collected (a pack's tasks are
+/// otherwise collected together when it ends: one collection for all).
+const PACK_PROGRESS: Duration = Duration::from_secs(5);
+
 /// How long a job the queue shows ended may wait for its accounting record before the queue's
 /// word is taken instead.
 const ACCOUNTING_GRACE: Duration = Duration::from_secs(5);
 
 /// The first nap of a marker watch; shorter waits are slept through.
 const MARKER_NAP: Duration = Duration::from_millis(200);
+
+/// How long a marker watch waits, once a marker is there, for others that come with it: tasks
+/// end in bursts (a pack's, an array's), and one collection for many costs about what one
+/// for a single task does.
+const MARKER_GATHER: Duration = Duration::from_millis(300);
 
 /// The longest nap of a marker watch.
 const MARKER_NAP_MAX: Duration = Duration::from_secs(2);

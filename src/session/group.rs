@@ -30,7 +30,8 @@
 //! - a pack's script starts as many workers as the job's cores allow (cores / cores per task,
 //!   at most one per task); each worker claims the next task nobody claimed (`mkdir`, which is
 //!   atomic) and runs its own script, skipping a task whose `xpr.exit` is already written (a
-//!   pack the scheduler requeued runs only what did not finish).
+//!   pack the scheduler requeued runs only what did not finish); when all are done it writes
+//!   `xpr.exit` in its own dir, so its tasks are collected together at once.
 //!
 //! Each task's script writes its own exit status last, by rename, as a job of its own does,
 //! so a pull never takes a half-finished task for a finished one.
@@ -260,7 +261,7 @@ impl Session {
                 let alloc = find_nodes(system, &resources)?;
                 let per_task = alloc.ncores_per_task.max(1);
                 let slots = (alloc.num_cores / per_task).max(1) as usize;
-                (pack_runner(slots.min(names.len()), &names, exec), false)
+                (pack_runner(slots.min(names.len()), &names), false)
             }
         };
         let script = self.render_job_script(
@@ -309,7 +310,7 @@ fn array_runner(syntax: ArraySyntax, run_dirs: &[String], exec: &str) -> Vec<Str
 }
 
 /// The body of a pack's script: `slots` workers share out its tasks.
-fn pack_runner(slots: usize, run_dirs: &[String], exec: &str) -> Vec<String> {
+fn pack_runner(slots: usize, run_dirs: &[String]) -> Vec<String> {
     let words: Vec<String> = run_dirs.iter().map(|d| quoted(d)).collect();
     vec![
         format!(
@@ -323,9 +324,9 @@ fn pack_runner(slots: usize, run_dirs: &[String], exec: &str) -> Vec<String> {
         "  for xpr_d in \"$@\"; do".to_owned(),
         format!("    [ -e ../\"$xpr_d\"/{EXIT_FILE} ] && continue"),
         "    mkdir \"claim.$xpr_d\" 2>/dev/null || continue".to_owned(),
-        format!(
-            "    ( cd -- ../\"$xpr_d\" && exec {exec} {SCRIPT_FILE} ) < /dev/null > /dev/null 2>&1"
-        ),
+        // Sourced in a subshell of this same interpreter (the pack's `#!` is the tasks'): a
+        // new shell per task would double the cost of a short one.
+        format!("    ( cd -- ../\"$xpr_d\" && . ./{SCRIPT_FILE} ) < /dev/null > /dev/null 2>&1"),
         "  done".to_owned(),
         "}".to_owned(),
         format!("set -- {}", words.join(" ")),
@@ -335,5 +336,7 @@ fn pack_runner(slots: usize, run_dirs: &[String], exec: &str) -> Vec<String> {
         "  xpr_w=$((xpr_w + 1))".to_owned(),
         "done".to_owned(),
         "wait".to_owned(),
+        // The pack is over: its tasks are collected together (see the follow module).
+        format!("printf 'done\\n' > {EXIT_FILE}.tmp && mv -f {EXIT_FILE}.tmp {EXIT_FILE}"),
     ]
 }

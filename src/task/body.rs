@@ -20,7 +20,9 @@ use std::ffi::OsStr;
 use super::spec::{TaskCommand, TaskSpec};
 use crate::command::shell_quote;
 
-/// Written (by rename) when the job starts: `<unix time> <hostname>`.
+/// Written when the job starts: `<unix time> <hostname>` (directly, not by rename: it says
+/// when and where, never that anything finished, and a process saved counts in a pack of
+/// thousands of short tasks; a reader that finds it half-written reads no time).
 pub const STARTED_FILE: &str = "xpr.started";
 /// The command's standard output.
 pub const STDOUT_FILE: &str = "xpr.stdout";
@@ -36,8 +38,9 @@ pub fn body_lines(spec: &TaskSpec) -> Vec<String> {
     let quote = |word: &str| String::from_utf8_lossy(&shell_quote(OsStr::new(word))).into_owned();
     let mut lines = vec![
         "# --- xpr task".to_owned(),
+        // bash's own clock and host name where it has them: no process for either.
         format!(
-            "printf '%s %s\\n' \"$(date +%s)\" \"$(hostname)\" > {STARTED_FILE}.tmp && mv -f {STARTED_FILE}.tmp {STARTED_FILE}"
+            "printf '%s %s\\n' \"${{EPOCHSECONDS:-$(date +%s)}}\" \"${{HOSTNAME:-$(hostname)}}\" > {STARTED_FILE}"
         ),
     ];
     for (key, value) in &spec.env {

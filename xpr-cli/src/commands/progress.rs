@@ -101,3 +101,39 @@ pub async fn wait_with_progress(
     }
     done
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_moves_its_task_to_the_phase_a_user_expects() {
+        let ended = |end_state| EventKind::Ended {
+            end_state,
+            exit_code: None,
+            reason: None,
+        };
+        let cases = [
+            (EventKind::Recorded { waiting: true }, Some(Phase::Pending)),
+            (EventKind::Released, Some(Phase::Pending)),
+            (EventKind::Submitted { job: None }, Some(Phase::Queued)),
+            (EventKind::Started { node: None }, Some(Phase::Running)),
+            (
+                EventKind::Retried {
+                    end_state: Some(EndState::NodeFail),
+                    exit_code: None,
+                },
+                Some(Phase::Queued),
+            ),
+            (ended(Some(EndState::Succeeded)), Some(Phase::Succeeded)),
+            (ended(Some(EndState::Failed)), Some(Phase::Failed)),
+            (ended(None), Some(Phase::Failed)),
+            (EventKind::NeverRan { reason: None }, Some(Phase::Failed)),
+            (EventKind::CancelRequested, None),
+            (EventKind::OutputsLocal { dir: String::new() }, None),
+        ];
+        for (kind, phase) in cases {
+            assert_eq!(phase_after(&kind), phase, "{kind:?}");
+        }
+    }
+}
