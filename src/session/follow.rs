@@ -235,6 +235,7 @@ impl Session {
         let mut fetched: HashSet<TaskId> = HashSet::new();
         if !final_in_queue.is_empty() {
             fetched = self.fetch(driver, &final_in_queue).await?;
+            let mut clean = Vec::new();
             for e in final_in_queue {
                 // A job that exited non-zero is asked of accounting too (in the same one
                 // query): its run time, memory and the scheduler's words say why it failed.
@@ -242,11 +243,12 @@ impl Session {
                     .ok()
                     .and_then(|t| t.trim().parse::<i32>().ok());
                 if fetched.contains(&e.record.id) && exited == Some(0) {
-                    retried += usize::from(self.finish(driver, e, true).await?);
+                    clean.push((e, true));
                 } else {
                     to_account.push(e.record);
                 }
             }
+            retried += self.finish_many(driver, clean).await?;
         }
         if to_account.is_empty() {
             return Ok(retried);
@@ -528,15 +530,12 @@ impl Session {
             .into_iter()
             .partition(|e| fetched.contains(&e.record.id));
         let came_back = self.fetch(driver, &now).await?;
-        let mut retried = 0;
-        for e in earlier {
-            retried += usize::from(self.finish(driver, e, true).await?);
-        }
-        for e in now {
+        let mut items: Vec<(Ended, bool)> = earlier.into_iter().map(|e| (e, true)).collect();
+        items.extend(now.into_iter().map(|e| {
             let back = came_back.contains(&e.record.id);
-            retried += usize::from(self.finish(driver, e, back).await?);
-        }
-        Ok(retried)
+            (e, back)
+        }));
+        self.finish_many(driver, items).await
     }
 
     /// Brings the run dirs of `jobs` back, one tar stream per remote base; returns the tasks
@@ -619,15 +618,80 @@ impl Session {
         Ok(came_back)
     }
 
-    /// Records how one task ended ([`decide_end`] over what its run dir and the scheduler
-    /// say).
-    /// Returns true when the task goes on to a new attempt.
-    async fn finish(
+    /// Records how each task ended ([`decide_end`] over what its run dir and the scheduler
+    /// say; `came_back` says whether its run dir came back): the ones that end, in one DB
+    /// transaction per status; the ones that retry each to a new attempt. Returns how many go
+    /// on to a new attempt.
+    async fn finish_many(
+        &self,
+        driver: &SystemDriver,
+        items: Vec<(Ended, bool)>,
+    ) -> Result<usize, SessionError> {
+        let mut retried = 0;
+        let mut ends: Vec<(TaskStatus, Vec<(TaskId, TaskUpdate)>)> = Vec::new();
+        for (ended, came_back) in items {
+            let record = ended.record.clone();
+            let (decision, update) = self.decide(driver, ended, came_back).await?;
+            let mut stored = self.stored(&record)?;
+            if let Some(next) = stored.retries.next(
+                decision.end_state,
+                record.attempt,
+                stored.resources.as_ref(),
+                driver.system(),
+            ) {
+                self.retry_attempt(driver, &record, stored, update, next)
+                    .await?;
+                retried += 1;
+                continue;
+            }
+            // A pack that ended before this member did (killed half-way, timed out, cancelled
+            // by someone else): the member goes again once, whatever the pack's end was.
+            let packed =
+                record.group.is_some() && matches!(stored.submission, Submission::Packed(_));
+            if packed
+                && decision.exit_code_from_marker.is_none()
+                && !record.cancel_requested()
+                && stored.pack_restarts == 0
+            {
+                stored.pack_restarts += 1;
+                let next = super::NextAttempt {
+                    number: record.attempt + 1,
+                    resources: None,
+                    note: format!(
+                        "attempt {} after its pack ended ({}) before it did",
+                        record.attempt + 1,
+                        decision.end_state
+                    ),
+                };
+                self.retry_attempt(driver, &record, stored, update, next)
+                    .await?;
+                retried += 1;
+                continue;
+            }
+            let status = decision.end_state.status();
+            match ends.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, moves)) => moves.push((record.id.clone(), update)),
+                None => ends.push((status, vec![(record.id.clone(), update)])),
+            }
+        }
+        for (status, moves) in ends {
+            let ids: Vec<TaskId> = moves.iter().map(|(id, _)| id.clone()).collect();
+            self.transition_many(moves, &TaskStatus::IN_SCHEDULER, status)
+                .await?;
+            for id in &ids {
+                self.clear_unaccounted(id);
+            }
+        }
+        Ok(retried)
+    }
+
+    /// How one task's attempt ended, and the update that records it.
+    async fn decide(
         &self,
         driver: &SystemDriver,
         ended: Ended,
         came_back: bool,
-    ) -> Result<bool, SessionError> {
+    ) -> Result<(Decided, TaskUpdate), SessionError> {
         let Ended { record, job } = ended;
         let dir = self.local_run_dir(&record.id);
         let exit_status = fs::read_to_string(dir.join(EXIT_FILE))
@@ -693,49 +757,13 @@ impl Session {
             scheduler_reason: job.as_ref().and_then(|j| j.scheduler_reason.clone()),
             ..TaskUpdate::default()
         };
-        let mut stored = self.stored(&record)?;
-        if let Some(next) = stored.retries.next(
-            decision.end_state,
-            record.attempt,
-            stored.resources.as_ref(),
-            driver.system(),
-        ) {
-            self.retry_attempt(driver, &record, stored, update, next)
-                .await?;
-            return Ok(true);
-        }
-        // A pack that ended before this member did (killed half-way, timed out, cancelled by
-        // someone else): the member goes again once, whatever the pack's end was.
-        let packed =
-            record.group.is_some() && matches!(stored.submission, super::Submission::Packed(_));
-        if packed
-            && exit_status.is_none()
-            && !record.cancel_requested()
-            && stored.pack_restarts == 0
-        {
-            stored.pack_restarts += 1;
-            let next = super::NextAttempt {
-                number: record.attempt + 1,
-                resources: None,
-                note: format!(
-                    "attempt {} after its pack ended ({}) before it did",
-                    record.attempt + 1,
-                    decision.end_state
-                ),
-            };
-            self.retry_attempt(driver, &record, stored, update, next)
-                .await?;
-            return Ok(true);
-        }
-        self.transition(
-            &record.id,
-            &TaskStatus::IN_SCHEDULER,
-            decision.end_state.status(),
+        Ok((
+            Decided {
+                end_state: decision.end_state,
+                exit_code_from_marker: exit_status,
+            },
             update,
-        )
-        .await?;
-        self.clear_unaccounted(&record.id);
-        Ok(false)
+        ))
     }
 
     /// Ends `record`'s attempt as `end` says and makes the task ready for attempt `next`:
@@ -1126,7 +1154,7 @@ impl Session {
             }
         }
         let came_back = self.fetch(driver, &ended).await?;
-        let mut finished = 0;
+        let mut done = Vec::new();
         for e in ended {
             if !came_back.contains(&e.record.id) {
                 continue;
@@ -1140,12 +1168,21 @@ impl Session {
                     super::Submission::Packed(_)
                 );
             if exited == Some(0) || (packed && exited.is_some()) {
-                self.finish(driver, e, true).await?;
-                finished += 1;
+                done.push((e, true));
             }
         }
+        let finished = done.len();
+        self.finish_many(driver, done).await?;
         Ok(finished)
     }
+}
+
+/// How an attempt ended, as [`Session::finish_many`] needs it.
+struct Decided {
+    /// The end state.
+    end_state: EndState,
+    /// The exit status the task's own marker holds, if it came back with one.
+    exit_code_from_marker: Option<i32>,
 }
 
 /// What a run dir watched for its marker stands for.

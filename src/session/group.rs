@@ -326,6 +326,7 @@ fn pack_runner(slots: usize, run_dirs: &[String]) -> Vec<String> {
         "    mkdir \"claim.$xpr_d\" 2>/dev/null || continue".to_owned(),
         // Sourced in a subshell of this same interpreter (the pack's `#!` is the tasks'): a
         // new shell per task would double the cost of a short one.
+        "    # shellcheck source=/dev/null".to_owned(),
         format!("    ( cd -- ../\"$xpr_d\" && . ./{SCRIPT_FILE} ) < /dev/null > /dev/null 2>&1"),
         "  done".to_owned(),
         "}".to_owned(),
