@@ -290,10 +290,6 @@ impl Db {
             .map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql)?;
-        // 64 MB of page cache (the default is 2 MB): recording a sweep of 100,000 tasks
-        // updates six indexes whose pages would otherwise be read again and again.
-        conn.pragma_update(None, "cache_size", -65536)
-            .map_err(sql)?;
         let mut db = Db { conn, path };
         db.migrate()?;
         Ok(db)
@@ -573,20 +569,21 @@ impl Db {
     /// [`Db::transition`] for many tasks in ONE transaction (a batch of 1,000 tasks is one
     /// commit, not 1,000): each moves from one of `from` to `to` with its own update; one that
     /// another process moved first is left as it is (`None` in its place) without failing the
-    /// others. Returns the tasks as they are now, in order.
+    /// others. Returns, in order, whether each moved (the records are not read back: a batch
+    /// of 10,000 would hold them all).
     pub fn transition_many(
         &mut self,
         moves: &[(TaskId, TaskUpdate)],
         from: &[TaskStatus],
         to: TaskStatus,
-    ) -> Result<Vec<Option<TaskRecord>>, DbError> {
+    ) -> Result<Vec<bool>, DbError> {
         self.write(|tx, path, now| {
             moves
                 .iter()
                 .map(
-                    |(id, update)| match transition_in(tx, path, now, id, from, to, update) {
-                        Ok(record) => Ok(Some(record)),
-                        Err(DbError::WrongState { .. }) => Ok(None),
+                    |(id, update)| match move_in(tx, path, now, id, from, to, update) {
+                        Ok(()) => Ok(true),
+                        Err(DbError::WrongState { .. }) => Ok(false),
                         Err(e) => Err(e),
                     },
                 )
@@ -1141,8 +1138,9 @@ fn add_history(
     Ok(())
 }
 
-/// Moves task `id` in the open transaction `tx` (see [`Db::transition`]).
-fn transition_in(
+/// Moves task `id` in the open transaction `tx` (see [`Db::transition`]), without reading it
+/// back.
+fn move_in(
     tx: &Connection,
     path: &Path,
     now: f64,
@@ -1150,7 +1148,7 @@ fn transition_in(
     from: &[TaskStatus],
     to: TaskStatus,
     update: &TaskUpdate,
-) -> Result<TaskRecord, DbError> {
+) -> Result<(), DbError> {
     let sql = sql_at(path);
     let current = existing(tx, path, id)?;
     if !from.is_empty() && !from.contains(&current.status) {
@@ -1233,6 +1231,20 @@ fn transition_in(
         update.detail.as_deref(),
     )
     .map_err(sql)?;
+    Ok(())
+}
+
+/// [`move_in`], then the task as it is now.
+fn transition_in(
+    tx: &Connection,
+    path: &Path,
+    now: f64,
+    id: &TaskId,
+    from: &[TaskStatus],
+    to: TaskStatus,
+    update: &TaskUpdate,
+) -> Result<TaskRecord, DbError> {
+    move_in(tx, path, now, id, from, to, update)?;
     Ok(get(tx, path, id)?.expect("row exists in this transaction"))
 }
 

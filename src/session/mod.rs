@@ -652,14 +652,14 @@ impl Session {
         Ok(moved)
     }
 
-    /// [`Session::transition`] for many tasks in one DB transaction; `None` for each that
+    /// [`Session::transition`] for many tasks in one DB transaction; `false` for each that
     /// someone else moved first.
     pub(crate) async fn transition_many(
         &self,
         moves: Vec<(TaskId, TaskUpdate)>,
         from: &[TaskStatus],
         to: TaskStatus,
-    ) -> Result<Vec<Option<TaskRecord>>, SessionError> {
+    ) -> Result<Vec<bool>, SessionError> {
         if moves.is_empty() {
             return Ok(Vec::new());
         }

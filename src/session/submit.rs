@@ -508,6 +508,8 @@ impl Session {
                 .or_default()
                 .push(record.id.clone());
         }
+        // Each step below reads the records it needs: these need not be held meanwhile.
+        drop(pending);
         // A system's `max_queued`: how many more jobs its queue may take now.
         let mut slots = match driver.system().max_queued {
             None => None,
@@ -739,12 +741,18 @@ impl Session {
             .transition_many(moves, &[TaskStatus::Staged], TaskStatus::Submitting)
             .await?
             .into_iter();
-        let mut batch: Vec<(Unit, Vec<(u32, TaskRecord)>)> = Vec::new();
+        // Each unit's members that went `submitting`: their index in it and their id (ids, not
+        // records: a batch of 10,000 would hold every spec twice).
+        let mut batch: Vec<(Unit, Vec<(u32, TaskId)>)> = Vec::new();
         let mut taken = 0;
         for unit in units {
-            let moved: Vec<(u32, TaskRecord)> = (0..unit.members.len() as u32)
+            let moved: Vec<(u32, TaskId)> = unit
+                .members
+                .iter()
+                .enumerate()
                 .zip(moved_all.by_ref())
-                .filter_map(|(i, r)| Some((i, r?)))
+                .filter(|(_, moved)| *moved)
+                .map(|((i, r), _)| (i as u32, r.id.clone()))
                 .collect();
             if !moved.is_empty() {
                 taken += unit.cost();
@@ -756,9 +764,9 @@ impl Session {
         }
         let jobs: Vec<SubmitJob<'_>> = batch
             .iter()
-            .map(|(unit, moved)| match &unit.group {
+            .map(|(unit, _)| match &unit.group {
                 None => SubmitJob {
-                    job_dir: moved[0].1.remote_dir.as_deref().unwrap_or_default(),
+                    job_dir: unit.members[0].remote_dir.as_deref().unwrap_or_default(),
                     script: SCRIPT_FILE,
                     text: None,
                     array: None,
@@ -774,17 +782,17 @@ impl Session {
                 },
             })
             .collect();
-        let all: Vec<TaskRecord> = batch
+        let all: Vec<TaskId> = batch
             .iter()
-            .flat_map(|(_, moved)| moved.iter().map(|(_, r)| r.clone()))
+            .flat_map(|(_, moved)| moved.iter().map(|(_, id)| id.clone()))
             .collect();
         let replies = match driver.submit(base, &jobs).await {
             Ok(replies) => replies,
             Err(e @ SessionError::Remote { .. }) => {
                 // The program stops before running anything unless it holds the lock.
-                for r in &all {
+                for id in &all {
                     self.transition(
-                        &r.id,
+                        id,
                         &[TaskStatus::Submitting],
                         TaskStatus::Staged,
                         TaskUpdate {
@@ -797,7 +805,9 @@ impl Session {
                 return Err(e);
             }
             Err(e) => {
-                // The batch may have run in part: find out by name, never submit blindly.
+                // The batch may have run in part: find out by name (a group's members by the
+                // group's, recorded as they went `submitting`), never submit blindly.
+                let all = self.current(&all).await?;
                 if let Err(again) = self.recover(driver, base, &all).await {
                     tracing::warn!(error = %again, "lookup after a failed batch failed too; the next poll retries it");
                 }
@@ -821,13 +831,13 @@ impl Session {
                             scheduler_job_id: Some(job),
                             ..TaskUpdate::default()
                         };
-                        submitted.push((record.id.clone(), update));
+                        submitted.push((record.clone(), update));
                     }
                 }
                 SubmitReply::Refused { code, message } => {
                     for (_, record) in moved {
                         self.transition(
-                            &record.id,
+                            record,
                             &[TaskStatus::Submitting],
                             TaskStatus::Failed,
                             TaskUpdate {
@@ -848,9 +858,19 @@ impl Session {
         self.transition_many(submitted, &[TaskStatus::Submitting], TaskStatus::Submitted)
             .await?;
         if !unsure.is_empty() {
+            let unsure = self.current(&unsure).await?;
             self.recover(driver, base, &unsure).await?;
         }
         Ok(taken)
+    }
+
+    /// The tasks `ids` as the DB holds them now.
+    async fn current(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, SessionError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get_async(id).await?);
+        }
+        Ok(out)
     }
 
     /// The scheduler job of `record` given the job found under its job name: an array
