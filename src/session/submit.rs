@@ -66,14 +66,18 @@ impl Session {
         &self,
         requests: Vec<StartRequest>,
     ) -> Result<Vec<Started>, SessionError> {
+        // Taken out one by one as they are recorded: a sweep's specs are held once.
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
-            prepared.push(self.prepare(request)?);
+            prepared.push(Some(self.prepare(request)?));
         }
         let parents = self.resolve_parents(&requests).await?;
         let order = creation_order(&requests, &parents)?;
-        let systems: std::collections::BTreeSet<SystemName> =
-            prepared.iter().map(|t| t.system.clone()).collect();
+        let systems: std::collections::BTreeSet<SystemName> = prepared
+            .iter()
+            .flatten()
+            .map(|t| t.system.clone())
+            .collect();
         // Every system's lock, in name order (so two processes never wait on each other),
         // held while its tasks are recorded and advanced.
         let mut drivers = Vec::with_capacity(systems.len());
@@ -94,7 +98,7 @@ impl Session {
             {
                 self.record_run(&mut run, &requests, &mut ids).await?;
             }
-            let mut task = prepared[i].clone();
+            let mut task = prepared[i].take().expect("each request is recorded once");
             let force = requests[i].force_rerun;
             let after: Vec<(TaskId, DependencyKind)> = parents[i]
                 .iter()
