@@ -59,10 +59,12 @@ fn phase_after(kind: &EventKind) -> Option<Phase> {
     })
 }
 
-/// Follows `ids` to their end, drawing one bar per system; returns them as they ended.
+/// Follows `ids` to their end (or `timeout`), drawing one bar per system; returns them as
+/// they ended.
 pub async fn wait_with_progress(
     session: &Session,
     ids: &[TaskId],
+    timeout: Option<std::time::Duration>,
 ) -> Result<Vec<TaskRecord>, SessionError> {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} (ETA {eta})")
@@ -94,7 +96,7 @@ pub async fn wait_with_progress(
         }
     };
     let done = session
-        .wait_observed(Some(ids), None, EventsFrom::Recorded, &mut observe)
+        .wait_observed(Some(ids), timeout, EventsFrom::Recorded, &mut observe)
         .await;
     for bar in bars.values() {
         bar.bar.finish();

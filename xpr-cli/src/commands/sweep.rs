@@ -85,7 +85,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         rt.block_on(session.close())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let done = rt.block_on(super::progress::wait_with_progress(&session, &ids))?;
+    let done = rt.block_on(super::progress::wait_with_progress(&session, &ids, None))?;
     print_statuses(&done)?;
     rt.block_on(session.close())?;
     let all_ok = done

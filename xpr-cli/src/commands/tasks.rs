@@ -504,7 +504,16 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
     let done = if args.events {
         rt.block_on(wait_printing_events(&session, &ids(&tasks), timeout))?
     } else {
-        let done = rt.block_on(session.wait(&ids(&tasks), timeout))?;
+        // On a terminal, a progress bar per system while it waits.
+        let done = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            rt.block_on(super::progress::wait_with_progress(
+                &session,
+                &ids(&tasks),
+                Some(timeout),
+            ))?
+        } else {
+            rt.block_on(session.wait(&ids(&tasks), timeout))?
+        };
         print_statuses(&done)?;
         done
     };
