@@ -720,11 +720,14 @@ impl Db {
             .conn
             .prepare_cached(
                 "SELECT id, job_group FROM tasks WHERE system = ?1
-                 AND status IN ('submitted', 'started') AND job_group IS NOT NULL",
+                 AND status IN (?2, ?3) AND job_group IS NOT NULL",
             )
             .map_err(|e| self.sql(e))?;
+        let [submitted, started] = TaskStatus::IN_SCHEDULER;
         let rows = stmt
-            .query_map(params![system], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map(params![system, submitted, started], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }

@@ -48,7 +48,7 @@ use super::deliver::matching;
 use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
-use super::{Session, Submission, UNACCOUNTED_FILE, run_dir_names};
+use super::{Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
@@ -646,8 +646,7 @@ impl Session {
             }
             // A pack that ended before this member did (killed half-way, timed out, cancelled
             // by someone else): the member goes again once, whatever the pack's end was.
-            let packed =
-                record.group.is_some() && matches!(stored.submission, Submission::Packed(_));
+            let packed = record.group.is_some() && stored.submission.is_packed();
             if packed
                 && decision.exit_code_from_marker.is_none()
                 && !record.cancel_requested()
@@ -1038,7 +1037,7 @@ impl Session {
             for (id, group) in groups {
                 if !is_pack.contains_key(&group) {
                     let record = self.get_async(&id).await?;
-                    let packed = matches!(self.stored(&record)?.submission, Submission::Packed(_));
+                    let packed = self.stored(&record)?.submission.is_packed();
                     is_pack.insert(group.clone(), packed);
                 }
                 if is_pack[&group] {
@@ -1131,6 +1130,11 @@ impl Session {
         }
     }
 
+    /// True when `record`'s current attempt runs as a member of a pack.
+    fn is_packed_member(&self, record: &TaskRecord) -> Result<bool, SessionError> {
+        Ok(record.group.is_some() && self.stored(record)?.submission.is_packed())
+    }
+
     /// Brings back the run dirs of `marked` (tasks whose exit status markers are there, with
     /// the status each holds) and finishes those whose marker is the final word now: a clean
     /// exit, or any exit of a packed task (its pack's own end says nothing of it). A job of its
@@ -1142,14 +1146,14 @@ impl Session {
         marked: &[(TaskId, Option<i32>)],
     ) -> Result<usize, SessionError> {
         let mut ended = Vec::new();
+        let mut packed_ids = HashSet::new();
         for (id, code) in marked {
             let record = self.get_async(id).await?;
-            let packed = record.group.is_some()
-                && matches!(
-                    self.stored(&record)?.submission,
-                    super::Submission::Packed(_)
-                );
+            let packed = self.is_packed_member(&record)?;
             if TaskStatus::IN_SCHEDULER.contains(&record.status) && (*code == Some(0) || packed) {
+                if packed {
+                    packed_ids.insert(record.id.clone());
+                }
                 ended.push(Ended { record, job: None });
             }
         }
@@ -1162,11 +1166,7 @@ impl Session {
             let exited = fs::read_to_string(self.local_run_dir(&e.record.id).join(EXIT_FILE))
                 .ok()
                 .and_then(|t| t.trim().parse::<i32>().ok());
-            let packed = e.record.group.is_some()
-                && matches!(
-                    self.stored(&e.record)?.submission,
-                    super::Submission::Packed(_)
-                );
+            let packed = packed_ids.contains(&e.record.id);
             if exited == Some(0) || (packed && exited.is_some()) {
                 done.push((e, true));
             }

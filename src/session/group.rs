@@ -87,6 +87,13 @@ pub enum PackSize {
     Jobs(u32),
 }
 
+impl Submission {
+    /// True for [`Submission::Packed`].
+    pub fn is_packed(&self) -> bool {
+        matches!(self, Self::Packed(_))
+    }
+}
+
 impl std::fmt::Display for Submission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
