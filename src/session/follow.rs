@@ -27,7 +27,17 @@
 //!    `<stage_root>/run_<id>/`; then [`decide_end`] says how each ended.
 //!
 //! A poll reads only its system's in-flight rows (SQL filters on system and status), and full
-//! records only of the tasks that move.
+//! records only of the tasks that move; the tasks that end in one round are recorded in one DB
+//! transaction per status.
+//!
+//! Between two polls, [`Session::follow`] does not just sleep: one remote command watches the
+//! run dirs of the system's tasks in the scheduler, and the dirs of their packs, for exit status
+//! markers (naps from 0.2 s growing to 2 s, no scheduler query), and the tasks whose markers
+//! appear are collected and finished at once: a task of its own or an array element that
+//! exited 0 at once (one that failed waits for the poll, which asks accounting why), a pack's
+//! tasks together when the pack writes its own marker (every few seconds in a pack that runs
+//! on). A job the queue shows ended that accounting does not know yet waits a few seconds for
+//! its record before the queue's word stands.
 //!
 //! [`Session::follow`] runs one loop per system, concurrently, each polling at an adaptive,
 //! polite interval: [`min_poll_interval`](super::SessionOptions::min_poll_interval) while
