@@ -222,6 +222,14 @@ fn main() {
         std::process::exit(relay::main(&args[1..], &allowed));
     }
     let options = parse_options(&args);
+    // RUST_LOG=xpr=debug shows the engine's own timeline (polls, marker hits, collections).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(&options) {
         Ok(()) => {}
         Err(e) => {
@@ -540,7 +548,8 @@ async fn run_xpr(
     let resources = Resources::new(CountRequest::Cores(1)).with_partial_node(true);
     let requests: Vec<StartRequest> = (0..tasks.len())
         .map(|i| {
-            let mut spec = TaskSpec::argv(format!("{token}-{i}"), ["sh", "-c", COMMAND]);
+            // A shell line, as the limit runs it.
+            let mut spec = TaskSpec::shell(format!("{token}-{i}"), COMMAND);
             spec.inputs = vec!["in.txt".to_owned()];
             spec.outputs = vec!["out.txt".to_owned()];
             StartRequest::new(spec, "bench", resources.clone())

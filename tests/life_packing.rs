@@ -146,6 +146,63 @@ async fn twenty_tasks_packed_five_a_job_on_the_local_queue_end_each_as_its_own()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_of_a_pack_that_runs_on_are_finished_before_it_ends() {
+    let bed = Bed::new(
+        None,
+        json!({"loc": {"host": null, "scheduler": "local",
+            "partitions": {"local": {"num_cores": 2, "max_time": null, "max_mem": null}}}}),
+    );
+    let session = bed.session(Duration::from_secs(60));
+    let gate = bed.root.path().join("gate");
+    // Tasks 0 and 1 end at once; task 2 holds the pack until the gate opens.
+    let requests: Vec<StartRequest> = (0..3)
+        .map(|i| {
+            let line = if i == 2 {
+                format!("while [ ! -e '{}' ]; do sleep 0.1; done", gate.display())
+            } else {
+                "true".to_owned()
+            };
+            let spec = TaskSpec::shell(format!("on {i}"), line);
+            StartRequest::new(spec, "loc", one_core())
+                .with_submission(Submission::Packed(PackSize::PerJob(3)))
+        })
+        .collect();
+    let started = session.start_many(requests).await.unwrap();
+    let ids: Vec<TaskId> = started.iter().map(|s| s.record.id.clone()).collect();
+    let follower = {
+        let (session, ids) = (session.clone(), ids.clone());
+        tokio::spawn(async move { session.wait(&ids, DEADLINE).await })
+    };
+    let watcher = session.clone();
+    let early = ids[..2].to_vec();
+    let last = ids[2].clone();
+    tokio::task::spawn_blocking(move || {
+        common::wait_for(
+            "tasks 0 and 1 to finish while their pack runs on",
+            Duration::from_secs(60),
+            || {
+                let done = early
+                    .iter()
+                    .all(|id| watcher.get(id).unwrap().status == TaskStatus::Succeeded);
+                done.then_some(())
+            },
+        );
+        assert!(
+            !watcher.get(&last).unwrap().status.is_finished(),
+            "the pack's last task is still running"
+        );
+    })
+    .await
+    .unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let done = follower.await.unwrap().unwrap();
+    assert!(
+        done.iter().all(|r| r.status == TaskStatus::Succeeded),
+        "{done:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_tasks_in_eight_slurm_jobs_with_three_failing() {
     let Some(tb) = common::Testbed::require("slurm") else {
         return;

@@ -15,7 +15,7 @@
 //! | no `xpr.exit`, scheduler: failed, timeout, out of memory, node fail, preempted, cancelled | `job_failed`, `timeout`, `out_of_memory`, `node_fail`, `preempted`, `cancelled` |
 //! | no `xpr.exit`, no word from the scheduler (vanished) | `vanished` |
 //!
-//! Only `xpr.exit` (written last, by rename) makes a job's outputs a result: a job that ended
+//! Only `xpr.exit` (written last; empty counts as absent) makes a job's outputs a result: a job that ended
 //! without it has its partial outputs kept for inspection, never taken as succeeded.
 
 use std::time::Duration;

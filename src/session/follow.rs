@@ -31,12 +31,13 @@
 //! transaction per status.
 //!
 //! Between two polls, [`Session::follow`] does not just sleep: one remote command watches the
-//! run dirs of the system's tasks in the scheduler, and the dirs of their packs, for exit status
-//! markers (naps from 0.2 s growing to 2 s, no scheduler query), and the tasks whose markers
-//! appear are collected and finished at once: a task of its own or an array element that
-//! exited 0 at once (one that failed waits for the poll, which asks accounting why), a pack's
-//! tasks together when the pack writes its own marker (every few seconds in a pack that runs
-//! on). A job the queue shows ended that accounting does not know yet waits a few seconds for
+//! run dirs of the system's tasks of their own in the scheduler, and the dirs of the packs (not
+//! their members: one pack marker stands for all of them), for exit status markers (naps from
+//! 0.2 s growing to 2 s, no scheduler query), and the tasks whose markers appear are collected
+//! and finished at once: a task of its own or an array element that exited 0 at once (one that
+//! failed waits for the poll, which asks accounting why), a pack's tasks together when the pack
+//! writes its own marker; in a pack that runs on, one quick look every few seconds collects
+//! the members finished so far. A job the queue shows ended that accounting does not know yet waits a few seconds for
 //! its record before the queue's word stands.
 //!
 //! [`Session::follow`] runs one loop per system, concurrently, each polling at an adaptive,
@@ -954,10 +955,13 @@ impl Session {
         let started = Instant::now();
         let mut interval = options.min_poll_interval;
         let mut errors = 0;
+        // When the finished members of packs that run on are next collected.
+        let mut progress_due = started + PACK_PROGRESS;
         loop {
             let poll_started = Instant::now();
             match self.poll_system(system.as_str()).await {
                 Ok(report) => {
+                    tracing::debug!(%system, took = ?poll_started.elapsed(), changed = report.changed.len(), ongoing = report.ongoing, "poll");
                     errors = 0;
                     interval = if report.changed.is_empty() {
                         (interval + interval / 2).min(options.max_poll_interval)
@@ -1000,7 +1004,9 @@ impl Session {
                     });
                 }
             }
-            let (finished, all_done) = self.wait_for_markers(&system, sleep, &ids).await?;
+            let (finished, all_done) = self
+                .wait_for_markers(&system, sleep, &ids, &mut progress_due)
+                .await?;
             if all_done {
                 return Ok(());
             }
@@ -1013,26 +1019,26 @@ impl Session {
     /// Waits `wait` before the next poll of `system`, meanwhile finishing tasks as soon as
     /// their exit status markers appear (see the module docs), with no scheduler query (the
     /// poll interval is a promise to the site; a look at a few files is not a scheduler
-    /// query): one remote command looks at the run dirs of the tasks in the scheduler, and at
-    /// the dirs of their packs, napping ever longer between looks, and returns as soon as a
-    /// marker is there. A task of its own or an array element is collected at once; the
-    /// tasks of a pack when their pack has ended (one collection for all), or, in a pack that
-    /// runs on, every [`PACK_PROGRESS`]. Returns how many were finished, and whether every
-    /// task of `watched` is finished now.
+    /// query): one remote command looks at the run dirs of the tasks of their own in the
+    /// scheduler and at the dirs of the packs (not at their members: one pack marker stands
+    /// for them all), napping ever longer between looks, and returns as soon as a marker is
+    /// there. A task of its own or an array element is collected at once; the tasks of a pack
+    /// when their pack has ended (one collection for all); in a pack that runs on, once
+    /// `progress_due` has passed, one quick look at its members' dirs collects those finished
+    /// (then due again [`PACK_PROGRESS`] later). Returns how many were finished, and whether
+    /// every task of `watched` is finished now.
     async fn wait_for_markers(
         &self,
         system: &SystemName,
         wait: Duration,
         watched: &HashSet<TaskId>,
+        progress_due: &mut Instant,
     ) -> Result<(usize, bool), SessionError> {
         let end = Instant::now() + wait;
         let mut finished = 0;
         // Tasks whose marker was seen and that the next poll finishes (a job of its own that
         // exited non-zero: accounting says why): not looked at again in this wait.
         let mut seen: HashSet<TaskId> = HashSet::new();
-        // Finished members of packs that still run, since when the first was seen.
-        let mut pending: Vec<(TaskId, Option<i32>)> = Vec::new();
-        let mut pending_since: Option<Instant> = None;
         let mut is_pack: HashMap<GroupId, bool> = HashMap::new();
         loop {
             let left = end.saturating_duration_since(Instant::now());
@@ -1059,13 +1065,12 @@ impl Session {
                 let dir = task.remote_dir.as_deref()?;
                 Some(dir.strip_prefix("~/").unwrap_or(dir).to_owned())
             };
+            let progress = !packs.is_empty() && Instant::now() >= *progress_due;
             // Packs' dirs first, then tasks, the oldest first, as many as one command takes.
             let mut dirs: Vec<String> = Vec::new();
             let mut by_dir: HashMap<String, MarkerOf> = HashMap::new();
-            let waiting: Vec<&TaskSummary> = running
-                .iter()
-                .filter(|t| !seen.contains(&t.id) && !pending.iter().any(|(p, _)| p == &t.id))
-                .collect();
+            let waiting: Vec<&TaskSummary> =
+                running.iter().filter(|t| !seen.contains(&t.id)).collect();
             for task in &waiting {
                 if let (Some(group), Some(dir)) = (pack_of.get(&task.id), dir_of(task))
                     && let Some((base, _)) = dir.rsplit_once('/')
@@ -1078,6 +1083,9 @@ impl Session {
                 }
             }
             for task in &waiting {
+                if pack_of.contains_key(&task.id) && !progress {
+                    continue;
+                }
                 if let Some(dir) = dir_of(task) {
                     by_dir.insert(dir.clone(), MarkerOf::Task(task.id.clone()));
                     dirs.push(dir);
@@ -1086,14 +1094,25 @@ impl Session {
             let dirs: Vec<String> = chunk_by_len(&dirs, String::len)
                 .first()
                 .map_or_else(Vec::new, |c| c.to_vec());
-            if dirs.is_empty() || left < MARKER_NAP {
+            if dirs.is_empty() || (left < MARKER_NAP && !progress) {
                 tokio::time::sleep(left).await;
                 return Ok((finished, false));
             }
             let driver = self.driver(system).await?;
-            let gather = MARKER_GATHER.min(left).as_secs_f64();
-            let hits = driver.watch_markers(&naps(left), gather, &dirs).await?;
+            let watch_started = Instant::now();
+            let hits = if progress {
+                // One look, no waiting: the members that finished so far.
+                *progress_due = Instant::now() + PACK_PROGRESS;
+                driver.watch_markers(&[], 0.0, &dirs).await?
+            } else {
+                let gather = MARKER_GATHER.min(left).as_secs_f64();
+                driver.watch_markers(&naps(left), gather, &dirs).await?
+            };
+            tracing::debug!(%system, dirs = dirs.len(), hits = hits.len(), progress, took = ?watch_started.elapsed(), "marker watch");
             if hits.is_empty() {
+                if progress {
+                    continue;
+                }
                 return Ok((finished, false));
             }
             let mut collect: Vec<(TaskId, Option<i32>)> = Vec::new();
@@ -1107,21 +1126,12 @@ impl Session {
                             }
                         }
                     }
-                    Some(MarkerOf::Task(id)) if pack_of.contains_key(id) => {
-                        pending.push((id.clone(), code));
-                        pending_since.get_or_insert_with(Instant::now);
+                    Some(MarkerOf::Task(id)) if !collect.iter().any(|(c, _)| c == id) => {
+                        collect.push((id.clone(), code));
                     }
-                    Some(MarkerOf::Task(id)) => collect.push((id.clone(), code)),
+                    Some(MarkerOf::Task(_)) => {}
                     None => {}
                 }
-            }
-            pending.retain(|(id, _)| !collect.iter().any(|(c, _)| c == id));
-            if pending_since.is_some_and(|t| t.elapsed() >= PACK_PROGRESS) {
-                collect.append(&mut pending);
-                pending_since = None;
-            }
-            if collect.is_empty() {
-                continue;
             }
             finished += self.collect_marked(&driver, &collect).await?;
             seen.extend(collect.into_iter().map(|(id, _)| id));
@@ -1167,7 +1177,9 @@ impl Session {
                 ended.push(Ended { record, job: None });
             }
         }
+        let fetch_started = Instant::now();
         let came_back = self.fetch(driver, &ended).await?;
+        tracing::debug!(tasks = ended.len(), took = ?fetch_started.elapsed(), "marked run dirs fetched");
         let mut done = Vec::new();
         for e in ended {
             if !came_back.contains(&e.record.id) {
@@ -1182,7 +1194,9 @@ impl Session {
             }
         }
         let finished = done.len();
+        let finish_started = Instant::now();
         self.finish_many(driver, done).await?;
+        tracing::debug!(finished, took = ?finish_started.elapsed(), "marked tasks finished");
         Ok(finished)
     }
 }

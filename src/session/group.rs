@@ -33,8 +33,8 @@
 //!   pack the scheduler requeued runs only what did not finish); when all are done it writes
 //!   `xpr.exit` in its own dir, so its tasks are collected together at once.
 //!
-//! Each task's script writes its own exit status last, by rename, as a job of its own does,
-//! so a pull never takes a half-finished task for a finished one.
+//! Each task's script writes its own exit status last, as a job of its own does, so a pull
+//! never takes a half-finished task for a finished one (a marker still empty is none).
 //!
 //! # Following
 //!
@@ -329,7 +329,7 @@ fn pack_runner(slots: usize, run_dirs: &[String]) -> Vec<String> {
         "rm -rf -- claim.*".to_owned(),
         "xpr_worker() {".to_owned(),
         "  for xpr_d in \"$@\"; do".to_owned(),
-        format!("    [ -e ../\"$xpr_d\"/{EXIT_FILE} ] && continue"),
+        format!("    [ -s ../\"$xpr_d\"/{EXIT_FILE} ] && continue"),
         "    mkdir \"claim.$xpr_d\" 2>/dev/null || continue".to_owned(),
         // Sourced in a subshell of this same interpreter (the pack's `#!` is the tasks'): a
         // new shell per task would double the cost of a short one.

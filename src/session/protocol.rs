@@ -154,6 +154,43 @@ pub fn tail_text(bytes: &[u8], max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// The watch program over `dirs` (absolute) with one look and no gather: its reply lines.
+    fn watch(dirs: &[&std::path::Path]) -> Vec<String> {
+        let out = std::process::Command::new("sh")
+            .args(["-c", WATCH_PROGRAM, "xpr-watch", "", "0"])
+            .args(dirs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_marker_still_empty_is_no_marker() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = |name: &str, marker: Option<&str>| {
+            let d = root.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            if let Some(text) = marker {
+                std::fs::write(d.join("xpr.exit"), text).unwrap();
+            }
+            d
+        };
+        let done = dir("done", Some("3\n"));
+        let empty = dir("empty", Some(""));
+        let none = dir("none", None);
+        // Only the empty one and the one without: nothing to report.
+        assert!(watch(&[&empty, &none]).is_empty());
+        assert_eq!(
+            watch(&[&empty, &done, &none]),
+            vec![format!("3 {}", done.display())]
+        );
+    }
+
     #[test]
     fn framed_replies_parse_with_binary_bytes() {
         let mut reply = b"LOCKED\nR 0 0 3 0\n12\nR 1 1 0 5\nno\nxyEND\n".to_vec();

@@ -2,8 +2,11 @@
 //! `commands`, in the run dir.
 //!
 //! The body records its start ([`STARTED_FILE`]), runs the command with stdout and stderr to
-//! [`STDOUT_FILE`] and [`STDERR_FILE`], and writes the exit status to [`EXIT_FILE`] *last*, by
-//! rename, so whoever sees that file sees a finished job with all its outputs written.
+//! [`STDOUT_FILE`] and [`STDERR_FILE`], and writes the exit status to [`EXIT_FILE`] *last*, so
+//! whoever sees that file sees a finished job with all its outputs written. It is written in
+//! place, not by rename (a `mv` is a process: in a pack of short tasks, as much again as the
+//! task): a reader takes a marker that holds no exit status yet (created, not yet written, or
+//! the job killed in between) for no marker at all.
 //!
 //! A task whose job is killed (cancelled, timed out, preempted: the scheduler sends `TERM` or
 //! `INT` to the job's processes, then `KILL`) writes no exit status, even when the script
@@ -28,7 +31,7 @@ pub const STARTED_FILE: &str = "xpr.started";
 pub const STDOUT_FILE: &str = "xpr.stdout";
 /// The command's standard error.
 pub const STDERR_FILE: &str = "xpr.stderr";
-/// Written (by rename) last: the command's exit status.
+/// Written last: the command's exit status (empty for a moment: see the module docs).
 pub const EXIT_FILE: &str = "xpr.exit";
 /// The task's JSON arguments, when it has some.
 pub const ARGS_FILE: &str = "xpr_args.json";
@@ -74,9 +77,7 @@ pub fn body_lines(spec: &TaskSpec) -> Vec<String> {
         lines.extend(spec.post_commands.iter().map(|l| format!("  {l}")));
         lines.push(format!(") >> {STDOUT_FILE} 2>> {STDERR_FILE} < /dev/null"));
     }
-    lines.push(format!(
-        "printf '%s\\n' \"$xpr_status\" > {EXIT_FILE}.tmp && mv -f {EXIT_FILE}.tmp {EXIT_FILE}"
-    ));
+    lines.push(format!("printf '%s\\n' \"$xpr_status\" > {EXIT_FILE}"));
     lines.push("exit \"$xpr_status\"".to_owned());
     lines
 }

@@ -9,9 +9,9 @@
 #        one reply, one collection for them all), then look once more.
 # $3...  run dirs, relative to $HOME or absolute.
 # stdin  unused.
-# stdout `<exit status> <run dir>` for each run dir that has its `xpr.exit`, one per line, as
-#        soon as one has; nothing when none has by the end. Exit 0 (1 when $HOME cannot be
-#        entered).
+# stdout `<exit status> <run dir>` for each run dir that has its `xpr.exit` written, one per
+#        line, as soon as one has; nothing when none has by the end. A marker still empty (the
+#        job writes it in place) counts as none. Exit 0 (1 when $HOME cannot be entered).
 cd -- "$HOME" || exit 1
 naps=$1
 gather=$2
@@ -19,15 +19,15 @@ shift 2
 look() {
   found=
   for d in "$@"; do
-    [ -e "$d/xpr.exit" ] && found=1 && break
+    [ -s "$d/xpr.exit" ] && found=1 && break
   done
   [ -z "$found" ]
 }
 report() {
   for d in "$@"; do
-    if [ -e "$d/xpr.exit" ]; then
+    if [ -s "$d/xpr.exit" ]; then
       read -r code < "$d/xpr.exit" || code=
-      printf '%s %s\n' "$code" "$d"
+      [ -n "$code" ] && printf '%s %s\n' "$code" "$d"
     fi
   done
 }
