@@ -140,6 +140,70 @@ fn an_identical_task_is_reused_until_processed() {
 }
 
 #[test]
+fn a_batch_reuses_what_can_still_produce_results_and_its_own_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(dir.path().join("jobs.db")).unwrap();
+    db.create(&new_task("old", "kept")).unwrap();
+    db.create(&new_task("done", "processed")).unwrap();
+    db.transition(
+        &TaskId::new("done"),
+        &[],
+        TaskStatus::Processed,
+        &TaskUpdate::default(),
+    )
+    .unwrap();
+    // More than one lookup chunk (1,000): the last points are found as well as the first.
+    let mut batch: Vec<(NewTask, Vec<_>)> = (0..2500)
+        .map(|i| {
+            (
+                new_task(&format!("p{i}"), &format!("point {i}")),
+                Vec::new(),
+            )
+        })
+        .collect();
+    batch.push((new_task("again", "kept"), Vec::new()));
+    batch.push((new_task("fresh", "processed"), Vec::new()));
+    batch.push((new_task("twice", "point 7"), Vec::new()));
+    let got = db.create_tasks(&batch, true).unwrap();
+    assert_eq!(got.len(), 2503);
+    assert!(got[..2500].iter().all(|(_, reused)| !reused));
+    assert_eq!(
+        got[2500],
+        (TaskId::new("old"), true),
+        "the older task of that identity"
+    );
+    assert_eq!(
+        got[2501],
+        (TaskId::new("fresh"), false),
+        "a processed task is not reused"
+    );
+    assert_eq!(
+        got[2502],
+        (TaskId::new("p7"), true),
+        "a repeat within the batch"
+    );
+    // Recording the same points again reuses every one of them, the last chunk's too.
+    let again: Vec<(NewTask, Vec<_>)> = (0..2500)
+        .map(|i| {
+            (
+                new_task(&format!("q{i}"), &format!("point {i}")),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let got = db.create_tasks(&again, true).unwrap();
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, (id, reused))| *reused && *id == TaskId::new(format!("p{i}")))
+    );
+    assert_eq!(
+        db.list_summaries(&TaskFilter::default()).unwrap().len(),
+        2503
+    );
+}
+
+#[test]
 fn list_filters_by_status_group_name_and_system() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = Db::open(dir.path().join("jobs.db")).unwrap();

@@ -38,6 +38,7 @@
 mod record;
 mod state;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -384,10 +385,28 @@ impl Db {
         reuse: bool,
     ) -> Result<Vec<(TaskId, bool)>, DbError> {
         self.write(|tx, path, now| {
-            tasks
-                .iter()
-                .map(|(task, parents)| create_in(tx, path, now, task, parents, reuse))
-                .collect()
+            // Looked up for all at once: one statement per thousand tasks, not one each.
+            let mut reusable = if reuse {
+                let identities: Vec<&str> =
+                    tasks.iter().map(|(t, _)| t.identity.as_str()).collect();
+                newest_reusable(tx, path, &identities)?
+            } else {
+                HashMap::new()
+            };
+            let mut out = Vec::with_capacity(tasks.len());
+            for (task, parents) in tasks {
+                if let Some(id) = reusable.get(&task.identity) {
+                    out.push((id.clone(), true));
+                    continue;
+                }
+                let id = insert_new(tx, path, now, task, parents)?;
+                if reuse {
+                    // A later point of the same call with the same identity reuses this one.
+                    reusable.insert(task.identity.clone(), id.clone());
+                }
+                out.push((id, false));
+            }
+            Ok(out)
         })
     }
 
@@ -1262,31 +1281,68 @@ fn create_in(
     parents: &[(TaskId, DependencyKind)],
     reuse: bool,
 ) -> Result<(TaskId, bool), DbError> {
+    if reuse
+        && let Some(id) =
+            newest_reusable(tx, path, &[task.identity.as_str()])?.remove(&task.identity)
+    {
+        return Ok((id, true));
+    }
+    Ok((insert_new(tx, path, now, task, parents)?, false))
+}
+
+/// For each of `identities` that has one, the newest task of that identity that can still
+/// produce results (ExPyRe's restart rule), by identity.
+fn newest_reusable(
+    tx: &Connection,
+    path: &Path,
+    identities: &[&str],
+) -> Result<HashMap<String, TaskId>, DbError> {
     let sql = sql_at(path);
-    if reuse {
-        // Made once: a sweep asks it for every task. Only constant status names are spliced
-        // in, never user text.
-        static REUSE_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let reuse_sql = REUSE_SQL.get_or_init(|| {
-            let reusable = TaskStatus::CAN_PRODUCE_RESULTS
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(",");
-            format!(
-                "SELECT id FROM tasks WHERE identity = ?1 AND status IN ({reusable}) \
-                 ORDER BY created_at DESC LIMIT 1"
-            )
-        });
-        let found: Option<TaskId> = tx
-            .prepare_cached(reuse_sql)
-            .and_then(|mut stmt| stmt.query_row(params![task.identity], |row| row.get(0)))
-            .optional()
+    // Made once. Only constant status names are spliced in, never user text. The identities
+    // go in as one JSON array per chunk: a statement of its own per identity would be
+    // prepared again at each run (SQLite replans a statement whose WHERE compares a column
+    // with a bound value when the value changes), which was most of recording a sweep.
+    static REUSE_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let reuse_sql = REUSE_SQL.get_or_init(|| {
+        let reusable = TaskStatus::CAN_PRODUCE_RESULTS
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            "SELECT j.value, (SELECT t.id FROM tasks t WHERE t.identity = j.value \
+                AND t.status IN ({reusable}) ORDER BY t.created_at DESC LIMIT 1) \
+             FROM json_each(?1) j"
+        )
+    });
+    let mut stmt = tx.prepare_cached(reuse_sql).map_err(sql)?;
+    let mut found = HashMap::new();
+    for chunk in identities.chunks(1000) {
+        let list = serde_json::to_string(chunk).expect("strings serialize");
+        let rows = stmt
+            .query_map(params![list], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Option<TaskId>>(1)?))
+            })
             .map_err(sql)?;
-        if let Some(id) = found {
-            return Ok((id, true));
+        for row in rows {
+            if let (identity, Some(id)) = row.map_err(sql)? {
+                found.insert(identity, id);
+            }
         }
     }
+    Ok(found)
+}
+
+/// Adds `task` as a new row (`waiting` for `parents` when it has some, else `created`);
+/// every parent must exist.
+fn insert_new(
+    tx: &Connection,
+    path: &Path,
+    now: f64,
+    task: &NewTask,
+    parents: &[(TaskId, DependencyKind)],
+) -> Result<TaskId, DbError> {
+    let sql = sql_at(path);
     for (parent, _) in parents {
         let known: Option<i64> = tx
             .prepare_cached("SELECT 1 FROM tasks WHERE id = ?1")
@@ -1324,7 +1380,7 @@ fn create_in(
             .and_then(|mut stmt| stmt.execute(params![task.id, parent, kind]))
             .map_err(sql)?;
     }
-    Ok((task.id.clone(), false))
+    Ok(task.id.clone())
 }
 
 fn insert(conn: &Connection, task: &NewTask, status: TaskStatus, now: f64) -> rusqlite::Result<()> {
