@@ -571,6 +571,28 @@ impl Db {
         get(&self.conn, &self.path, id)
     }
 
+    /// The tasks `ids` the DB has, in the order of `ids` (one that is not there is left out):
+    /// one statement per thousand, not one per task.
+    pub fn get_many(&self, ids: &[TaskId]) -> Result<Vec<TaskRecord>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS}, {SUMMARY_COLUMNS} FROM tasks \
+                 WHERE id IN (SELECT value FROM json_each(?1))"
+            ))
+            .map_err(|e| self.sql(e))?;
+        let mut by_id: HashMap<TaskId, TaskRecord> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let list = serde_json::to_string(chunk).expect("ids serialize");
+            let mut rows = stmt.query(params![list]).map_err(|e| self.sql(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
+                let record = record::record_from_row(row, &self.path)?;
+                by_id.insert(record.id.clone(), record);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
     /// Moves task `id` from one of `from` to `to`, applying `update`, and records it in the
     /// history. Entering `submitting` with no current attempt opens the next attempt; the job
     /// fields of `update` go to the task and to its current attempt. Fails with

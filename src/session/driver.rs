@@ -132,7 +132,17 @@ impl SystemDriver {
     /// Runs `cmd` on the host, counted as one round trip.
     async fn run(&self, cmd: &CommandSpec, retry: Retry) -> Result<CommandOutput, SessionError> {
         self.count_round_trip();
-        Ok(self.transport.run(cmd, retry).await?)
+        let started = std::time::Instant::now();
+        let out = self.transport.run(cmd, retry).await;
+        // The program and its first word (`sh -c PROGRAM NAME` names the shell program).
+        tracing::debug!(
+            system = %self.system.name,
+            program = %cmd.program.to_string_lossy(),
+            what = %cmd.args.get(2).or(cmd.args.first()).map(|a| a.to_string_lossy()).unwrap_or_default(),
+            took = ?started.elapsed(),
+            "remote command"
+        );
+        Ok(out?)
     }
 
     /// The scheduler adapter.

@@ -170,9 +170,7 @@ impl Session {
             .filter(|(id, old)| after.get(*id) != Some(*old))
             .map(|(id, _)| id.clone())
             .collect();
-        for id in changed {
-            report.changed.push(self.get_async(&id).await?);
-        }
+        report.changed = self.with_db(move |db| db.get_many(&changed)).await?;
         Ok(report)
     }
 

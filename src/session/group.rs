@@ -29,7 +29,7 @@
 //!   runs that task's own script there;
 //! - a pack's script starts as many workers as the job's cores allow (cores / cores per task,
 //!   at most one per task); each worker claims the next task nobody claimed (`mkdir`, which is
-//!   atomic) and runs its own script, skipping a task whose `xpr.exit` is already written (a
+//!   atomic; a single worker needs no claims and runs them in turn) and runs its own script, skipping a task whose `xpr.exit` is already written (a
 //!   pack the scheduler requeued runs only what did not finish); when all are done it writes
 //!   `xpr.exit` in its own dir, so its tasks are collected together at once.
 //!
@@ -319,32 +319,59 @@ fn array_runner(syntax: ArraySyntax, run_dirs: &[String], exec: &str) -> Vec<Str
 /// The body of a pack's script: `slots` workers share out its tasks.
 fn pack_runner(slots: usize, run_dirs: &[String]) -> Vec<String> {
     let words: Vec<String> = run_dirs.iter().map(|d| quoted(d)).collect();
-    vec![
-        format!(
-            "# --- xpr: a pack of {} tasks, {slots} at a time; each worker claims the next \
-             task nobody claimed",
-            run_dirs.len()
-        ),
-        // A requeued pack starts over: claims of its last run go, finished tasks are skipped.
-        "rm -rf -- claim.*".to_owned(),
-        "xpr_worker() {".to_owned(),
-        "  for xpr_d in \"$@\"; do".to_owned(),
-        format!("    [ -s ../\"$xpr_d\"/{EXIT_FILE} ] && continue"),
-        "    mkdir \"claim.$xpr_d\" 2>/dev/null || continue".to_owned(),
-        // Sourced in a subshell of this same interpreter (the pack's `#!` is the tasks'): a
-        // new shell per task would double the cost of a short one.
+    // Sourced in a subshell of this same interpreter (the pack's `#!` is the tasks'): a new
+    // shell per task would double the cost of a short one.
+    let run_task = [
         "    # shellcheck source=/dev/null".to_owned(),
         format!("    ( cd -- ../\"$xpr_d\" && . ./{SCRIPT_FILE} ) < /dev/null > /dev/null 2>&1"),
-        "  done".to_owned(),
-        "}".to_owned(),
-        format!("set -- {}", words.join(" ")),
-        "xpr_w=0".to_owned(),
-        format!("while [ \"$xpr_w\" -lt {slots} ]; do"),
-        "  xpr_worker \"$@\" &".to_owned(),
-        "  xpr_w=$((xpr_w + 1))".to_owned(),
-        "done".to_owned(),
-        "wait".to_owned(),
-        // The pack is over: its tasks are collected together (see the follow module).
-        format!("printf 'done\\n' > {EXIT_FILE}.tmp && mv -f {EXIT_FILE}.tmp {EXIT_FILE}"),
-    ]
+    ];
+    let skip_finished = format!("    [ -s ../\"$xpr_d\"/{EXIT_FILE} ] && continue");
+    let mut lines = if slots <= 1 {
+        // One worker: the tasks in turn, no claims (a claim is a process: as much again as a
+        // short task).
+        let mut lines = vec![
+            format!(
+                "# --- xpr: a pack of {} tasks, one after another",
+                run_dirs.len()
+            ),
+            format!("for xpr_d in {}; do", words.join(" ")),
+            skip_finished,
+        ];
+        lines.extend(run_task);
+        lines.push("done".to_owned());
+        lines
+    } else {
+        let mut lines = vec![
+            format!(
+                "# --- xpr: a pack of {} tasks, {slots} at a time; each worker claims the next \
+                 task nobody claimed",
+                run_dirs.len()
+            ),
+            // A requeued pack starts over: claims of its last run go, finished tasks are
+            // skipped.
+            "rm -rf -- claim.*".to_owned(),
+            "xpr_worker() {".to_owned(),
+            "  for xpr_d in \"$@\"; do".to_owned(),
+            skip_finished,
+            "    mkdir \"claim.$xpr_d\" 2>/dev/null || continue".to_owned(),
+        ];
+        lines.extend(run_task);
+        lines.extend([
+            "  done".to_owned(),
+            "}".to_owned(),
+            format!("set -- {}", words.join(" ")),
+            "xpr_w=0".to_owned(),
+            format!("while [ \"$xpr_w\" -lt {slots} ]; do"),
+            "  xpr_worker \"$@\" &".to_owned(),
+            "  xpr_w=$((xpr_w + 1))".to_owned(),
+            "done".to_owned(),
+            "wait".to_owned(),
+        ]);
+        lines
+    };
+    // The pack is over: its tasks are collected together (see the follow module).
+    lines.push(format!(
+        "printf 'done\\n' > {EXIT_FILE}.tmp && mv -f {EXIT_FILE}.tmp {EXIT_FILE}"
+    ));
+    lines
 }
