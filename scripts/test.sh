@@ -5,7 +5,9 @@
 #   2. start the test bed (tests/testbed/setup.sh, installing missing packages with apt-get)
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. cargo test --workspace [ARGS...]          e.g. scripts/test.sh --test testbed
-#   5. stop the test bed again (always, also on failure or Ctrl-C); exit with the first failure's code
+#   5. the Python package: scripts/python-test.sh (wheel built by maturin, installed into a
+#      fresh venv, its pytest suite run; skipped when ARGS select Rust tests only)
+#   6. stop the test bed again (always, also on failure or Ctrl-C); exit with the first failure's code
 #
 # A test bed that is already running (started by hand with setup.sh) is used as it is and left
 # running: this script only stops what it started. XPR_TESTBED_OFF=slurm,sge,netns|all leaves
@@ -58,3 +60,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace $*"
 cargo test --workspace "$@"
+
+if [ "$#" -eq 0 ]; then
+  step "python package (scripts/python-test.sh)"
+  "$ROOT/scripts/python-test.sh"
+fi

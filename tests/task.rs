@@ -41,6 +41,29 @@ fn identity_follows_name_command_args_env_and_input_contents() {
     assert_ne!(identity_in(dir.path(), &spec), base);
 }
 
+/// A caller's own identity key (the ExPyRe drop-in's restart rule) stands for the command
+/// and inputs: same name and key, same task, whatever those hold; another key or name, another.
+#[test]
+fn an_identity_key_replaces_command_and_inputs_but_not_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("call.pkl"), "args 1").unwrap();
+    let mut spec = TaskSpec::argv("f", ["python3", "runner.py"]);
+    spec.inputs = vec!["call.pkl".into()];
+    let plain = identity_in(dir.path(), &spec);
+    spec.identity_key = Some("k1".into());
+    let keyed = identity_in(dir.path(), &spec);
+    assert_ne!(keyed, plain);
+    // The pickled call changes (an argument in `hash_ignore`): still the same task.
+    fs::write(dir.path().join("call.pkl"), "args 2").unwrap();
+    assert_eq!(identity_in(dir.path(), &spec), keyed);
+    let mut other_key = spec.clone();
+    other_key.identity_key = Some("k2".into());
+    assert_ne!(identity_in(dir.path(), &other_key), keyed);
+    let mut other_name = spec.clone();
+    other_name.name = "g".into();
+    assert_ne!(identity_in(dir.path(), &other_name), keyed);
+}
+
 /// Failure analysis settings judge a result, they do not change it: a task with a whitelist
 /// is the same task (it reuses an earlier run), and a spec stored before the field existed
 /// still loads, and stores as it was.

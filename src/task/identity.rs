@@ -3,7 +3,8 @@
 //! Two tasks with equal identities compute the same thing under the same name: the same name
 //! (as ExPyRe's `{name}_{hash}`, so `--name b` of a task identical to `a` is a task of its
 //! own), command, JSON arguments and environment, over inputs with the same names and
-//! contents. The hash is over a framed
+//! contents; or, for a task with an [`identity_key`](TaskSpec::identity_key), the same name
+//! and key. The hash is over a framed
 //! encoding (every field length-prefixed), so no two different tasks can be made to collide by
 //! moving bytes between fields. Input files are streamed through the hasher, never read whole.
 
@@ -29,6 +30,11 @@ pub fn task_identity(spec: &TaskSpec, entries: &[StageEntry]) -> Result<String, 
     };
     field(&mut hasher, ENCODING_VERSION);
     field(&mut hasher, spec.name.as_bytes());
+    if let Some(key) = &spec.identity_key {
+        field(&mut hasher, b"key");
+        field(&mut hasher, key.as_bytes());
+        return Ok(hex(&hasher.finalize()));
+    }
     match &spec.command {
         TaskCommand::Argv(argv) => {
             field(&mut hasher, b"argv");

@@ -46,6 +46,12 @@ pub struct TaskSpec {
     /// result is judged, not what is computed. Absent from specs stored before it existed.
     #[serde(default, skip_serializing_if = "ErrorRules::is_empty")]
     pub error_rules: ErrorRules,
+    /// The caller's own identity of the task, when it keeps one (the Python package's ExPyRe
+    /// drop-in: ExPyRe's restart rule over the function and the arguments not in
+    /// `hash_ignore`). When set, the task's identity is its name and this key alone, whatever
+    /// its command and inputs hold. Absent from specs stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<String>,
 }
 
 impl TaskSpec {
@@ -77,6 +83,7 @@ impl TaskSpec {
             post_commands: Vec::new(),
             outputs: Vec::new(),
             error_rules: ErrorRules::default(),
+            identity_key: None,
         }
     }
 }

@@ -9,7 +9,6 @@ mod sweep;
 mod tasks;
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use xpr::config::LoadedConfig;
@@ -46,7 +45,7 @@ fn lenient_config() -> anyhow::Result<LoadedConfig> {
 }
 
 /// Runs the parsed command line.
-pub fn run(args: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(args: Cli) -> anyhow::Result<u8> {
     match args.command {
         Command::Systems(flags) => config::systems(flags.json),
         Command::Config(ConfigCommand::Check(flags)) => config::check(flags.json),

@@ -12,8 +12,9 @@
 //! `xpr run` exits with the job's own exit code when the job has one.
 
 use std::fmt;
-use std::process::ExitCode;
 
+/// Success.
+pub const SUCCESS: u8 = 0;
 /// Any error not classified below.
 pub const OTHER: u8 = 1;
 /// The command line makes no sense (the code clap uses for its own usage errors).
@@ -51,25 +52,25 @@ pub fn bad_flag(flag: &str, err: impl fmt::Display) -> anyhow::Error {
 }
 
 /// The exit code for an error, found by the library error types in its cause chain.
-pub fn code_for(err: &anyhow::Error) -> ExitCode {
+pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<UsageError>() {
-            return ExitCode::from(USAGE);
+            return USAGE;
         }
         if cause.is::<xpr::config::ConfigError>()
             || cause.is::<xpr::session::profile::ProfileError>()
         {
-            return ExitCode::from(CONFIG);
+            return CONFIG;
         }
         if cause.is::<xpr::resources::NodeFinderError>() {
-            return ExitCode::from(NO_PARTITION);
+            return NO_PARTITION;
         }
         // Session errors forward their inner error's message transparently: look inside.
         match cause.downcast_ref::<xpr::session::SessionError>() {
-            Some(xpr::session::SessionError::Config(_)) => return ExitCode::from(CONFIG),
-            Some(xpr::session::SessionError::Resources(_)) => return ExitCode::from(NO_PARTITION),
+            Some(xpr::session::SessionError::Config(_)) => return CONFIG,
+            Some(xpr::session::SessionError::Resources(_)) => return NO_PARTITION,
             _ => {}
         }
     }
-    ExitCode::from(OTHER)
+    OTHER
 }

@@ -1,7 +1,6 @@
 //! `xpr systems` and `xpr config check`.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use serde_json::json;
 use xpr::config::{ConfigError, LoadedConfig, StageRootOrigin, System};
@@ -11,12 +10,12 @@ use super::{print_json, print_table};
 use crate::exit;
 
 /// `xpr systems`: one row per system.
-pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
+pub fn systems(as_json: bool) -> anyhow::Result<u8> {
     let loaded = LoadedConfig::from_env()?;
     if as_json {
         let systems: Vec<_> = loaded.config.systems.iter().map(system_json).collect();
         print_json(&json!(systems))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     let rows: Vec<Vec<String>> = loaded
         .config
@@ -40,12 +39,12 @@ pub fn systems(as_json: bool) -> anyhow::Result<ExitCode> {
         &["SYSTEM", "SCHEDULER", "HOST", "PARTITIONS (cores/node)"],
         &rows,
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr config check`: the merged config and the provenance of each system; or every
 /// problem of the config, each naming its file and JSON path (exit 3).
-pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
+pub fn check(as_json: bool) -> anyhow::Result<u8> {
     let loaded = match LoadedConfig::from_env() {
         Ok(loaded) => loaded,
         Err(err) => return report_problems(&err, as_json),
@@ -73,7 +72,7 @@ pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
             "systems": loaded.config.systems.iter().map(system_json).collect::<Vec<_>>(),
             "merged": loaded.merged,
         }))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "config OK")?;
@@ -105,12 +104,12 @@ pub fn check(as_json: bool) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "merged config:")?;
     writeln!(out, "{}", serde_json::to_string_pretty(&loaded.merged)?)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// Every problem of a config that does not load: one `error:` line each on stderr, or with
 /// `--json` `{"ok": false, "errors": [{"files", "path", "message"}]}` on stdout. Exit 3.
-fn report_problems(err: &ConfigError, as_json: bool) -> anyhow::Result<ExitCode> {
+fn report_problems(err: &ConfigError, as_json: bool) -> anyhow::Result<u8> {
     let problems = err.errors();
     if as_json {
         let errors: Vec<_> = problems
@@ -133,7 +132,7 @@ fn report_problems(err: &ConfigError, as_json: bool) -> anyhow::Result<ExitCode>
             writeln!(stderr, "xpr: the config has {} problems", problems.len())?;
         }
     }
-    Ok(ExitCode::from(exit::CONFIG))
+    Ok(exit::CONFIG)
 }
 
 fn system_json(system: &System) -> serde_json::Value {

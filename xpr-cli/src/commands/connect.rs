@@ -1,10 +1,11 @@
 //! `xpr connect` and `xpr disconnect`: a master connection the user opens by hand.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use xpr::config::LoadedConfig;
 use xpr::transport::{SshTarget, close_user_master, open_user_master};
+
+use crate::exit;
 
 fn target(system: &str) -> anyhow::Result<SshTarget> {
     let loaded = LoadedConfig::from_env()?;
@@ -19,22 +20,22 @@ fn target(system: &str) -> anyhow::Result<SshTarget> {
 }
 
 /// Opens the master in the foreground, so password and two-factor prompts reach the user.
-pub fn connect(system: &str) -> anyhow::Result<ExitCode> {
+pub fn connect(system: &str) -> anyhow::Result<u8> {
     let path = open_user_master(&target(system)?)?;
     writeln!(
         std::io::stdout(),
         "connected to {system}; xpr reuses this connection until `xpr disconnect {system}` (control socket {})",
         path.display()
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// Closes the master opened by `xpr connect`.
-pub fn disconnect(system: &str) -> anyhow::Result<ExitCode> {
+pub fn disconnect(system: &str) -> anyhow::Result<u8> {
     if close_user_master(&target(system)?)? {
         writeln!(std::io::stdout(), "disconnected from {system}")?;
     } else {
         writeln!(std::io::stdout(), "no connection to {system} was open")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde_json::json;
 use xpr::db::{Db, SummaryRef, TaskFilter, TaskStatus, TaskSummary};
@@ -10,7 +9,7 @@ use xpr::session::{Export, IfExists};
 
 use super::{lenient_config, print_json, text_width, write_table};
 use crate::cli::{DbArgs, ExportArgs, FilterArgs, LsArgs};
-use crate::exit::{bad_flag, usage};
+use crate::exit::{self, bad_flag, usage};
 
 /// The jobs DB file: `--dbfile`, else `jobs.db` in the config's stage root (found even when
 /// the config files have problems: it depends on the directories, not on their contents).
@@ -43,17 +42,17 @@ pub fn filter_from(args: &FilterArgs) -> anyhow::Result<TaskFilter> {
 }
 
 /// `xpr ls`: the matching tasks, oldest first.
-pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
+pub fn ls(args: &LsArgs) -> anyhow::Result<u8> {
     let filter = filter_from(&args.filter)?;
     let db = existing_db(&args.db)?;
     if args.json {
         let tasks = db.list_summaries(&filter)?;
         let records: Vec<_> = tasks.iter().map(record_json).collect();
         print_json(&json!(records))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     print_listing(&db, &filter, args.long)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// The jobs DB, which must exist: a command that only reads it does not create one.
@@ -70,7 +69,7 @@ fn existing_db(args: &DbArgs) -> anyhow::Result<Db> {
 
 /// `xpr export`: every task of the jobs DB as one JSON document, to FILE (whole or not at
 /// all, never over an existing file without `--force`) or stdout.
-pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+pub fn export(args: &ExportArgs) -> anyhow::Result<u8> {
     let db = existing_db(&args.db)?;
     let export = Export::read(&db)?;
     db.close()?;
@@ -93,7 +92,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// A column of `xpr ls`: its header and how a task's cell is written.
@@ -175,7 +174,7 @@ fn record_json(t: &TaskSummary) -> serde_json::Value {
 }
 
 /// `xpr db_unlock`.
-pub fn db_unlock(args: &DbArgs) -> anyhow::Result<ExitCode> {
+pub fn db_unlock(args: &DbArgs) -> anyhow::Result<u8> {
     let path = db_path(args)?;
     let mut db = Db::open(&path)?;
     db.unlock()?;
@@ -185,5 +184,5 @@ pub fn db_unlock(args: &DbArgs) -> anyhow::Result<ExitCode> {
         "jobs DB {} is writable; its write-ahead log is folded in",
         path.display()
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }

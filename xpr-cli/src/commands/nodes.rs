@@ -1,7 +1,5 @@
 //! `xpr nodes`: the node finder and the job header it leads to.
 
-use std::process::ExitCode;
-
 use std::io::Write;
 
 use serde_json::json;
@@ -11,13 +9,13 @@ use xpr::scheduler::script::{ScriptSpec, header_lines};
 
 use super::{lenient_config, print_json};
 use crate::cli::{NodesArgs, ResourceArgs};
-use crate::exit::bad_flag;
+use crate::exit::{self, bad_flag};
 
 /// The `{id}` shown in a header printed without a real task.
 const SAMPLE_ID: &str = "JOB_ID";
 
 /// Builds the request from the flags (no I/O), then finds the nodes and renders the header.
-pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
+pub fn nodes(args: &NodesArgs) -> anyhow::Result<u8> {
     let request = request_from(&args.resources)?;
     let loaded = lenient_config()?;
     let system = loaded.system(&args.system)?;
@@ -51,7 +49,7 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  {line}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// The request the flags describe (one core when they name no count); a value that does

@@ -1,7 +1,5 @@
 //! `xpr sweep`: a parameter sweep as tasks, through the library's [`SweepRequest`].
 
-use std::process::ExitCode;
-
 use serde_json::json;
 use xpr::session::{PackSize, Submission, SweepRequest};
 use xpr::sweep::{Param, SweepSpec, load_points};
@@ -45,7 +43,7 @@ fn spec_from(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
 
 /// `xpr sweep NAME ...`: starts the points that have no usable result; with `--wait`,
 /// follows them all to their end.
-pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+pub fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
     let spec = spec_from(args)?;
     let count = spec.len()?;
     let (template, options) = task_from(&args.task)?;
@@ -83,7 +81,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
         rt.block_on(session.close())?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     let done = rt.block_on(super::progress::wait_with_progress(&session, &ids, None))?;
     print_statuses(&done)?;
@@ -92,8 +90,8 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .all(|t| t.status.is_finished() && t.end_state == Some(xpr::db::EndState::Succeeded));
     Ok(if all_ok {
-        ExitCode::SUCCESS
+        exit::SUCCESS
     } else {
-        ExitCode::from(exit::TASK_FAILED)
+        exit::TASK_FAILED
     })
 }

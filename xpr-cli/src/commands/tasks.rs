@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -189,7 +188,7 @@ fn flags_given(r: &ResourceArgs) -> bool {
 }
 
 /// `xpr submit`: prints the task id (or its record as JSON).
-pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
+pub fn submit(args: &TaskArgs) -> anyhow::Result<u8> {
     let (spec, options) = task_from(args)?;
     let rt = runtime()?;
     let session = open_session()?;
@@ -209,7 +208,7 @@ pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
         }
     }
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr run`: submit, wait with progress, deliver the outputs here, print the job's output,
@@ -217,7 +216,7 @@ pub fn submit(args: &TaskArgs) -> anyhow::Result<ExitCode> {
 ///
 /// With `--json`, stdout holds one JSON object and nothing else; the job's stdout and stderr
 /// then both go to stderr (their tails are in the JSON too).
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let timeout = timeout_from(&args.timeout)?;
     let (spec, options) = task_from(&args.task)?;
     let rt = runtime()?;
@@ -308,7 +307,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             unmatched.join(", "),
             results.local_dir.display()
         );
-        return Ok(ExitCode::from(exit::TASK_FAILED));
+        return Ok(exit::TASK_FAILED);
     }
     Ok(task_exit_code(&results))
 }
@@ -340,9 +339,9 @@ fn deliver(
 
 /// The job's exit code when it has one; [`exit::TASK_FAILED`] for a failure without one
 /// (time limit, cancelled, vanished, missing outputs).
-fn task_exit_code(results: &TaskResults) -> ExitCode {
+fn task_exit_code(results: &TaskResults) -> u8 {
     match (results.status, results.exit_code) {
-        (TaskStatus::Succeeded, _) => ExitCode::SUCCESS,
+        (TaskStatus::Succeeded, _) => exit::SUCCESS,
         // The job's own exit code, only when the job ended by itself (not killed at its time
         // limit, cancelled ...: those exit 5 whatever code the kill left).
         (_, Some(code)) if code != 0 && results.end_state == Some(EndState::Failed) => {
@@ -351,7 +350,7 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
                 results.id,
                 results.reason.as_deref().unwrap_or("non-zero exit")
             );
-            ExitCode::from(u8::try_from(code.rem_euclid(256)).unwrap_or(1))
+            u8::try_from(code.rem_euclid(256)).unwrap_or(1)
         }
         _ => {
             eprintln!(
@@ -364,7 +363,7 @@ fn task_exit_code(results: &TaskResults) -> ExitCode {
                     .or(results.end_state.map(EndState::as_str))
                     .unwrap_or("no result")
             );
-            ExitCode::from(exit::TASK_FAILED)
+            exit::TASK_FAILED
         }
     }
 }
@@ -465,7 +464,7 @@ pub(super) fn print_statuses(tasks: &[TaskRecord]) -> std::io::Result<()> {
 }
 
 /// `xpr status` and `xpr sync`: one poll, then the selected tasks' states.
-pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+pub fn status(select: &SelectArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let report = rt.block_on(session.poll())?;
@@ -486,14 +485,14 @@ pub fn status(select: &SelectArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if report.failed.is_empty() {
-        ExitCode::SUCCESS
+        exit::SUCCESS
     } else {
-        ExitCode::from(exit::OTHER)
+        exit::OTHER
     })
 }
 
 /// `xpr wait`: follow until the selected (default: all ongoing) tasks finish.
-pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
+pub fn wait(args: &WaitArgs) -> anyhow::Result<u8> {
     let timeout = timeout_from(&args.timeout)?;
     let rt = runtime()?;
     let session = open_session()?;
@@ -522,9 +521,9 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .all(|t| t.status == TaskStatus::Succeeded || t.status == TaskStatus::Processed);
     Ok(if all_ok {
-        ExitCode::SUCCESS
+        exit::SUCCESS
     } else {
-        ExitCode::from(exit::TASK_FAILED)
+        exit::TASK_FAILED
     })
 }
 
@@ -556,7 +555,7 @@ async fn wait_printing_events(
 }
 
 /// `xpr results ID`.
-pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+pub fn results(id: &str, as_json: bool) -> anyhow::Result<u8> {
     let session = open_session()?;
     let r = session.results(&TaskId::new(id))?;
     let analysis = failure_report(&session, &r.id);
@@ -610,7 +609,7 @@ pub fn results(id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
             writeln!(out, "--- stderr (tail)\n{}", r.stderr_tail.trim_end())?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// The failure analysis part of `xpr results`: the scheduler's words, run time, peak memory
@@ -662,7 +661,7 @@ fn print_analysis(out: &mut impl Write, report: &FailureReport) -> std::io::Resu
 }
 
 /// `xpr logs ID`: the whole stdout and stderr of the task's command.
-pub fn logs(id: &str, attempt: Option<u32>) -> anyhow::Result<ExitCode> {
+pub fn logs(id: &str, attempt: Option<u32>) -> anyhow::Result<u8> {
     let session = open_session()?;
     let r = session.results(&TaskId::new(id))?;
     let dir = match attempt {
@@ -686,11 +685,11 @@ pub fn logs(id: &str, attempt: Option<u32>) -> anyhow::Result<ExitCode> {
             std::io::stderr().write_all(&err.unwrap_or_default())?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr retry`: a new attempt of each selected failed or died task, submitted now.
-pub fn retry(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+pub fn retry(select: &SelectArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = required(&session, select, "retry")?;
@@ -705,11 +704,11 @@ pub fn retry(select: &SelectArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr cancel`.
-pub fn cancel(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+pub fn cancel(select: &SelectArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = required(&session, select, "cancel")?;
@@ -720,39 +719,39 @@ pub fn cancel(select: &SelectArgs) -> anyhow::Result<ExitCode> {
     }
     drop(out);
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr clean`.
-pub fn clean(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+pub fn clean(select: &SelectArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = required(&session, select, "clean")?;
     rt.block_on(session.clean(&ids(&tasks)))?;
     writeln!(std::io::stdout(), "cleaned {} task(s)", tasks.len())?;
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr mark_processed`.
-pub fn mark_processed(select: &SelectArgs) -> anyhow::Result<ExitCode> {
+pub fn mark_processed(select: &SelectArgs) -> anyhow::Result<u8> {
     let session = open_session()?;
     let mut out = std::io::stdout().lock();
     for task in required(&session, select, "mark_processed")? {
         session.mark_processed(&task.id)?;
         writeln!(out, "processed: {}", task.id)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr rm`.
-pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
+pub fn rm(args: &RmArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = required(&session, &args.select, "rm")?;
     if tasks.is_empty() {
         writeln!(std::io::stdout(), "no task matches")?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     if !args.yes {
         print_statuses(&tasks)?;
@@ -769,17 +768,17 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             writeln!(std::io::stdout(), "nothing removed")?;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(exit::SUCCESS);
         }
     }
     rt.block_on(session.remove(&ids(&tasks), args.clean))?;
     writeln!(std::io::stdout(), "removed {} task(s)", tasks.len())?;
     rt.block_on(session.close())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `xpr reset_status`.
-pub fn reset_status(args: &ResetArgs) -> anyhow::Result<ExitCode> {
+pub fn reset_status(args: &ResetArgs) -> anyhow::Result<u8> {
     let to = TaskStatus::from_name(&args.to).ok_or_else(|| {
         let known: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
         usage(format!(
@@ -794,5 +793,5 @@ pub fn reset_status(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         session.reset_status(&task.id, to)?;
         writeln!(out, "{}: {} -> {to}", task.id, task.status)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
