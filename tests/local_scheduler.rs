@@ -201,6 +201,7 @@ fn local_system() -> System {
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }
@@ -441,6 +442,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
         retries: Default::default(),
         ..local_system()
     };

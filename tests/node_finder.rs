@@ -40,6 +40,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }

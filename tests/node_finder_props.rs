@@ -109,6 +109,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             max_array_size: None,
             poll_interval: None,
             vanish_timeout: None,
+            default_max_time: None,
             retries: Default::default(),
             error_rules: Default::default(),
         })

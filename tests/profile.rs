@@ -105,12 +105,17 @@ fn explicit_choices_win_over_the_profile() {
 }
 
 #[test]
-fn without_a_profile_the_builtin_local_system_and_one_core() {
+fn without_a_profile_the_builtin_local_system_and_one_core_for_an_hour() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = LoadedConfig::from_files(&[], dir.path()).unwrap();
     let request = StartRequest::from_profile(spec(), &loaded, &TaskOptions::new()).unwrap();
     assert_eq!(request.system, "local");
-    assert_eq!(request.resources, Resources::cores(1));
+    assert_eq!(
+        request.resources,
+        Resources::cores(1)
+            .with_partial_node(true)
+            .with_max_time(3600)
+    );
     assert!(request.extra_header.is_empty());
     assert!(request.spec.env.is_empty());
 }

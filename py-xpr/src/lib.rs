@@ -23,6 +23,7 @@ use xpr::config::LoadedConfig;
 use xpr::db::{DependencyKind, EndState, TaskFilter, TaskStatus};
 use xpr::ids::TaskId;
 use xpr::resources::Resources;
+use xpr::session::profile::TaskOptions;
 use xpr::session::{
     PackSize, Retries, Session, SessionError, StartRequest, Submission, TaskRef, TaskResults,
 };
@@ -109,8 +110,12 @@ struct Request {
     post_commands: Vec<String>,
     #[serde(default)]
     args: Option<Value>,
-    /// The system's name in the config.
-    system: String,
+    /// The system's name in the config; none: the profile's, else `$EXPYRE_SYS`, else `local`.
+    #[serde(default)]
+    system: Option<String>,
+    /// A profile of the config whose defaults apply (explicit fields win).
+    #[serde(default)]
+    profile: Option<String>,
     /// ExPyRe's resource dict (`max_time`, `num_cores` | `num_nodes`, ...).
     #[serde(default)]
     resources: Option<Value>,
@@ -146,7 +151,7 @@ struct Request {
 
 impl Request {
     /// The library's request for it.
-    fn into_start(self) -> PyResult<StartRequest> {
+    fn into_start(self, config: &LoadedConfig) -> PyResult<StartRequest> {
         let mut spec = match (self.argv, self.shell) {
             (Some(argv), None) if !argv.is_empty() => TaskSpec::argv(self.name, argv),
             (None, Some(line)) => TaskSpec::shell(self.name, line),
@@ -163,12 +168,21 @@ impl Request {
         spec.post_commands = self.post_commands;
         spec.args = self.args;
         spec.identity_key = self.identity_key;
-        let resources = match &self.resources {
-            Some(value) => Resources::from_json(value).map_err(|e| invalid("resources", e))?,
-            None => Resources::cores(1).with_partial_node(true),
-        };
-        let mut request = StartRequest::new(spec, self.system, resources)
-            .with_extra_header(self.extra_header)
+        // The library's merge, as `xpr run` gets it: explicit choices over the profile's,
+        // and with nothing asked one core on a partial node for the system's default time.
+        let mut options = TaskOptions::new().header(self.extra_header);
+        if let Some(profile) = &self.profile {
+            options = options.profile(profile);
+        }
+        if let Some(system) = &self.system {
+            options = options.system(system);
+        }
+        if let Some(value) = &self.resources {
+            options = options
+                .resources(Resources::from_json(value).map_err(|e| invalid("resources", e))?);
+        }
+        let mut request = StartRequest::from_profile(spec, config, &options)
+            .map_err(|e| ConfigError::new_err(message(&e)))?
             .with_force_rerun(self.force_rerun);
         if let Some(dir) = self.base_dir {
             request = request.with_base_dir(dir);
@@ -367,7 +381,7 @@ impl NativeSession {
             serde_json::from_str(requests).map_err(|e| invalid("task request", e))?;
         let requests = parsed
             .into_iter()
-            .map(Request::into_start)
+            .map(|r| r.into_start(self.session.config()))
             .collect::<PyResult<Vec<_>>>()?;
         let session = self.session.clone();
         let started = self.run(py, async move { session.start_many(requests).await })?;

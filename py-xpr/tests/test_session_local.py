@@ -2,11 +2,13 @@
 dependencies, callbacks, asyncio."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 import xpr
+from conftest import LOCAL
 
 
 def test_a_command_runs_and_its_output_comes_back(session, tmp_path: Path) -> None:
@@ -92,3 +94,24 @@ def test_the_xpr_command_is_installed_and_lists_the_tasks(session, local_config)
     for sub in ("db_unlock", "reset_status", "sync", "rm"):
         help_out = subprocess.run([xpr_cmd, sub, "--help"], capture_output=True, text=True)
         assert help_out.returncode == 0, (sub, help_out.stderr)
+
+
+def test_a_profile_and_expyre_sys_choose_the_system(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / ".expyre"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "systems": LOCAL,
+        "profiles": {"greet": {"system": "loc", "env": {"GREETING": "from the profile"}}},
+    }))
+    with xpr.Session(folder / "config.json") as session:
+        task = session.submit(["sh", "-c", 'echo "$GREETING"'], profile="greet")
+        task.wait(timeout=120)
+        assert task.system == "loc"
+        assert task.logs().stdout == "from the profile\n"
+        monkeypatch.setenv("EXPYRE_SYS", "loc")
+        assert session.submit(["true"], name="by-env").system == "loc"
+        monkeypatch.delenv("EXPYRE_SYS")
+        assert session.submit(["true"], name="default").system == "local"
+        with pytest.raises(xpr.ConfigError) as error:
+            session.submit(["true"], profile="nosuch")
+        assert "nosuch" in str(error.value)

@@ -219,6 +219,10 @@ pub struct System {
     /// xpr's addition (`"vanish_timeout": "10m"`): how long a job may be missing from both
     /// the queue and accounting before xpr calls it vanished. `None`: the session's.
     pub vanish_timeout: Option<Duration>,
+    /// xpr's addition (`"default_max_time": "4h"`): the run time, in seconds, of a task on
+    /// this system whose resources name none. `None`: one hour
+    /// ([`crate::resources::FALLBACK_MAX_TIME`]).
+    pub default_max_time: Option<u64>,
     /// Retry defaults for tasks on this system that say nothing of retries.
     pub retries: RetryDefaults,
     /// Failure analysis settings for every task on this system (under a profile's and a
@@ -283,6 +287,7 @@ pub fn builtin_local_system() -> System {
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
         retries: RetryDefaults::default(),
         error_rules: ErrorRules::default(),
     }

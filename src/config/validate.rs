@@ -43,6 +43,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "max_array_size",
     "poll_interval",
     "vanish_timeout",
+    "default_max_time",
     "max_retries",
     "retry_on",
     "retry_time_factor",
@@ -380,6 +381,7 @@ impl Validator<'_> {
         let max_array_size = self.keep(self.opt_positive(map, "max_array_size", path));
         let poll_interval = self.keep(self.opt_interval(map, "poll_interval", path));
         let vanish_timeout = self.keep(self.opt_interval(map, "vanish_timeout", path));
+        let default_max_time = self.keep(self.opt_interval(map, "default_max_time", path));
         let script_exec = self.keep(self.opt_string(map, "script_exec", path));
         let rundir = self.keep(self.opt_string(map, "rundir", path));
         if let Some(Some(empty)) = &rundir
@@ -431,6 +433,7 @@ impl Validator<'_> {
             max_array_size: max_array_size?,
             poll_interval: poll_interval?,
             vanish_timeout: vanish_timeout?,
+            default_max_time: default_max_time?.map(|t| t.as_secs()),
             error_rules: error_rules?,
             retries: retries?,
         })

@@ -231,6 +231,15 @@ pub enum RejectReason {
         /// The partition's cores per node.
         per_node: u32,
     },
+    /// On a system with no batch system (one machine, such as the built-in `local`): the
+    /// cores are more than the machine has. Such a system always shares its one machine, so
+    /// this is [`RejectReason::NotOneNode`] without blaming a `partial_node` nobody asked for.
+    MoreThanTheMachine {
+        /// Cores asked.
+        cores: u64,
+        /// The machine's cores.
+        has: u32,
+    },
     /// Memory per core above the node's memory shared among its cores.
     MemPerCore {
         /// Requested kB per core.
@@ -292,6 +301,11 @@ impl fmt::Display for RejectReason {
                 f,
                 "{cores} cores do not fit one {per_node}-core node, as --partial-node needs \
                  (hint: drop --partial-node to use whole nodes)"
+            ),
+            Self::MoreThanTheMachine { cores, has } => write!(
+                f,
+                "{cores} cores asked, this machine has {has} (a system with no batch system \
+                 runs its tasks on one machine; hint: ask for at most {has} cores)"
             ),
             Self::MemPerCore {
                 requested,
@@ -490,6 +504,7 @@ fn check(
 ///     max_array_size: None,
 ///     poll_interval: None,
 ///     vanish_timeout: None,
+///     default_max_time: None,
 ///     retries: Default::default(),
 ///     error_rules: Default::default(),
 /// };
@@ -536,7 +551,15 @@ pub fn find_nodes(system: &System, request: &Resources) -> Result<NodeAllocation
         match check(p, request, &regexps, partial_node) {
             Err(reason) => rejections.push(Rejection {
                 partition: p.name.clone(),
-                reason,
+                reason: match reason {
+                    RejectReason::NotOneNode { cores, per_node } if !request.partial_node => {
+                        RejectReason::MoreThanTheMachine {
+                            cores,
+                            has: per_node,
+                        }
+                    }
+                    reason => reason,
+                },
             }),
             Ok(shape) => {
                 let pc = u64::from(p.num_cores);

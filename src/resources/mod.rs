@@ -35,7 +35,9 @@ pub use finder::{
     MemShares, NodeAllocation, NodeFinderError, NodeFinderErrorKind, RejectReason, Rejection,
     find_nodes,
 };
-pub use request::{CountRequest, MemRequest, Resources, ResourcesError, check_account};
+pub use request::{
+    CountRequest, FALLBACK_MAX_TIME, MemRequest, Resources, ResourcesError, check_account,
+};
 // The units live below the config (which reads `max_time` and `max_mem` with them); they
 // stay reachable here, as `xpr::resources::units` and `xpr::resources::parse_time`, for code
 // written before they moved.

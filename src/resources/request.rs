@@ -22,6 +22,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::System;
 use crate::units::{UnitError, format_hms, format_mem, mem_from_json, time_from_json};
 
 /// How many of what a request asks for.
@@ -135,6 +136,10 @@ pub struct Resources {
     pub account: Option<String>,
 }
 
+/// The run time of a task that asked for nothing, on a system with no `default_max_time`:
+/// one hour.
+pub const FALLBACK_MAX_TIME: u64 = 3600;
+
 impl Resources {
     /// A request for `count` with ExPyRe's defaults: no time limit, exact fit, whole nodes.
     pub fn new(count: CountRequest) -> Self {
@@ -148,6 +153,28 @@ impl Resources {
             gpus: None,
             account: None,
         }
+    }
+
+    /// What a task gets when nobody asked for anything: one core on a node it may share,
+    /// for `system`'s `default_max_time`, else [`FALLBACK_MAX_TIME`] (`system` is `None`
+    /// when it is not known yet). A first run on a cluster whose nodes have 128 cores must
+    /// not fail because one core is not a whole node.
+    pub fn first_run_default(system: Option<&System>) -> Self {
+        let max_time = system
+            .and_then(|s| s.default_max_time)
+            .unwrap_or(FALLBACK_MAX_TIME);
+        Self::cores(1)
+            .with_partial_node(true)
+            .with_max_time(max_time)
+    }
+
+    /// This request, with `system`'s `default_max_time` where it names no run time (none
+    /// set there: unchanged, no limit asked).
+    pub fn with_default_time(mut self, system: &System) -> Self {
+        if self.max_time.is_none() {
+            self.max_time = system.default_max_time;
+        }
+        self
     }
 
     /// A request for `n` whole nodes (`num_nodes`).

@@ -39,13 +39,17 @@
 use std::path::PathBuf;
 
 use super::{Retries, StartRequest};
+
+/// The environment variable naming the system of a request that names none (ExPyRe's).
+pub const DEFAULT_SYSTEM_VAR: &str = "EXPYRE_SYS";
 use crate::config::{BUILTIN_SYSTEM, ConfigError, LoadedConfig};
 use crate::resources::{Resources, ResourcesError};
 use crate::task::TaskSpec;
 
 /// What a caller chooses for a run beyond the task itself: a profile to start from and
 /// explicit choices that win over it. Every part is optional ([`TaskOptions::new`] chooses
-/// nothing: the built-in `local` system, one core).
+/// nothing: `$EXPYRE_SYS` or the built-in `local` system, one core on a partial node for an
+/// hour).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskOptions {
     /// The profile whose defaults apply, by name.
@@ -169,7 +173,14 @@ impl StartRequest {
             .system
             .clone()
             .or_else(|| profile.and_then(|p| p.system.as_ref().map(|s| s.to_string())))
+            .or_else(|| {
+                std::env::var(DEFAULT_SYSTEM_VAR)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| BUILTIN_SYSTEM.to_owned());
+        // Unknown here is not an error yet: starting the request names it, with the known ones.
+        let known = config.config.system(&system);
         let resources = match (&options.resources, profile) {
             (Some(resources), _) => resources.clone(),
             (None, Some(p)) if !p.resources.is_empty() => Resources::from_json_map(&p.resources)
@@ -178,7 +189,11 @@ impl StartRequest {
                     files: config.files.clone(),
                     source: Box::new(source),
                 })?,
-            (None, _) => Resources::cores(1),
+            (None, _) => Resources::first_run_default(known),
+        };
+        let resources = match known {
+            Some(known) => resources.with_default_time(known),
+            None => resources,
         };
         let mut env = profile.map(|p| p.env.clone()).unwrap_or_default();
         for (key, value) in spec.env.drain(..).chain(options.env.iter().cloned()) {

@@ -111,6 +111,7 @@ pub fn system(kind: SchedulerKind) -> System {
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }

@@ -15,8 +15,13 @@ outputs could not be delivered); `xpr run` exits with the job's exit code when i
 
 /// Run work on HPC clusters from a laptop.
 #[derive(Debug, Parser)]
-#[command(name = "xpr", version, about, after_help = AFTER_HELP)]
+#[command(name = "xpr", version, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Say more on stderr: -v what the engine decides (retries, site limits, warnings), -vv
+    /// also each remote command with its duration and each poll round, -vvv everything.
+    /// ExPyRe's EXPYRE_TIMING_VERBOSE=1 is -vv; RUST_LOG, when set, wins over both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +30,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print a shell completion script: `source <(xpr completions bash)`, or save it where
+    /// your shell loads completions (zsh: a file `_xpr` on $fpath; fish:
+    /// ~/.config/fish/completions/xpr.fish).
+    Completions(CompletionsArgs),
+    /// Write the man pages: xpr.1 and one per subcommand (xpr-run.1 ...) into DIR, or xpr.1
+    /// alone on stdout (`xpr man | man -l -`).
+    Man(ManArgs),
     /// List the configured systems: scheduler, host and partitions.
     Systems(JsonFlag),
     /// Inspect the configuration.
@@ -235,6 +247,21 @@ pub struct LsArgs {
     pub db: DbArgs,
 }
 
+/// `xpr completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `xpr man [DIR]`
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Where to write the pages (created if missing); none: xpr.1 on stdout.
+    pub dir: Option<std::path::PathBuf>,
+}
+
 /// A system name alone.
 #[derive(Debug, Args)]
 pub struct SystemArg {
@@ -261,13 +288,15 @@ pub enum ConfigCommand {
 /// A resource request: the flags of `xpr nodes`, shared by `run` and `submit`.
 #[derive(Debug, Args, Clone)]
 pub struct ResourceArgs {
-    /// Longest run time: seconds, `30m`, `4h`, `2d`, `HH:MM:SS` or `D-HH:MM:SS`.
+    /// Longest run time: seconds, `30m`, `4h`, `2d`, `HH:MM:SS` or `D-HH:MM:SS` (default: the
+    /// system's `default_max_time`; with no resource flag at all, that or one hour).
     #[arg(long, value_name = "T")]
     pub max_time: Option<String>,
     /// Whole nodes to use.
     #[arg(long, value_name = "N", conflicts_with = "num_cores")]
     pub num_nodes: Option<u32>,
-    /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node).
+    /// Cores to use (a whole number of nodes unless --no-exact-fit or --partial-node; with
+    /// neither --num-cores nor --num-nodes: one core on a node it may share).
     #[arg(long, value_name = "N")]
     pub num_cores: Option<u32>,
     /// Memory for the whole job, e.g. `64GB` (kB as a bare number, ExPyRe's unit). Steers the
@@ -302,12 +331,8 @@ pub struct ResourceArgs {
     pub partial_node: bool,
 }
 
-/// `xpr nodes ...`
+/// `xpr nodes ...` (no flags: what a task that asks for nothing gets).
 #[derive(Debug, Args)]
-#[command(
-    mut_arg("max_time", |a| a.required(true)),
-    group(clap::ArgGroup::new("count").required(true).args(["num_nodes", "num_cores"]))
-)]
 pub struct NodesArgs {
     /// The system, as named in config.json (or `local`).
     pub system: String,
@@ -322,7 +347,7 @@ pub struct NodesArgs {
 /// `xpr run ...` and `xpr submit ...`: a task and where to run it.
 #[derive(Debug, Args)]
 pub struct TaskArgs {
-    /// The system to run on (default: the profile's, else `local`).
+    /// The system to run on (default: the profile's, else $EXPYRE_SYS, else `local`).
     #[arg(long, short = 'm', value_name = "SYSTEM")]
     pub system: Option<String>,
     /// A profile from config.json: its system, resources, header lines and environment are

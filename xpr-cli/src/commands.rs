@@ -3,6 +3,7 @@
 mod config;
 mod connect;
 mod db;
+mod docs;
 mod nodes;
 mod progress;
 mod sweep;
@@ -47,6 +48,8 @@ fn lenient_config() -> anyhow::Result<LoadedConfig> {
 /// Runs the parsed command line.
 pub fn run(args: Cli) -> anyhow::Result<u8> {
     match args.command {
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
         Command::Systems(flags) => config::systems(flags.json),
         Command::Config(ConfigCommand::Check(flags)) => config::check(flags.json),
         Command::Nodes(nodes) => nodes::nodes(&nodes),

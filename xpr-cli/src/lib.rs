@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod verbosity;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -28,6 +29,7 @@ where
             return u8::try_from(err.exit_code()).unwrap_or(exit::USAGE);
         }
     };
+    verbosity::init(args.verbose);
     match commands::run(args) {
         Ok(code) => code,
         Err(err) => {

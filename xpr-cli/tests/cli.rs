@@ -181,7 +181,7 @@ fn bad_units_and_usage_errors_name_the_flag() {
     let out = xpr.run(&["nodes", "local", "--max-time", "1h1s", "--num-cores", "1"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--max-time"), "{}", stderr(&out));
-    let out = xpr.run(&["nodes", "local", "--max-time", "1h"]);
+    let out = xpr.run(&["nodes", "local", "--num-nodes", "1", "--num-cores", "1"]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
 

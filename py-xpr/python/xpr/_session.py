@@ -327,7 +327,8 @@ class Session:
         self,
         command: Command,
         *,
-        system: str = "local",
+        system: Optional[str] = None,
+        profile: Optional[str] = None,
         name: Optional[str] = None,
         resources: Optional[Mapping[str, Any]] = None,
         inputs: Union[None, str, Iterable[str]] = None,
@@ -352,9 +353,13 @@ class Session:
         """Starts ``command`` (a list of words, or one shell line) on ``system`` and returns
         its task at once (submitted, or waiting for its parents).
 
+        ``system``: none given, the profile's, else ``$EXPYRE_SYS``, else ``local``.
+        ``profile``: a profile of the config whose system, resources, header lines and
+        environment are the defaults (arguments given here win).
         ``resources`` is ExPyRe's dict (``max_time``, ``num_cores`` | ``num_nodes``,
         ``max_mem_tot`` | ``max_mem_per_core``, ``partitions``, ``exact_fit``,
-        ``partial_node``, ``gpus``, ``account``); none: one core of a node. ``inputs`` are
+        ``partial_node``, ``gpus``, ``account``); none: one core on a node it may share, for
+        the system's ``default_max_time`` (else an hour). ``inputs`` are
         taken relative to ``base_dir`` (default: the current directory), ``outputs`` brought
         back. ``after_ok`` / ``after_fail`` / ``after_any``: tasks (or ids, names) it waits
         for. An identical task that can still produce results is reused unless
@@ -363,6 +368,7 @@ class Session:
         request = self._request(
             command,
             system=system,
+            profile=profile,
             name=name,
             resources=resources,
             inputs=inputs,
@@ -482,7 +488,7 @@ class Session:
         request: Dict[str, Any] = {
             "name": o.get("name") or default_name,
             **cmd,
-            "system": o.get("system") or "local",
+            "system": o.get("system"),
             "inputs": _words(o.get("inputs")),
             "outputs": _words(o.get("outputs")),
             "env": [[str(k), str(v)] for k, v in env.items()],
@@ -510,14 +516,14 @@ class Session:
                 f"mode {mode!r}: give 'individual', 'array' or 'packed' (with pack=K or jobs=J)"
             )
         request["submission"] = mode
-        for key in ("pack", "jobs", "sweep", "identity_key"):
+        for key in ("pack", "jobs", "sweep", "identity_key", "profile"):
             if o.get(key) is not None:
                 request[key] = o[key]
         unknown = set(o) - {
             "name", "system", "inputs", "outputs", "env", "pre_commands", "post_commands",
             "header", "force_rerun", "after_ok", "after_fail", "after_any", "args",
             "resources", "base_dir", "max_retries", "retry_on", "mode", "pack", "jobs",
-            "sweep", "identity_key",
+            "sweep", "identity_key", "profile",
         }  # fmt: skip
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")

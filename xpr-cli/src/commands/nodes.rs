@@ -19,6 +19,11 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<u8> {
     let request = request_from(&args.resources)?;
     let loaded = lenient_config()?;
     let system = loaded.system(&args.system)?;
+    let request = if resource_flags_given(&args.resources) {
+        request.with_default_time(system)
+    } else {
+        Resources::first_run_default(Some(system))
+    };
     let alloc = find_nodes(system, &request)?;
     let mut spec = ScriptSpec::new(SAMPLE_ID, ".");
     if let Ok(extra) = std::env::var("EXPYRE_HEADER_EXTRA") {
@@ -52,8 +57,23 @@ pub fn nodes(args: &NodesArgs) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
-/// The request the flags describe (one core when they name no count); a value that does
-/// not parse is a usage error naming its flag. No I/O.
+/// Whether any resource flag is given (none: the library's first-run default applies).
+pub fn resource_flags_given(r: &ResourceArgs) -> bool {
+    r.max_time.is_some()
+        || r.num_nodes.is_some()
+        || r.num_cores.is_some()
+        || r.max_mem_tot.is_some()
+        || r.max_mem_per_core.is_some()
+        || r.gpus.is_some()
+        || r.account.is_some()
+        || !r.partitions.is_empty()
+        || r.no_exact_fit
+        || r.partial_node
+}
+
+/// The request the flags describe (one core on a partial node when they name no count: one
+/// core is rarely a whole node); a value that does not parse is a usage error naming its
+/// flag. No I/O.
 pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
     let max_time = match &args.max_time {
         Some(t) => parse_time(t).map_err(|e| bad_flag("--max-time", e))?,
@@ -86,7 +106,8 @@ pub fn request_from(args: &ResourceArgs) -> anyhow::Result<Resources> {
         check_account(account).map_err(|why| bad_flag("--account", why))?;
         request = request.with_account(account.clone());
     }
+    let no_count = args.num_nodes.is_none() && args.num_cores.is_none();
     Ok(request
         .with_exact_fit(!args.no_exact_fit)
-        .with_partial_node(args.partial_node))
+        .with_partial_node(args.partial_node || no_count))
 }

@@ -19,9 +19,9 @@ use xpr::session::{
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
 use super::db::filter_from;
-use super::nodes::request_from;
+use super::nodes::{request_from, resource_flags_given};
 use super::{lenient_config, print_json};
-use crate::cli::{ResetArgs, ResourceArgs, RmArgs, RunArgs, SelectArgs, TaskArgs, WaitArgs};
+use crate::cli::{ResetArgs, RmArgs, RunArgs, SelectArgs, TaskArgs, WaitArgs};
 use crate::exit::{self, bad_flag, usage};
 
 /// Waiting for ever, in practice (a year).
@@ -63,8 +63,8 @@ pub(super) fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOption
     if let Some(system) = &args.system {
         options = options.system(system);
     }
-    // No resource flag leaves the profile's resources (or one core).
-    if flags_given(&args.resources) || args.profile.is_none() {
+    // No resource flag leaves the profile's resources, else the library's first-run default.
+    if resource_flags_given(&args.resources) {
         options = options.resources(request_from(&args.resources)?);
     }
     for pair in &args.env {
@@ -102,8 +102,21 @@ pub(super) fn start_request(
     session: &Session,
 ) -> anyhow::Result<StartRequest> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let profile_resources = options
+        .profile
+        .as_deref()
+        .and_then(|name| session.config().profile(name).ok())
+        .is_some_and(|p| !p.resources.is_empty());
+    let chose_for_user = options.resources.is_none() && !profile_resources;
     let mut request = StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
         .with_force_rerun(args.force_rerun);
+    if chose_for_user {
+        eprintln!(
+            "xpr: no resources asked, so on {1} the task gets {0} (hint: --num-cores/--num-nodes and --max-time, \
+             or the system's `default_max_time`)",
+            request.resources, request.system
+        );
+    }
     if let Some(retries) = retries_from(args)? {
         request = request.with_retries(retries);
     }
@@ -172,19 +185,6 @@ fn retries_from(args: &TaskArgs) -> anyhow::Result<Option<Retries>> {
         retries = retries.with_mem_factor(f);
     }
     Ok(Some(retries))
-}
-
-fn flags_given(r: &ResourceArgs) -> bool {
-    r.max_time.is_some()
-        || r.num_nodes.is_some()
-        || r.num_cores.is_some()
-        || r.max_mem_tot.is_some()
-        || r.max_mem_per_core.is_some()
-        || r.gpus.is_some()
-        || r.account.is_some()
-        || !r.partitions.is_empty()
-        || r.no_exact_fit
-        || r.partial_node
 }
 
 /// `xpr submit`: prints the task id (or its record as JSON).
