@@ -343,3 +343,33 @@ fn run_on_slurm_over_ssh_lands_outputs_in_dest() {
     assert!(xpr.run(&["clean", id]).status.success());
     let _ = Path::new(id);
 }
+
+#[test]
+fn hostname_with_no_resource_flags_runs_on_slurm_and_vv_shows_the_ssh_commands() {
+    let Some(bed) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let xpr = xpr();
+    // The test bed's node has 16 cores: one core is not a whole node, so the default must
+    // be a shared node for this to run.
+    let config = serde_json::json!({"systems": {"bed": {
+        "host": "xpr-local", "scheduler": "slurm",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": format!("xpr-cli-tests/{}", xpr.home.path().file_name().unwrap().to_string_lossy()),
+        "partitions": {"debug": {"num_cores": 16}}}}});
+    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    let out = xpr.run(&["-vv", "run", "-m", "bed", "--", "hostname"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!text(&out.stdout).trim().is_empty(), "no hostname printed");
+    assert!(err.contains("1 core, max_time 1:00:00, partial node"), "{err}");
+    let remote: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("remote command") && l.contains("system=bed"))
+        .collect();
+    assert!(!remote.is_empty(), "{err}");
+    assert!(remote.iter().all(|l| l.contains("took=")), "{err}");
+    let tasks = xpr.json(&["ls", "--json"]);
+    let id = tasks[0]["id"].as_str().unwrap();
+    assert!(xpr.run(&["clean", id]).status.success());
+}
