@@ -335,33 +335,17 @@ impl SystemDriver {
         base: &str,
         jobs: &[SubmitJob<'_>],
     ) -> Result<Vec<SubmitReply>, SessionError> {
-        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let mut line = Vec::new();
-            if let Some(text) = job.text {
-                line.extend(write_file_lines(job.job_dir, job.script, text));
-            }
-            // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
-            for pre in &self.system.pre_submit_cmds {
-                line.extend_from_slice(b"{ ");
-                line.extend_from_slice(pre.as_bytes());
-                line.extend_from_slice(b"\n} && ");
-            }
-            let cmd = match job.array {
-                None => self.scheduler.submit(job.job_dir, job.script),
-                Some((name, count)) => self
-                    .scheduler
-                    .submit_array(job.job_dir, job.script, name, count)
-                    .ok_or_else(|| {
-                        self.remote_error(format!(
-                            "the {} scheduler has no job arrays",
-                            self.scheduler.kind()
-                        ))
-                    })?,
-            };
-            line.extend(cmd.to_shell_line());
-            lines.push(line);
-        }
+        let lines = jobs
+            .iter()
+            .map(|job| {
+                submit_line(&self.system, self.scheduler.as_ref(), job).ok_or_else(|| {
+                    self.remote_error(format!(
+                        "the {} scheduler has no job arrays",
+                        self.scheduler.kind()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (cmd, out, reply) = self.run_batch(base, &lines, Retry::Never).await?;
         if !reply.locked {
             return Err(self.remote_error(format!(
@@ -436,7 +420,7 @@ impl SystemDriver {
 
     /// Streams the tar file `tar` into `base` (the stage program unpacks it there).
     pub async fn stage(&self, base: &str, tar: &Path) -> Result<(), SessionError> {
-        let cmd = CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base]);
+        let cmd = stage_command(base);
         let mut input = tokio::fs::File::open(tar)
             .await
             .map_err(SessionError::io("reading", tar))?;
@@ -523,6 +507,37 @@ impl SystemDriver {
 /// here-document, so the text is data, never shell code, whatever it holds; by rename, so a
 /// half-written file never has the name. A failure ends the batch line with exit 1 (its
 /// stderr says why).
+/// The command that unpacks a tar stream of run dirs (on its stdin) into `base`.
+pub(crate) fn stage_command(base: &str) -> CommandSpec {
+    CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base])
+}
+
+/// The shell line of the submission batch that submits `job` on `system`: its script
+/// written first when it travels in the line (a group's), the system's `pre_submit_cmds`,
+/// then the scheduler's submit command. `None`: an array asked of a scheduler with none.
+pub(crate) fn submit_line(
+    system: &System,
+    scheduler: &dyn Scheduler,
+    job: &SubmitJob<'_>,
+) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    if let Some(text) = job.text {
+        line.extend(write_file_lines(job.job_dir, job.script, text));
+    }
+    // Config lines (trusted), each in braces so `;`/`||` inside stay inside.
+    for pre in &system.pre_submit_cmds {
+        line.extend_from_slice(b"{ ");
+        line.extend_from_slice(pre.as_bytes());
+        line.extend_from_slice(b"\n} && ");
+    }
+    let cmd = match job.array {
+        None => scheduler.submit(job.job_dir, job.script),
+        Some((name, count)) => scheduler.submit_array(job.job_dir, job.script, name, count)?,
+    };
+    line.extend(cmd.to_shell_line());
+    Some(line)
+}
+
 fn write_file_lines(dir: &str, name: &str, text: &str) -> Vec<u8> {
     let quote = |w: &str| shell_quote(std::ffi::OsStr::new(w));
     let path = format!("{}/{name}", dir.trim_end_matches('/'));

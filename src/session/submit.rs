@@ -271,7 +271,7 @@ impl Session {
     }
 
     /// Everything about a request that needs no lock and changes nothing: the new task row.
-    fn prepare(&self, request: &StartRequest) -> Result<NewTask, SessionError> {
+    pub(super) fn prepare(&self, request: &StartRequest) -> Result<NewTask, SessionError> {
         let spec = &request.spec;
         let invalid = |why: String| SessionError::InvalidTask {
             name: spec.name.clone(),

@@ -379,6 +379,10 @@ pub struct TaskArgs {
     /// input contents) can still produce results (ExPyRe's `force_rerun`).
     #[arg(long)]
     pub force_rerun: bool,
+    /// Print the task's id, run dir, inputs, job script and the remote commands a start
+    /// would run, and start nothing (no DB row, no connection). With --json, as JSON.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Submit only once these tasks (ids or names) succeeded; never if one fails.
     #[arg(long, value_name = "TASK[,TASK...]", value_delimiter = ',')]
     pub after_ok: Vec<String>,

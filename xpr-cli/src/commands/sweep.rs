@@ -5,7 +5,9 @@ use xpr::session::{PackSize, Submission, SweepRequest};
 use xpr::sweep::{Param, SweepSpec, load_points};
 
 use super::print_json;
-use super::tasks::{open_session, print_statuses, runtime, start_request, task_from};
+use super::tasks::{
+    open_session, print_dry_runs, print_statuses, runtime, start_request, task_from,
+};
 use crate::cli::{SubmissionArgs, SweepArgs};
 use crate::exit::{self, bad_flag, usage};
 
@@ -53,6 +55,14 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
     let mut request = SweepRequest::new(&args.sweep, spec, template);
     request.task_name = args.task.name.clone();
     request.submission = submission_from(&args.submission);
+    if args.task.dry_run {
+        let runs = request
+            .requests()?
+            .iter()
+            .map(|r| session.dry_run(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        return print_dry_runs(&runs, args.task.json);
+    }
     let started = rt.block_on(session.start_sweep(&request))?;
     let ids: Vec<_> = started.tasks.iter().map(|t| t.record.id.clone()).collect();
     if !args.task.json {

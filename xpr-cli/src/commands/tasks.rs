@@ -14,7 +14,8 @@ use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
 use xpr::session::{
-    EventsFrom, FailureReport, Retries, Session, StartRequest, TaskEvent, TaskRef, TaskResults,
+    DryRun, EventsFrom, FailureReport, Retries, Session, StartRequest, TaskEvent, TaskRef,
+    TaskResults,
 };
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 
@@ -187,12 +188,58 @@ fn retries_from(args: &TaskArgs) -> anyhow::Result<Option<Retries>> {
     Ok(Some(retries))
 }
 
+/// Prints what `--dry-run` found: each task's run dir and inputs; the job script and remote
+/// commands of the first in full (a sweep's others differ only in their points). As JSON:
+/// a list of the library's [`DryRun`] records, all in full.
+pub(super) fn print_dry_runs(runs: &[DryRun], json: bool) -> anyhow::Result<u8> {
+    if json {
+        print_json(&serde_json::to_value(runs)?)?;
+        return Ok(exit::SUCCESS);
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, run) in runs.iter().enumerate() {
+        let host = run.host.as_deref().unwrap_or("this machine");
+        writeln!(
+            out,
+            "task {} on {} ({host}), {}",
+            run.id, run.system, run.submission
+        )?;
+        writeln!(out, "  remote run dir: {}", run.remote_dir)?;
+        writeln!(out, "  outputs come back to: {}", run.local_dir.display())?;
+        for (source, dest) in &run.inputs {
+            writeln!(out, "  input: {} -> {}", source.display(), dest.display())?;
+        }
+        if i > 0 {
+            continue;
+        }
+        writeln!(out, "job script ({}):", xpr::session::SCRIPT_FILE)?;
+        for line in run.script.lines() {
+            writeln!(out, "  {line}")?;
+        }
+        writeln!(out, "remote commands:")?;
+        for (n, command) in run.commands.iter().enumerate() {
+            writeln!(out, "  {}. {}", n + 1, command.what)?;
+            writeln!(out, "     {}", command.line)?;
+        }
+    }
+    if runs.len() > 1 {
+        writeln!(out, "{} tasks; nothing was started (--dry-run)", runs.len())?;
+    } else {
+        writeln!(out, "nothing was started (--dry-run)")?;
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}
+
 /// `xpr submit`: prints the task id (or its record as JSON).
 pub fn submit(args: &TaskArgs) -> anyhow::Result<u8> {
     let (spec, options) = task_from(args)?;
     let rt = runtime()?;
     let session = open_session()?;
     let request = start_request(spec, options, args, &session)?;
+    if args.dry_run {
+        return print_dry_runs(&[session.dry_run(&request)?], args.json);
+    }
     let started = rt.block_on(session.start(request))?;
     if args.json {
         print_json(
@@ -222,6 +269,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let request = start_request(spec, options, &args.task, &session)?;
+    if args.task.dry_run {
+        return print_dry_runs(&[session.dry_run(&request)?], args.task.json);
+    }
     let started = rt.block_on(session.start(request))?;
     let id = started.record.id.clone();
     if started.reused {
