@@ -239,6 +239,9 @@ pub struct LsArgs {
     /// Long form: also run dirs, node and reason.
     #[arg(short = 'l', long)]
     pub long: bool,
+    /// Only the N newest of the tasks that match (still listed oldest first).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Print JSON records.
     #[arg(long)]
     pub json: bool,

@@ -265,6 +265,31 @@ fn ls_rejects_an_unknown_status_naming_the_accepted_ones() {
 }
 
 #[test]
+fn ls_limit_shows_the_newest_matching_tasks() {
+    let xpr = Xpr::new();
+    let db = db_with_tasks(xpr.home.path());
+    let db = db.to_str().unwrap();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let out = xpr.run(&[&["ls", "--dbfile", db, "--json"], args].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&["--limit", "2"]), ["a2", "a3"]);
+    assert_eq!(ids(&["--limit", "1", "-S", "archer2"]), ["a3"]);
+    assert_eq!(ids(&["--limit", "10"]), ["a1", "a2", "a3"]);
+    let table = stdout(&xpr.run(&["ls", "--dbfile", db, "--limit", "1"]));
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].starts_with("a3 "), "{table}");
+}
+
+#[test]
 fn db_unlock_leaves_the_tasks_in_place() {
     let xpr = Xpr::new();
     let db = db_with_tasks(xpr.home.path());

@@ -47,11 +47,12 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<u8> {
     let db = existing_db(&args.db)?;
     if args.json {
         let tasks = db.list_summaries(&filter)?;
-        let records: Vec<_> = tasks.iter().map(record_json).collect();
+        let skip = tasks.len().saturating_sub(args.limit.unwrap_or(usize::MAX));
+        let records: Vec<_> = tasks[skip..].iter().map(record_json).collect();
         print_json(&json!(records))?;
         return Ok(exit::SUCCESS);
     }
-    print_listing(&db, &filter, args.long)?;
+    print_listing(&db, &filter, args.long, args.limit)?;
     Ok(exit::SUCCESS)
 }
 
@@ -128,7 +129,12 @@ const COLUMNS: [Column; 11] = [
 /// writes every cell, borrowed from SQLite's row, into one arena string and sizes the columns;
 /// the table is then printed from the arena. 100,000 tasks are a million cells: one string per
 /// cell, or a second pass over the DB, each cost more than this.
-fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()> {
+fn print_listing(
+    db: &Db,
+    filter: &TaskFilter,
+    long: bool,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
     let columns = if long { &COLUMNS[..] } else { &COLUMNS[..7] };
     let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.len()).collect();
     let mut arena = String::new();
@@ -145,19 +151,26 @@ fn print_listing(db: &Db, filter: &TaskFilter, long: bool) -> anyhow::Result<()>
     let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
     let arena = arena.as_str();
     let ends = &ends;
-    let rows = ends.chunks(columns.len()).enumerate().map(|(i, row)| {
-        // A row's cells run from the end of the previous row's last cell.
-        let mut start = if i == 0 {
-            0
-        } else {
-            ends[i * columns.len() - 1]
-        };
-        row.iter().map(move |&end| {
-            let cell = &arena[start..end];
-            start = end;
-            cell
-        })
-    });
+    let count = ends.len() / columns.len();
+    let skip = count.saturating_sub(limit.unwrap_or(usize::MAX));
+    // (Widths stay those of all matching rows: a column does not jump with --limit.)
+    let rows = ends
+        .chunks(columns.len())
+        .enumerate()
+        .skip(skip)
+        .map(|(i, row)| {
+            // A row's cells run from the end of the previous row's last cell.
+            let mut start = if i == 0 {
+                0
+            } else {
+                ends[i * columns.len() - 1]
+            };
+            row.iter().map(move |&end| {
+                let cell = &arena[start..end];
+                start = end;
+                cell
+            })
+        });
     write_table(&widths, &header, rows)?;
     Ok(())
 }
