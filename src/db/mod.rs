@@ -38,7 +38,7 @@
 mod record;
 mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -752,6 +752,33 @@ impl Db {
             .map_err(sql)?;
             existing(tx, path, id)
         })
+    }
+
+    /// Every task id and every group id (of any attempt) the DB knows: what owns a run dir
+    /// (`xpr clean --orphans` removes the others).
+    pub fn owned_names(&self) -> Result<(HashSet<TaskId>, HashSet<GroupId>), DbError> {
+        let mut ids = self
+            .conn
+            .prepare_cached("SELECT id FROM tasks")
+            .map_err(|e| self.sql(e))?;
+        let tasks = ids
+            .query_map([], |row| row.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<HashSet<TaskId>, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut groups = self
+            .conn
+            .prepare_cached(
+                "SELECT job_group FROM tasks WHERE job_group IS NOT NULL
+                 UNION SELECT job_group FROM attempts WHERE job_group IS NOT NULL",
+            )
+            .map_err(|e| self.sql(e))?;
+        let groups = groups
+            .query_map([], |row| row.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<HashSet<GroupId>, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok((tasks, groups))
     }
 
     /// The tasks of `system` in the scheduler (`submitted`, `started`) that run as members of

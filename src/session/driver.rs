@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::error::{SessionError, exit_words};
 use super::protocol::{
-    BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, STAGE_PROGRAM, WATCH_PROGRAM,
-    frame_lines, parse_batch_reply, tail_text,
+    BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, LIST_PROGRAM, STAGE_PROGRAM,
+    WATCH_PROGRAM, frame_lines, parse_batch_reply, tail_text,
 };
 use crate::command::{CommandOutput, CommandSpec, shell_quote};
 use crate::config::System;
@@ -503,10 +503,31 @@ impl SystemDriver {
     }
 }
 
-/// Shell lines that write `text` to `dir/name` (creating `dir`, private to the user): a
-/// here-document, so the text is data, never shell code, whatever it holds; by rename, so a
-/// half-written file never has the name. A failure ends the batch line with exit 1 (its
-/// stderr says why).
+impl SystemDriver {
+    /// The names of the directories `run_*` and `grp_*` under `base` (none when `base` does
+    /// not exist), in one round trip. Each name is checked: one that is not `run_<id>` or
+    /// `grp_<id>` as xpr writes them is left out (and traced), never handed on.
+    pub async fn list_run_dirs(&self, base: &str) -> Result<Vec<String>, SessionError> {
+        let cmd = CommandSpec::new("sh").args(["-c", LIST_PROGRAM, "xpr-list", base]);
+        let out = self.run(&cmd, Retry::Safe).await?;
+        let out = check_success(self.host(), &cmd, out)?;
+        let text = out.stdout_text();
+        let mut names = Vec::new();
+        for name in text.lines().filter(|l| !l.is_empty()) {
+            let id = name
+                .strip_prefix("run_")
+                .or_else(|| name.strip_prefix("grp_"))
+                .unwrap_or_default();
+            if crate::task::is_task_id(id) {
+                names.push(name.to_owned());
+            } else {
+                tracing::debug!(system = %self.system.name, base, name, "not an xpr run dir name; left alone");
+            }
+        }
+        Ok(names)
+    }
+}
+
 /// The command that unpacks a tar stream of run dirs (on its stdin) into `base`.
 pub(crate) fn stage_command(base: &str) -> CommandSpec {
     CommandSpec::new("sh").args(["-c", STAGE_PROGRAM, "xpr-stage", base])
@@ -538,6 +559,10 @@ pub(crate) fn submit_line(
     Some(line)
 }
 
+/// Shell lines that write `text` to `dir/name` (creating `dir`, private to the user): a
+/// here-document, so the text is data, never shell code, whatever it holds; by rename, so a
+/// half-written file never has the name. A failure ends the batch line with exit 1 (its
+/// stderr says why).
 fn write_file_lines(dir: &str, name: &str, text: &str) -> Vec<u8> {
     let quote = |w: &str| shell_quote(std::ffi::OsStr::new(w));
     let path = format!("{}/{name}", dir.trim_end_matches('/'));

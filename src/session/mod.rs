@@ -91,6 +91,7 @@ mod follow;
 mod group;
 mod manage;
 mod native;
+mod orphans;
 pub mod profile;
 pub mod protocol;
 mod report;
@@ -116,6 +117,7 @@ pub use events::{Callback, Callbacks, EventKind, EventObserver, EventsFrom, Task
 pub use export::{Export, ExportError, ExportedDependency, ExportedTask, IfExists};
 pub use follow::PollReport;
 pub use group::{PackSize, Submission};
+pub use orphans::{Orphan, Orphans};
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};
 pub use sweep::{SweepRequest, SweepStarted};

@@ -53,6 +53,9 @@ pub const WATCH_PROGRAM: &str = shell_program!(include_str!("sh/watch.sh"));
 /// `sh/clean.sh`.
 pub const CLEAN_PROGRAM: &str = shell_program!(include_str!("sh/clean.sh"));
 
+/// Names the run dirs (`run_*`, `grp_*`) under `$1`, one per line: `sh/list.sh`.
+pub const LIST_PROGRAM: &str = shell_program!(include_str!("sh/list.sh"));
+
 /// Stdin of [`BATCH_PROGRAM`] for these command lines.
 pub fn frame_lines(lines: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();

@@ -86,8 +86,10 @@ pub enum Command {
     Cancel(SelectArgs),
     /// Run failed or died tasks again as a new attempt (the old attempt's logs are kept).
     Retry(SelectArgs),
-    /// Remove tasks' run directories, remote and local (never the inputs you gave).
-    Clean(SelectArgs),
+    /// Remove tasks' run directories, remote and local (never the inputs you gave); with
+    /// --orphans, list the run dirs no task owns (left by `xpr rm` without -c), and remove
+    /// them with -y.
+    Clean(CleanArgs),
     /// Mark tasks processed: their results are used; an identical task will run anew.
     #[command(name = "mark_processed", alias = "mark-processed")]
     MarkProcessed(SelectArgs),
@@ -447,6 +449,24 @@ pub struct SelectArgs {
     /// Filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `xpr clean ...`
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Which tasks.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Instead of tasks: the run dirs no task of the jobs DB owns, in the stage root and in
+    /// this stage root's remote base on each system (-S picks systems by regexp).
+    #[arg(long, conflicts_with_all = ["task_ids", "ids", "names", "statuses", "sweep"])]
+    pub orphans: bool,
+    /// With --orphans: remove them (without: only list them).
+    #[arg(short = 'y', long, requires = "orphans")]
+    pub yes: bool,
+    /// With --orphans: list them as JSON.
+    #[arg(long, requires = "orphans")]
+    pub json: bool,
 }
 
 /// `xpr wait ...`

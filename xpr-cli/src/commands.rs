@@ -67,7 +67,12 @@ pub fn run(args: Cli) -> anyhow::Result<u8> {
         Command::Logs(args) => tasks::logs(&args.id, args.attempt),
         Command::Retry(select) => tasks::retry(&select),
         Command::Cancel(select) => tasks::cancel(&select),
-        Command::Clean(select) => tasks::clean(&select),
+        Command::Clean(args) if args.orphans => tasks::clean_orphans(&args),
+        // (clap's `requires` does not hold `-y` to --orphans when task ids are given.)
+        Command::Clean(args) if args.yes => Err(crate::exit::usage(
+            "-y goes with --orphans (hint: `xpr clean ID...` cleans tasks without asking)",
+        )),
+        Command::Clean(args) => tasks::clean(&args.select),
         Command::MarkProcessed(select) => tasks::mark_processed(&select),
         Command::Rm(args) => tasks::rm(&args),
         Command::ResetStatus(args) => tasks::reset_status(&args),

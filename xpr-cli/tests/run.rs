@@ -362,7 +362,10 @@ fn hostname_with_no_resource_flags_runs_on_slurm_and_vv_shows_the_ssh_commands()
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(!text(&out.stdout).trim().is_empty(), "no hostname printed");
-    assert!(err.contains("1 core, max_time 1:00:00, partial node"), "{err}");
+    assert!(
+        err.contains("1 core, max_time 1:00:00, partial node"),
+        "{err}"
+    );
     let remote: Vec<&str> = err
         .lines()
         .filter(|l| l.contains("remote command") && l.contains("system=bed"))
@@ -372,4 +375,88 @@ fn hostname_with_no_resource_flags_runs_on_slurm_and_vv_shows_the_ssh_commands()
     let tasks = xpr.json(&["ls", "--json"]);
     let id = tasks[0]["id"].as_str().unwrap();
     assert!(xpr.run(&["clean", id]).status.success());
+}
+
+/// The lines of `xpr clean --orphans` that name a run dir.
+fn orphan_lines(xpr: &Xpr, extra: &[&str]) -> Vec<String> {
+    let out = xpr.run(&[&["clean", "--orphans"], extra].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("/run_") || l.contains("/grp_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn clean_orphans_finds_what_rm_left_and_removes_it_with_y() {
+    let xpr = xpr();
+    let kept = xpr.ok(&["submit", "--", "echo", "kept"]).trim().to_owned();
+    let gone = xpr.ok(&["submit", "--", "echo", "gone"]).trim().to_owned();
+    xpr.ok(&["wait"]);
+    let listed = xpr.json(&["ls", "--json", "-l"]);
+    let local_dir = std::path::PathBuf::from(listed[0]["local_dir"].as_str().unwrap());
+    let stage_root = local_dir.parent().unwrap().to_path_buf();
+    let notes = stage_root.join("notes.txt");
+    std::fs::write(&notes, "mine").unwrap();
+    assert!(orphan_lines(&xpr, &[]).is_empty());
+    xpr.ok(&["rm", "-y", &gone]);
+    assert!(stage_root.join(format!("run_{gone}")).is_dir(), "rm without -c keeps it");
+
+    let listed = orphan_lines(&xpr, &[]);
+    assert!(!listed.is_empty(), "the removed task's run dir is an orphan");
+    assert!(listed.iter().all(|l| l.ends_with(&format!("run_{gone}"))), "{listed:?}");
+    let json = xpr.json(&["clean", "--orphans", "--json"]);
+    assert_eq!(json["removed"], 0, "listing removes nothing");
+    assert!(stage_root.join(format!("run_{gone}")).is_dir());
+
+    let out = xpr.run(&["clean", "--orphans", "-y"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!stage_root.join(format!("run_{gone}")).exists());
+    assert!(stage_root.join(format!("run_{kept}")).is_dir(), "a task's dir stays");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine", "not a run dir: left");
+    assert!(orphan_lines(&xpr, &[]).is_empty());
+    // -y without --orphans is a usage error, not a removal of tasks' dirs.
+    assert_eq!(xpr.run(&["clean", "-y", &kept]).status.code(), Some(2));
+}
+
+#[test]
+fn clean_orphans_removes_a_run_dir_left_on_slurm() {
+    let Some(bed) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let xpr = xpr();
+    let rundir = format!(
+        "xpr-cli-tests/{}",
+        xpr.home.path().file_name().unwrap().to_string_lossy()
+    );
+    let config = serde_json::json!({"systems": {"bed": {
+        "host": "xpr-local", "scheduler": "slurm",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": rundir,
+        "partitions": {"debug": {"num_cores": 16}}}}});
+    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    let id = xpr.ok(&["submit", "-m", "bed", "--", "echo", "remote"]).trim().to_owned();
+    xpr.ok(&["wait", &id]);
+    let remote_dir = xpr.json(&["ls", "--json", "-l"])[0]["remote_dir"]
+        .as_str()
+        .map(str::to_owned);
+    xpr.ok(&["rm", "-y", &id]);
+    let on_bed = |args: &str| {
+        std::process::Command::new("ssh")
+            .args(["-F", bed.ssh_config().to_str().unwrap(), "xpr-local", args])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let listed = orphan_lines(&xpr, &["-S", "bed"]);
+    assert!(
+        listed.iter().any(|l| l.starts_with("bed:") && l.ends_with(&format!("run_{id}"))),
+        "{listed:?}"
+    );
+    xpr.ok(&["clean", "--orphans", "-y"]);
+    let remote_dir = remote_dir.unwrap_or_else(|| format!("{rundir}/run_{id}"));
+    assert!(!on_bed(&format!("test -e {remote_dir}")), "{remote_dir} still there");
+    assert!(orphan_lines(&xpr, &[]).is_empty());
+    on_bed(&format!("rm -rf -- {rundir}"));
 }

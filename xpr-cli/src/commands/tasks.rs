@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 use xpr::db::{DependencyKind, EndState, TaskFilter, TaskRecord, TaskStatus};
-use xpr::ids::TaskId;
+use xpr::ids::{SystemName, TaskId};
 use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
@@ -22,7 +22,7 @@ use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
 use super::db::filter_from;
 use super::nodes::{request_from, resource_flags_given};
 use super::{lenient_config, print_json};
-use crate::cli::{ResetArgs, RmArgs, RunArgs, SelectArgs, TaskArgs, WaitArgs};
+use crate::cli::{CleanArgs, ResetArgs, RmArgs, RunArgs, SelectArgs, TaskArgs, WaitArgs};
 use crate::exit::{self, bad_flag, usage};
 
 /// Waiting for ever, in practice (a year).
@@ -781,6 +781,66 @@ pub fn clean(select: &SelectArgs) -> anyhow::Result<u8> {
     writeln!(std::io::stdout(), "cleaned {} task(s)", tasks.len())?;
     rt.block_on(session.close())?;
     Ok(exit::SUCCESS)
+}
+
+/// `xpr clean --orphans [-y]`: the run dirs no task owns, listed, and removed with `-y`.
+pub fn clean_orphans(args: &CleanArgs) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    let session = open_session()?;
+    let patterns = TaskFilter::from_patterns(&[], &[], Vec::new(), &args.select.filter.systems)
+        .map_err(|e| bad_flag("-S/--system", e))?;
+    let systems: Vec<SystemName> = session
+        .config()
+        .config
+        .systems
+        .iter()
+        .filter(|s| {
+            patterns.systems.is_empty()
+                || patterns
+                    .systems
+                    .iter()
+                    .any(|re| re.is_match(s.name.as_str()))
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    let report = rt.block_on(session.orphans(&systems))?;
+    for (system, why) in &report.unreachable {
+        eprintln!("xpr: warning: {system} not looked at: {why}");
+    }
+    let removed = if args.yes {
+        rt.block_on(session.remove_orphans(&report.found))?
+    } else {
+        0
+    };
+    if args.json {
+        print_json(&json!({
+            "orphans": report.found,
+            "removed": removed,
+            "unreachable": report.unreachable,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for orphan in &report.found {
+            writeln!(out, "{}", orphan.location())?;
+        }
+        if args.yes {
+            writeln!(out, "removed {removed} run dir(s) no task owns")?;
+        } else if report.found.is_empty() {
+            writeln!(out, "no run dir without a task")?;
+        } else {
+            writeln!(
+                out,
+                "{} run dir(s) no task owns (hint: `xpr clean --orphans -y` removes them)",
+                report.found.len()
+            )?;
+        }
+    }
+    rt.block_on(session.close())?;
+    Ok(if report.unreachable.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::OTHER
+    })
 }
 
 /// `xpr mark_processed`.
