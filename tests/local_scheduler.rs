@@ -202,6 +202,7 @@ fn local_system() -> System {
         poll_interval: None,
         vanish_timeout: None,
         default_max_time: None,
+        directives_skip: Vec::new(),
         retries: Default::default(),
         error_rules: Default::default(),
     }
@@ -443,6 +444,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
         poll_interval: None,
         vanish_timeout: None,
         default_max_time: None,
+        directives_skip: Vec::new(),
         retries: Default::default(),
         ..local_system()
     };

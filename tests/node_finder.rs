@@ -41,6 +41,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         poll_interval: None,
         vanish_timeout: None,
         default_max_time: None,
+        directives_skip: Vec::new(),
         retries: Default::default(),
         error_rules: Default::default(),
     }

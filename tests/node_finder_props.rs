@@ -110,6 +110,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             poll_interval: None,
             vanish_timeout: None,
             default_max_time: None,
+            directives_skip: Vec::new(),
             retries: Default::default(),
             error_rules: Default::default(),
         })

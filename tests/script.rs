@@ -103,6 +103,8 @@ fn system() -> System {
         max_array_size: None,
         poll_interval: None,
         vanish_timeout: None,
+        default_max_time: None,
+        directives_skip: Vec::new(),
         retries: Default::default(),
         error_rules: Default::default(),
     }

@@ -223,6 +223,11 @@ pub struct System {
     /// this system whose resources name none. `None`: one hour
     /// ([`crate::resources::FALLBACK_MAX_TIME`]).
     pub default_max_time: Option<u64>,
+    /// xpr's addition (`"directives_skip": ["--mem", "-l walltime"]`, py-cluster-api's
+    /// name): xpr's own header lines (the scheduler's defaults and resource lines) holding
+    /// one of these substrings are left out, for sites that refuse a directive. Never the
+    /// job name line.
+    pub directives_skip: Vec<String>,
     /// Retry defaults for tasks on this system that say nothing of retries.
     pub retries: RetryDefaults,
     /// Failure analysis settings for every task on this system (under a profile's and a
@@ -288,6 +293,7 @@ pub fn builtin_local_system() -> System {
         poll_interval: None,
         vanish_timeout: None,
         default_max_time: None,
+        directives_skip: Vec::new(),
         retries: RetryDefaults::default(),
         error_rules: ErrorRules::default(),
     }

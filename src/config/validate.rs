@@ -44,6 +44,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "poll_interval",
     "vanish_timeout",
     "default_max_time",
+    "directives_skip",
     "max_retries",
     "retry_on",
     "retry_time_factor",
@@ -397,6 +398,17 @@ impl Validator<'_> {
         let header = self.keep(self.string_list(map, "header", path));
         let pre_submit_cmds = self.keep(self.string_list(map, "pre_submit_cmds", path));
         let commands = self.keep(self.string_list(map, "commands", path));
+        let directives_skip = self.keep(self.string_list(map, "directives_skip", path));
+        if let Some(skips) = &directives_skip
+            && skips.iter().any(String::is_empty)
+        {
+            let err = self.invalid(
+                &path.join("directives_skip"),
+                &map["directives_skip"],
+                "an empty string would drop every line (hint: leave it out)",
+            );
+            self.errors.push(err);
+        }
         let remsh_cmd = self.keep(self.opt_string(map, "remsh_cmd", path));
         if let (Some(true), Some(SchedulerKind::Pbs), Some(header), Some(partitions)) =
             (resource_lines, scheduler, &header, &partitions)
@@ -434,6 +446,7 @@ impl Validator<'_> {
             poll_interval: poll_interval?,
             vanish_timeout: vanish_timeout?,
             default_max_time: default_max_time?.map(|t| t.as_secs()),
+            directives_skip: directives_skip?,
             error_rules: error_rules?,
             retries: retries?,
         })

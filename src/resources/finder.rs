@@ -505,6 +505,7 @@ fn check(
 ///     poll_interval: None,
 ///     vanish_timeout: None,
 ///     default_max_time: None,
+///     directives_skip: Vec::new(),
 ///     retries: Default::default(),
 ///     error_rules: Default::default(),
 /// };

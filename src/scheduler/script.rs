@@ -224,6 +224,18 @@ pub enum ScriptErrorKind {
         /// How to make it reach the job on this system.
         hint: String,
     },
+    /// A `directives_skip` pattern matches the job name line, which xpr finds its jobs by
+    /// after a crash: without it a job could be submitted twice.
+    #[error(
+        "directives_skip {pattern:?} would drop the job name line {line:?}, which xpr finds its \
+         jobs by after a crash (hint: make the pattern more specific)"
+    )]
+    SkipsJobName {
+        /// The pattern.
+        pattern: String,
+        /// The rendered job name line.
+        line: String,
+    },
     /// `script_exec` would not make a one-line `#!`.
     #[error("invalid script_exec {script_exec:?}: it must be a non-empty single line")]
     InvalidScriptExec {
@@ -272,7 +284,8 @@ fn check_id(id: &str) -> Result<(), &'static str> {
 
 /// The rendered header lines (no `#!` line): system, partition, extra, scheduler defaults
 /// (unless `system.no_default_header`), resource lines (if `system.resource_lines`),
-/// `EXPYRE_HEADER_EXTRA`.
+/// `EXPYRE_HEADER_EXTRA`. A scheduler default or resource line that holds one of the
+/// system's `directives_skip` substrings is left out (never the job name line).
 pub fn header_lines(
     system: &System,
     alloc: &NodeAllocation,
@@ -347,8 +360,31 @@ pub fn header_lines(
             let mut keys = Vec::new();
             match render_line_using(line, &vars, &mut keys) {
                 Ok(rendered) => {
-                    out.push(rendered);
-                    used.extend(keys);
+                    let own = matches!(
+                        origin,
+                        HeaderSource::SchedulerDefault { .. } | HeaderSource::ResourceLines { .. }
+                    );
+                    let skip = system
+                        .directives_skip
+                        .iter()
+                        .find(|pattern| own && rendered.contains(pattern.as_str()));
+                    match skip {
+                        // The scheduler's first default line names the job.
+                        Some(pattern)
+                            if i == 0
+                                && matches!(origin, HeaderSource::SchedulerDefault { .. }) =>
+                        {
+                            return Err(err(ScriptErrorKind::SkipsJobName {
+                                pattern: pattern.clone(),
+                                line: rendered,
+                            }));
+                        }
+                        Some(_) => {}
+                        None => {
+                            out.push(rendered);
+                            used.extend(keys);
+                        }
+                    }
                 }
                 // A value not asked for: xpr's own line is left out, so that the scheduler
                 // applies its default (see the module docs).

@@ -112,6 +112,7 @@ pub fn system(kind: SchedulerKind) -> System {
         poll_interval: None,
         vanish_timeout: None,
         default_max_time: None,
+        directives_skip: Vec::new(),
         retries: Default::default(),
         error_rules: Default::default(),
     }

@@ -401,11 +401,20 @@ fn clean_orphans_finds_what_rm_left_and_removes_it_with_y() {
     std::fs::write(&notes, "mine").unwrap();
     assert!(orphan_lines(&xpr, &[]).is_empty());
     xpr.ok(&["rm", "-y", &gone]);
-    assert!(stage_root.join(format!("run_{gone}")).is_dir(), "rm without -c keeps it");
+    assert!(
+        stage_root.join(format!("run_{gone}")).is_dir(),
+        "rm without -c keeps it"
+    );
 
     let listed = orphan_lines(&xpr, &[]);
-    assert!(!listed.is_empty(), "the removed task's run dir is an orphan");
-    assert!(listed.iter().all(|l| l.ends_with(&format!("run_{gone}"))), "{listed:?}");
+    assert!(
+        !listed.is_empty(),
+        "the removed task's run dir is an orphan"
+    );
+    assert!(
+        listed.iter().all(|l| l.ends_with(&format!("run_{gone}"))),
+        "{listed:?}"
+    );
     let json = xpr.json(&["clean", "--orphans", "--json"]);
     assert_eq!(json["removed"], 0, "listing removes nothing");
     assert!(stage_root.join(format!("run_{gone}")).is_dir());
@@ -413,8 +422,15 @@ fn clean_orphans_finds_what_rm_left_and_removes_it_with_y() {
     let out = xpr.run(&["clean", "--orphans", "-y"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!stage_root.join(format!("run_{gone}")).exists());
-    assert!(stage_root.join(format!("run_{kept}")).is_dir(), "a task's dir stays");
-    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine", "not a run dir: left");
+    assert!(
+        stage_root.join(format!("run_{kept}")).is_dir(),
+        "a task's dir stays"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "mine",
+        "not a run dir: left"
+    );
     assert!(orphan_lines(&xpr, &[]).is_empty());
     // -y without --orphans is a usage error, not a removal of tasks' dirs.
     assert_eq!(xpr.run(&["clean", "-y", &kept]).status.code(), Some(2));
@@ -436,7 +452,10 @@ fn clean_orphans_removes_a_run_dir_left_on_slurm() {
         "rundir": rundir,
         "partitions": {"debug": {"num_cores": 16}}}}});
     std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
-    let id = xpr.ok(&["submit", "-m", "bed", "--", "echo", "remote"]).trim().to_owned();
+    let id = xpr
+        .ok(&["submit", "-m", "bed", "--", "echo", "remote"])
+        .trim()
+        .to_owned();
     xpr.ok(&["wait", &id]);
     let remote_dir = xpr.json(&["ls", "--json", "-l"])[0]["remote_dir"]
         .as_str()
@@ -451,12 +470,17 @@ fn clean_orphans_removes_a_run_dir_left_on_slurm() {
     };
     let listed = orphan_lines(&xpr, &["-S", "bed"]);
     assert!(
-        listed.iter().any(|l| l.starts_with("bed:") && l.ends_with(&format!("run_{id}"))),
+        listed
+            .iter()
+            .any(|l| l.starts_with("bed:") && l.ends_with(&format!("run_{id}"))),
         "{listed:?}"
     );
     xpr.ok(&["clean", "--orphans", "-y"]);
     let remote_dir = remote_dir.unwrap_or_else(|| format!("{rundir}/run_{id}"));
-    assert!(!on_bed(&format!("test -e {remote_dir}")), "{remote_dir} still there");
+    assert!(
+        !on_bed(&format!("test -e {remote_dir}")),
+        "{remote_dir} still there"
+    );
     assert!(orphan_lines(&xpr, &[]).is_empty());
     on_bed(&format!("rm -rf -- {rundir}"));
 }
