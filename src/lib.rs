@@ -27,6 +27,7 @@
 //! | [`sweep`] | 7 | parameter sweeps: a grid, zip or points file expanded into points, substituted into a task's command and name (pure); may import [`task`] |
 //! | [`db`] | 7 | the jobs DB: tasks, their states and history, in one SQLite file |
 //! | [`analysis`] | 7 | failure analysis: the error lines of a task's logs, by patterns minus a whitelist (pure) |
+//! | [`discover`] | 8 | `xpr discover`: which scheduler a host runs and its partitions, in one round trip (a `.sh` probe, pure parsers of each command's reply), as a ready `systems` entry merged atomically into a config file |
 //! | [`session`] | 8 | the engine: a system driver per system (the only code that talks to a remote side), pure decisions (what a job's end means), thin orchestrators of DB transitions (submit, follow, cancel, clean); profile merging and delivering outputs to a destination; the API ([`session::Session`], [`session::BlockingSession`]) |
 //!
 //! Moved down to keep that order, and still reachable at their old paths:
@@ -49,6 +50,7 @@ pub mod analysis;
 pub mod command;
 pub mod config;
 pub mod db;
+pub mod discover;
 pub mod ids;
 pub mod resources;
 pub mod scheduler;

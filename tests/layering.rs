@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sweep", 7),
     ("db", 7),
     ("analysis", 7),
+    ("discover", 8),
     ("session", 8),
 ];
 

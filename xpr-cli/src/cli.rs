@@ -49,6 +49,10 @@ pub enum Command {
     Connect(SystemArg),
     /// Close the master connection opened with `xpr connect`.
     Disconnect(SystemArg),
+    /// Find out which scheduler a host runs (Slurm, PBS Pro, Torque, Grid Engine, LSF, or
+    /// none) and its partitions, and print a ready `systems` entry, or add it to a config file.
+    #[command(after_help = DISCOVER_AFTER_HELP)]
+    Discover(DiscoverArgs),
     /// List tasks in the jobs DB.
     Ls(LsArgs),
     /// Check the jobs DB can be written, waiting for live writers, and fold its write-ahead log
@@ -265,6 +269,50 @@ pub struct CompletionsArgs {
 pub struct ManArgs {
     /// Where to write the pages (created if missing); none: xpr.1 on stdout.
     pub dir: Option<std::path::PathBuf>,
+}
+
+const DISCOVER_AFTER_HELP: &str = "\
+One round trip runs every scheduler's commands (sinfo and scontrol; qstat -Q -f and pbsnodes -a;
+qconf -sq and qhost -q; bqueues -l and lshosts -w); a scheduler counts when its commands answer.
+Cores and memory per node are the least among a partition's nodes, capped by its limits; what was
+left out or rounded is printed on stderr. Without --write the entry is printed on stdout as
+{\"systems\": {NAME: {...}}}; with --write FILE it is added to FILE (created if missing), keeping
+everything else, written whole or not at all.
+
+Examples:
+  xpr discover login.cluster.ac.uk --name mycluster
+  xpr discover hpc --remsh-cmd \"ssh -F ~/.ssh/hpc_config\" --write ~/.expyre/config.json
+  xpr discover localhost --scheduler local";
+
+/// `xpr discover HOST ...`
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The host: an ssh host (your ssh config applies) or `user@host`; `localhost` or `local`
+    /// for this machine (no SSH, `"host": null`).
+    pub host: String,
+    /// The system's name (default: the host without `user@`; `localhost` for this machine).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Add the system to this config file (created if missing), keeping what it holds.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+    /// Replace a system of the same name in FILE.
+    #[arg(long, requires = "write")]
+    pub force: bool,
+    /// The system's remote run dir (default `run_expyre`, under the remote home).
+    #[arg(long, value_name = "DIR")]
+    pub rundir: Option<String>,
+    /// How to reach the host, e.g. "ssh -F ~/.ssh/hpc_config" (default $EXPYRE_RSH, else
+    /// ssh); kept as the system's `remsh_cmd`.
+    #[arg(long, value_name = "CMD")]
+    pub remsh_cmd: Option<String>,
+    /// Look only for this scheduler: slurm, pbs, sge, lsf, or local (no batch system: jobs
+    /// run on the host); needed where several answer.
+    #[arg(long, value_name = "KIND")]
+    pub scheduler: Option<String>,
+    /// Print a JSON report (scheduler, version, notes, the entry, the file written).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A system name alone.

@@ -3,6 +3,7 @@
 mod config;
 mod connect;
 mod db;
+mod discover;
 mod docs;
 mod nodes;
 mod progress;
@@ -55,6 +56,7 @@ pub fn run(args: Cli) -> anyhow::Result<u8> {
         Command::Nodes(nodes) => nodes::nodes(&nodes),
         Command::Connect(arg) => connect::connect(&arg.system),
         Command::Disconnect(arg) => connect::disconnect(&arg.system),
+        Command::Discover(args) => discover::discover(&args),
         Command::Ls(args) => db::ls(&args),
         Command::DbUnlock(args) => db::db_unlock(&args),
         Command::Export(args) => db::export(&args),

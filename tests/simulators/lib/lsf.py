@@ -403,8 +403,55 @@ def bparams(args):
     return 0
 
 
+# The simulated cluster's queues for `bqueues -l` (the simulator itself runs a job of any
+# queue at once): the default one without limits, and one with a one-hour run limit.
+QUEUES = [(DEFAULT_QUEUE, "For normal low priority jobs.", None),
+          ("short", "For jobs of up to an hour.", 60)]
+
+
+def lsid(args):
+    """`lsid`: the product line and the cluster's names, as LSF prints them."""
+    print("IBM Spectrum LSF Standard 10.1.0.13 (simulator), Nov 22 2026\n"
+          "Copyright International Business Machines Corp. 1992, 2016.\n\n"
+          "My cluster name is xpr_sim\n"
+          f"My master name is {simcore.hostname()}")
+    return 0
+
+
+def bqueues(args):
+    """`bqueues -l`: the simulated queues in LSF 10.1's long layout. No other form."""
+    if args != ["-l"]:
+        raise SimError("bqueues: the simulator answers only bqueues -l", FAILED)
+    for i, (name, about, run_limit) in enumerate(QUEUES):
+        print(f"\nQUEUE: {name}\n  -- {about}\n")
+        print("PARAMETERS/STATISTICS\n"
+              "PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV PJOBS\n"
+              f" {30 - i:>2}    0  Open:Active       -    -    -    -     0     0     0     0     0    0     0\n"
+              "Interval for a host to accept two jobs is 0 seconds\n")
+        if run_limit is not None:
+            print(f" RUNLIMIT\n {run_limit:.1f} min\n")
+        print("SCHEDULING PARAMETERS\n"
+              "           r15s   r1m  r15m   ut      pg    io   ls    it    tmp    swp    mem\n"
+              " loadSched   -     -     -     -       -     -    -     -     -      -      -  \n"
+              " loadStop    -     -     -     -       -     -    -     -     -      -      -  \n")
+        print("USERS: all  \nHOSTS:  all \n")
+    return 0
+
+
+def lshosts(args):
+    """`lshosts -w`: this host as the one server host, with its cores and memory."""
+    if args not in ([], ["-w"]):
+        raise SimError("lshosts: the simulator answers only lshosts [-w]", FAILED)
+    mem_g = simcore.mem_total_kb() / (1 << 20)
+    print("HOST_NAME                     type       model  cpuf ncpus maxmem maxswp server RESOURCES")
+    print(f"{simcore.hostname():<29} X86_64    Intel_EM  60.0 {os.cpu_count() or 1:>5} "
+          f"{mem_g:>5.1f}G      -    Yes (mg)")
+    return 0
+
+
 COMMANDS = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bstop": bstop, "bresume": bresume,
-            "bparams": bparams, "lsf-simctl": lsf_simctl}
+            "bparams": bparams, "lsid": lsid, "bqueues": bqueues, "lshosts": lshosts,
+            "lsf-simctl": lsf_simctl}
 
 if __name__ == "__main__":
     try:

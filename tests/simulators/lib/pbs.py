@@ -392,6 +392,10 @@ def wrap(name, value):
 
 
 def qstat(args):
+    if args == ["--version"]:
+        return qsub(args)
+    if args in (["-Q", "-f"], ["-f", "-Q"], ["-Qf"]):
+        return queue_status()
     opts, ids = simcore.parse_options(args, set(), {"x", "f", "H", "t", "J"}, "qstat")
     if not opts.get("f"):
         raise SimError("qstat: the simulator prints only the full form (qstat -f [-x] [-t] [ID...])", 2)
@@ -603,8 +607,50 @@ def qmgr(args):
     return 0
 
 
+# The simulated server's queues for `qstat -Q -f` (the simulator itself runs a job of any
+# queue at once): the default one without limits, and one capped at an hour, 4 cores and 8gb.
+QUEUES = [(DEFAULT_QUEUE, []),
+          ("short", [("resources_max.ncpus", "4"), ("resources_max.mem", "8gb"),
+                     ("resources_max.walltime", "01:00:00")])]
+
+
+def queue_status():
+    """`qstat -Q -f`: the simulated queues in PBS Pro's layout (what `xpr discover` reads)."""
+    for name, limits in QUEUES:
+        print(f"Queue: {name}")
+        attrs = [("queue_type", "Execution"), ("total_jobs", "0"),
+                 ("state_count", "Transit:0 Queued:0 Held:0 Waiting:0 Running:0 Exiting:0 Begun:0 ")]
+        attrs += limits + [("resources_assigned.ncpus", "0"), ("resources_assigned.nodect", "0"),
+                           ("hasnodes", "False"), ("enabled", "True"), ("started", "True")]
+        for key, value in attrs:
+            print(f"    {key} = {value}")
+        print()
+    return 0
+
+
+def pbsnodes(args):
+    """`pbsnodes -a`: this host as the one node, with its cores and memory, in PBS Pro's
+    layout. No other form."""
+    if args != ["-a"]:
+        raise SimError("pbsnodes: the simulator answers only pbsnodes -a", 2)
+    host = simcore.hostname()
+    print(host)
+    for key, value in [("Mom", host), ("ntype", "PBS"), ("state", "free"),
+                       ("pcpus", str(os.cpu_count() or 1)),
+                       ("resources_available.arch", "linux"),
+                       ("resources_available.host", host),
+                       ("resources_available.mem", f"{simcore.mem_total_kb()}kb"),
+                       ("resources_available.ncpus", str(os.cpu_count() or 1)),
+                       ("resources_available.vnode", host),
+                       ("resources_assigned.mem", "0kb"), ("resources_assigned.ncpus", "0"),
+                       ("resv_enable", "True"), ("sharing", "default_shared")]:
+        print(f"     {key} = {value}")
+    print()
+    return 0
+
+
 COMMANDS = {"qsub": qsub, "qstat": qstat, "qselect": qselect, "qdel": qdel, "qhold": qhold,
-            "qrls": qrls, "qmgr": qmgr, "pbs-simctl": pbs_simctl}
+            "qrls": qrls, "qmgr": qmgr, "pbsnodes": pbsnodes, "pbs-simctl": pbs_simctl}
 
 if __name__ == "__main__":
     try:

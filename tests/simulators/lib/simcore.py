@@ -197,6 +197,18 @@ def hms(seconds):
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def mem_total_kb():
+    """This host's memory in kB (`MemTotal` of /proc/meminfo; 1 GiB where it cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 1 << 20
+
+
 def hostname():
     return socket.gethostname().split(".")[0]
 
