@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/python-test.sh - the Python package's tests (called by scripts/test.sh):
 #
-#   1. builds py-xpr's wheel with maturin (in a build venv under target/)
+#   1. builds py-xpr's wheel (scripts/python-build.sh: maturin, in a build venv under target/)
 #   2. installs the wheel into a FRESH venv (with pytest, numpy, cloudpickle)
 #   3. runs py-xpr/tests with that venv's pytest, from outside the source tree, so the
 #      installed package is what is tested
@@ -11,18 +11,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${XPR_PY_DIR:-$ROOT/target}
-BUILD_VENV=$DIR/py-build-venv
 TEST_VENV=$DIR/py-test-venv
-WHEELS=$DIR/py-wheels
 
-if [ ! -x "$BUILD_VENV/bin/maturin" ]; then
-  python3 -m venv "$BUILD_VENV"
-  "$BUILD_VENV/bin/pip" install -q "maturin>=1.16,<2"
-fi
-rm -rf "$WHEELS"
-"$BUILD_VENV/bin/maturin" build --quiet --manifest-path "$ROOT/py-xpr/Cargo.toml" --out "$WHEELS"
-
+WHEEL=$(XPR_PY_DIR=$DIR "$ROOT/scripts/python-build.sh")
 python3 -m venv --clear "$TEST_VENV"
-"$TEST_VENV/bin/pip" install -q pytest numpy cloudpickle "$WHEELS"/xpr-*.whl
+"$TEST_VENV/bin/pip" install -q pytest numpy cloudpickle "$WHEEL"
+"$TEST_VENV/bin/pip" install -q --no-deps "$ROOT/py-xpr/shim"
 mkdir -p "$DIR/py-run" && cd "$DIR/py-run"
 exec "$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/py-xpr/tests" "$@"

@@ -373,6 +373,32 @@ impl NativeSession {
             .collect()
     }
 
+    /// The configuration as JSON: `merged` (the config files merged, as read) and `systems`
+    /// (as validated, the built-in `local` included: name, scheduler, host, partitions with
+    /// their cores per node, `max_time` in seconds and `max_mem` in kB).
+    fn config_json(&self) -> PyResult<String> {
+        let loaded = self.session.config();
+        let systems: Vec<Value> = loaded
+            .config
+            .systems
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "scheduler": s.scheduler,
+                    "host": s.host,
+                    "partitions": s.partitions.iter().map(|p| json!({
+                        "name": p.name,
+                        "num_cores": p.num_cores,
+                        "max_time": p.max_time,
+                        "max_mem": p.max_mem,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        to_json(&json!({"merged": loaded.merged, "systems": systems}))
+    }
+
     /// Starts the tasks of `requests` (a JSON list) in one batch: recorded in one DB
     /// transaction, staged and submitted together. Returns a JSON list of
     /// `{"id", "reused", "record"}`, in order.
