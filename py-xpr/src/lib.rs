@@ -418,6 +418,19 @@ impl NativeSession {
         to_json(&out)
     }
 
+    /// Checks the tasks of `requests` (a JSON list, as `start_many` takes) as starting them
+    /// would (the system, the inputs, the node finder, the job script), starting nothing:
+    /// raises the error a start would raise first.
+    fn check(&self, requests: &str) -> PyResult<()> {
+        let parsed: Vec<Request> =
+            serde_json::from_str(requests).map_err(|e| invalid("task request", e))?;
+        for request in parsed {
+            let request = request.into_start(self.session.config())?;
+            self.session.dry_run(&request).map_err(to_py)?;
+        }
+        Ok(())
+    }
+
     /// The task `id` as the DB holds it (a JSON record).
     fn get(&self, id: &str) -> PyResult<String> {
         to_json(&self.session.get(&TaskId::new(id)).map_err(to_py)?)

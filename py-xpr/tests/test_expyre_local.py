@@ -278,3 +278,39 @@ def test_importing_xpr_expyre_is_fast_and_opens_nothing() -> None:
     seconds = float(subprocess.check_output([sys.executable, "-c", program], text=True))
     # 0.2 s is the aim (about 0.06 s measured); the bound leaves room for a loaded machine.
     assert seconds < 1.0, f"import xpr.expyre took {seconds:.2f} s"
+
+
+def test_starts_of_a_loop_go_to_the_library_in_one_batch(expyre_root, monkeypatch) -> None:
+    from xpr.expyre import _starts
+
+    monkeypatch.setattr(_starts, "DELAY", 60.0)  # nothing sends them but a use
+    jobs = [started(ExPyRe(f"batch{i}", function=chunk_sum, args=[[i]])) for i in range(3)]
+    assert config.db.jobs(name="batch.*") == [], "queued, not yet recorded"
+    assert jobs[0].id is not None  # one use sends the whole queue
+    assert all(job._id is not None for job in jobs)
+    assert len(config.db.jobs(name="batch.*")) == 3
+    assert [job.get_results(timeout=WAIT)[0] for job in jobs] == [0, 1, 2]
+
+
+def test_a_bad_start_raises_from_start_and_queues_nothing(expyre_root, tmp_path) -> None:
+    with pytest.raises(xpr.XprError, match="no partition"):
+        started(ExPyRe("toobig", function=chunk_sum, args=[[1]]),
+                resources={"max_time": "10m", "num_cores": 64})  # fmt: skip
+    with pytest.raises(xpr.XprError, match="nosuch"):
+        started(ExPyRe("nowhere", function=chunk_sum, args=[[1]]), system_name="nosuch")
+    assert config.db.jobs(name="toobig|nowhere") == []
+
+
+def test_a_program_that_starts_and_exits_at_once_still_submits(expyre_root, tmp_path) -> None:
+    program = (
+        "import sys; from xpr.expyre import ExPyRe, config; from expyre_helpers import chunk_sum\n"
+        f"config.init({str(expyre_root)!r})\n"
+        "ExPyRe('atexit', function=chunk_sum, args=[[4, 5]]).start("
+        f"{ONE_CORE!r}, system_name='loc', partial_node=True, python_cmd=sys.executable)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=WAIT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [row] = config.db.jobs(name="atexit")
+    [job] = ExPyRe.from_jobsdb(row)
+    assert job.get_results(timeout=WAIT)[0] == 9

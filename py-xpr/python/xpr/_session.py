@@ -8,7 +8,6 @@ line) or a Python function call (:meth:`Session.call`, :meth:`Session.map`): the
 pickled here and run in the job by a small runner that needs only the remote Python.
 """
 
-import asyncio
 import hashlib
 import json
 import os
@@ -179,6 +178,8 @@ class Task:
 
     async def wait_async(self, timeout: Optional[float] = None) -> "Task":
         """:meth:`wait` for asyncio: the wait runs in a worker thread, the loop goes on."""
+        import asyncio  # here: importing asyncio costs 20 ms, and only these use it
+
         await asyncio.get_running_loop().run_in_executor(None, self.wait, timeout)
         return self
 
@@ -212,6 +213,8 @@ class Task:
 
     async def result_async(self, timeout: Optional[float] = None) -> Any:
         """:meth:`result` for asyncio."""
+        import asyncio  # here: importing asyncio costs 20 ms, and only these use it
+
         return await asyncio.get_running_loop().run_in_executor(None, self.result, timeout)
 
     def logs(self, attempt: Optional[int] = None) -> Logs:
@@ -582,6 +585,8 @@ class Session:
     ) -> List[Task]:
         """:meth:`wait` for asyncio: the wait runs in a worker thread, the loop goes on."""
         tasks = list(tasks)
+        import asyncio  # here: importing asyncio costs 20 ms, and only these use it
+
         return await asyncio.get_running_loop().run_in_executor(None, self.wait, tasks, timeout)
 
     def poll(self) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from .. import _pyfunc
 from .._session import Task
 from .._xpr import WaitTimeout, XprError
-from . import config
+from . import _starts, config
 from ._files import copy_outputs, env_var_commands
 from .errors import ExPyReJobDiedError, ExPyReTimeoutError
 from .jobsdb import expyre_status, find_reusable, stored_spec
@@ -113,8 +113,9 @@ class ExPyRe:
         self._identity_key = _pyfunc.expyre_identity(
             self.name, function, self.args, self.kwargs, self.hash_ignore, self.input_files
         )
-        #: The task id, once started or recreated (None before).
-        self.id: Optional[str] = None
+        self._id: Optional[str] = None
+        # Why the batch this job's start went in failed (raised when the job is next used).
+        self._start_error: Optional[BaseException] = None
         #: The system it runs on, once started or recreated.
         self.system_name: Optional[str] = None
         #: True when this object took over an earlier job (the restart rule or from_jobsdb).
@@ -128,8 +129,18 @@ class ExPyRe:
     # --- what it is now -------------------------------------------------------------------
 
     def _attach(self, id: str, system: str) -> None:
-        self.id = id
+        self._id = id
         self.system_name = system
+
+    @property
+    def id(self) -> Optional[str]:
+        """The task id, once started or recreated (None before). A start still queued (see
+        ``_starts``) is sent first, with the others queued."""
+        if _starts.PENDING.holds(self):
+            _starts.PENDING.send()
+        if self._start_error is not None:
+            raise self._start_error
+        return self._id
 
     @property
     def task(self) -> Task:
@@ -183,8 +194,9 @@ class ExPyRe:
         ``resources`` (a dict or :class:`Resources`; ``exact_fit`` and ``partial_node`` as
         in ExPyRe). Does nothing for a job already started or recreated, unless
         ``force_rerun``, which submits it afresh. ``python_cmd`` is the remote Python (may
-        be several words, e.g. ``"python3 -u"``)."""
-        if self.id is not None and not force_rerun:
+        be several words, e.g. ``"python3 -u"``). The job is checked at once and submitted
+        with the other starts of the moment in one batch (see ``xpr.expyre._starts``)."""
+        if (_starts.PENDING.holds(self) or self._id is not None) and not force_rerun:
             return
         system_name = system_name if system_name is not None else os.environ.get("EXPYRE_SYS")
         if not system_name:
@@ -219,10 +231,12 @@ class ExPyRe:
             force_rerun=bool(force_rerun) or not self.try_restart_from_prev,
             identity_key=self._identity_key,
         )
-        started = json.loads(session._native.start_many(json.dumps([request])))[0]
-        self._attach(started["id"], started["record"]["system"])
-        # Reused when an identical job appeared since the constructor looked.
-        self.recreated = bool(started.get("reused"))
+        # Checked now, so that what is wrong with it raises here as in ExPyRe; sent with the
+        # other starts of this moment in one batch (see `_starts`).
+        session._native.check(json.dumps([request]))
+        self._start_error = None
+        self.system_name = system_name
+        _starts.PENDING.add(self, request)
 
     # --- results --------------------------------------------------------------------------
 
@@ -377,7 +391,8 @@ class ExPyRe:
         self.hash_ignore = []
         self.try_restart_from_prev = True
         self._identity_key = spec.get("identity_key")
-        self.id = record["id"]
+        self._id = record["id"]
+        self._start_error = None
         self.system_name = record["system"]
         self.recreated = True
         return self
