@@ -29,6 +29,7 @@
 //! | [`analysis`] | 7 | failure analysis: the error lines of a task's logs, by patterns minus a whitelist (pure) |
 //! | [`discover`] | 8 | `xpr discover`: which scheduler a host runs and its partitions, in one round trip (a `.sh` probe, pure parsers of each command's reply), as a ready `systems` entry merged atomically into a config file |
 //! | [`session`] | 8 | the engine: a system driver per system (the only code that talks to a remote side), pure decisions (what a job's end means), thin orchestrators of DB transitions (submit, follow, cancel, clean); profile merging and delivering outputs to a destination; the API ([`session::Session`], [`session::BlockingSession`]) |
+//! | [`doctor`] | 9 | `xpr doctor`: is a system ready (config, SSH, a clean shell, the scheduler, accounting, the run dir, partitions against the cluster's, clock skew); a `.sh` probe and pure judging of its reply |
 //!
 //! Moved down to keep that order, and still reachable at their old paths:
 //! [`units`] (also `resources::units`, `resources::parse_time` ...) and
@@ -51,6 +52,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod discover;
+pub mod doctor;
 pub mod ids;
 pub mod resources;
 pub mod scheduler;

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("analysis", 7),
     ("discover", 8),
     ("session", 8),
+    ("doctor", 9),
 ];
 
 /// (importer, imported) allowed within one rank; any other import within a rank is an error.

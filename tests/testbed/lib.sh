@@ -19,6 +19,8 @@ XPR_SGE_SLOTS=${XPR_SGE_SLOTS:-8}        # slots of each all.q
 XPR_WITH_NETNS=${XPR_WITH_NETNS:-1}      # network namespaces xpr-hostA / xpr-hostB with their sshd
 XPR_SIM_USER=${XPR_SIM_USER:-xprsim}     # second test user on xpr-hostB (host alias xpr-sim) whose
                                          # login shell puts the PBS/LSF SIMULATORS first on PATH
+XPR_BAD_USER=${XPR_BAD_USER:-xprbad}     # a misbehaving account on xpr-local (host alias xpr-bad),
+                                         # for `xpr doctor`: see ensure_bad_user in setup.sh
 
 # Fixed names and addresses. hostA: root 10.200.0.1/30 <-> ns 10.200.0.2/30,
 # hostB: root 10.200.0.5/30 <-> ns 10.200.0.6/30.
@@ -38,6 +40,8 @@ MARIADB_DIR=$XPR_BASE/mariadb
 SGE_DIR=$XPR_BASE/sge
 STATE_FILE=$XPR_BASE/state.env           # what setup.sh did that teardown.sh must undo
 SIM_SHELL=$XPR_BASE/sim/login-shell      # the login shell of $XPR_SIM_USER
+BAD_DIR=$XPR_BASE/bad                    # the login shell of $XPR_BAD_USER and its broken commands
+BAD_SHELL=$BAD_DIR/login-shell
 
 # ---------------------------------------------------------------- logging
 _T0=$EPOCHREALTIME

@@ -134,26 +134,33 @@ restore_etc() {
   true
 }
 
-remove_files() {
-  local sim_user
-  sim_user=$(state_get SIM_USER)
-  rm -rf "$XPR_BASE"
-  # the simulator user's login shell was in $XPR_BASE: the user goes with it (sessions and
-  # simulated jobs were stopped above)
-  if [ -n "$sim_user" ] && [ "$(getent passwd "$sim_user" | cut -d: -f7)" = "$SIM_SHELL" ]; then
-    local i
-    # a session's unprivileged sshd ends shortly after its privileged parent
-    for ((i = 0; i < 50; i++)); do
-      [ -z "$(ps -u "$sim_user" -o pid= 2>/dev/null)" ] && break
-      sleep 0.1
-    done
-    if [ -z "$(ps -u "$sim_user" -o pid= 2>/dev/null)" ]; then
-      userdel -r "$sim_user" 2>/dev/null
-      log "user $sim_user removed"
-    else
-      log "WARNING: $sim_user still has processes: $(ps -u "$sim_user" -o pid= | tr '\n' ' ')- user kept"
-    fi
+# remove_user_of_shell USER SHELL: removes USER if its login shell is SHELL (so a user of the
+# same name that setup.sh did not make is left alone), once its processes are gone.
+remove_user_of_shell() {
+  local user=$1 shell=$2 i
+  [ -n "$user" ] && [ "$(getent passwd "$user" | cut -d: -f7)" = "$shell" ] || return 0
+  # a session's unprivileged sshd ends shortly after its privileged parent
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(ps -u "$user" -o pid= 2>/dev/null)" ] && break
+    sleep 0.1
+  done
+  if [ -z "$(ps -u "$user" -o pid= 2>/dev/null)" ]; then
+    userdel -r "$user" 2>/dev/null
+    log "user $user removed"
+  else
+    log "WARNING: $user still has processes: $(ps -u "$user" -o pid= | tr '\n' ' ')- user kept"
   fi
+}
+
+remove_files() {
+  local sim_user bad_user
+  sim_user=$(state_get SIM_USER)
+  bad_user=$(state_get BAD_USER)
+  rm -rf "$XPR_BASE"
+  # the simulator user's and the misbehaving user's login shells were in $XPR_BASE: the users
+  # go with them (sessions and simulated jobs were stopped above)
+  remove_user_of_shell "$sim_user" "$SIM_SHELL"
+  remove_user_of_shell "$bad_user" "$BAD_SHELL"
   if [ "${XPR_REMOVE_USER:-0}" = 1 ] && id "$XPR_USER" >/dev/null 2>&1; then
     if [ -z "$(ps -u "$XPR_USER" -o pid= 2>/dev/null)" ]; then
       userdel -r "$XPR_USER" 2>/dev/null

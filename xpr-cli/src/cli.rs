@@ -53,6 +53,10 @@ pub enum Command {
     /// none) and its partitions, and print a ready `systems` entry, or add it to a config file.
     #[command(after_help = DISCOVER_AFTER_HELP)]
     Discover(DiscoverArgs),
+    /// Check that systems are ready for xpr: config, SSH, a clean login shell, the scheduler's
+    /// commands and accounting, the run dir and its free space, the partitions against the
+    /// cluster's, clock skew; each pass / warn / fail with a hint (exit 1 when one fails).
+    Doctor(DoctorArgs),
     /// List tasks in the jobs DB.
     Ls(LsArgs),
     /// Check the jobs DB can be written, waiting for live writers, and fold its write-ahead log
@@ -311,6 +315,16 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "KIND")]
     pub scheduler: Option<String>,
     /// Print a JSON report (scheduler, version, notes, the entry, the file written).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xpr doctor [SYSTEM...]`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The systems to check (default: every configured one).
+    pub systems: Vec<String>,
+    /// Print JSON: a list of {"system", "host", "checks": [{"kind", "outcome", "detail", "hint"}]}.
     #[arg(long)]
     pub json: bool,
 }

@@ -5,6 +5,7 @@ mod connect;
 mod db;
 mod discover;
 mod docs;
+mod doctor;
 mod nodes;
 mod progress;
 mod sweep;
@@ -57,6 +58,7 @@ pub fn run(args: Cli) -> anyhow::Result<u8> {
         Command::Connect(arg) => connect::connect(&arg.system),
         Command::Disconnect(arg) => connect::disconnect(&arg.system),
         Command::Discover(args) => discover::discover(&args),
+        Command::Doctor(args) => doctor::doctor(&args),
         Command::Ls(args) => db::ls(&args),
         Command::DbUnlock(args) => db::db_unlock(&args),
         Command::Export(args) => db::export(&args),
