@@ -79,6 +79,9 @@ pub struct ScriptSpec {
     /// True for the script of a job array: the scheduler's default lines are then
     /// [`Scheduler::array_default_header`] (PBS Pro refuses `-r n` in arrays).
     pub array: bool,
+    /// Directives of an adopted batch script, written as they are (no template) after the
+    /// scheduler's default and resource lines, so that they win.
+    pub script_directives: Vec<String>,
 }
 
 impl ScriptSpec {
@@ -89,6 +92,12 @@ impl ScriptSpec {
             job_dir: job_dir.into(),
             ..Self::default()
         }
+    }
+
+    /// Sets an adopted batch script's directives (see [`ScriptSpec::script_directives`]).
+    pub fn with_script_directives(mut self, lines: Vec<String>) -> Self {
+        self.script_directives = lines;
+        self
     }
 
     /// Sets the caller's extra header lines.
@@ -142,6 +151,8 @@ pub enum HeaderSource {
     },
     /// The `EXPYRE_HEADER_EXTRA` list.
     HeaderExtraEnv,
+    /// An adopted batch script's own directives.
+    BatchScript,
 }
 
 impl fmt::Display for HeaderSource {
@@ -150,6 +161,7 @@ impl fmt::Display for HeaderSource {
             Self::System => f.write_str("the system's `header`"),
             Self::Partition { name } => write!(f, "partition `{name}`'s `header`"),
             Self::Extra => f.write_str("the extra header lines"),
+            Self::BatchScript => f.write_str("the batch script's directives"),
             Self::SchedulerDefault { scheduler } => {
                 write!(f, "the {scheduler} default header")
             }
@@ -328,7 +340,13 @@ pub fn header_lines(
     };
 
     let vars = HeaderVars::new(alloc, &spec.id);
-    let sources: [(HeaderSource, Vec<&str>); 6] = [
+    // Taken as they are: braces in a user's directive are not template keys.
+    let script_lines: Vec<String> = spec
+        .script_directives
+        .iter()
+        .map(|l| l.replace('{', "{{").replace('}', "}}"))
+        .collect();
+    let sources: [(HeaderSource, Vec<&str>); 7] = [
         (HeaderSource::System, to_strs(&system.header)),
         (
             HeaderSource::Partition {
@@ -349,6 +367,7 @@ pub fn header_lines(
             },
             resource_lines,
         ),
+        (HeaderSource::BatchScript, to_strs(&script_lines)),
         (HeaderSource::HeaderExtraEnv, to_strs(&env_lines)),
     ];
 

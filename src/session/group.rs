@@ -279,6 +279,7 @@ impl Session {
             &first.extra_header,
             body,
             array,
+            &first.spec.script_directives,
         )?;
         Ok(GroupPlan {
             id,

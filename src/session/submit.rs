@@ -414,12 +414,13 @@ impl Session {
             extra_header,
             prologue,
             false,
+            &spec.script_directives,
         )
     }
 
     /// A job script named `name` (the header's `{id}`) running `body` in `job_dir`: the node
     /// finder's allocation for `resources` on `system` and its header templates (those of an
-    /// array when `array`).
+    /// array when `array`), then an adopted batch script's `script_directives`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn render_job_script(
         &self,
@@ -430,10 +431,12 @@ impl Session {
         extra_header: &[String],
         body: Vec<String>,
         array: bool,
+        script_directives: &[String],
     ) -> Result<String, SessionError> {
         let alloc = find_nodes(system, resources)?;
         let mut script_spec = ScriptSpec::new(name, job_dir)
             .with_extra_header(extra_header.iter().cloned())
+            .with_script_directives(script_directives.to_vec())
             .with_body(body);
         script_spec.array = array;
         if let Some(extra) = &self.options().header_extra_env {

@@ -6,11 +6,13 @@
 //! says what a task is. Of its own layer it imports only [`crate::stage`], whose entries the
 //! identity hashes (see the layer table in the crate docs).
 
+mod adopt;
 mod body;
 mod id;
 mod identity;
 mod spec;
 
+pub use adopt::{AdoptError, AdoptedScript, adopt_batch_script};
 pub use body::{
     ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, body_lines, inputs_from_lines,
     is_env_name,

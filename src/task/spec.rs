@@ -52,6 +52,12 @@ pub struct TaskSpec {
     /// its command and inputs hold. Absent from specs stored before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_key: Option<String>,
+    /// The directives of an adopted batch script ([`crate::task::adopt_batch_script`]),
+    /// written as they are after xpr's own header lines, so that the script's values win.
+    /// Not part of the identity: the script is an input, hashed whole. Absent from specs
+    /// stored before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub script_directives: Vec<String>,
 }
 
 impl TaskSpec {
@@ -84,6 +90,7 @@ impl TaskSpec {
             outputs: Vec::new(),
             error_rules: ErrorRules::default(),
             identity_key: None,
+            script_directives: Vec::new(),
         }
     }
 }

@@ -483,8 +483,18 @@ pub struct TaskArgs {
     /// and stderr go to stderr.
     #[arg(long)]
     pub json: bool,
+    /// Run this existing batch script instead of a command (python-cluster's `submit_file`):
+    /// it is staged as an input and run by its `#!` interpreter in the run dir; its own
+    /// `#SBATCH`/`#PBS`/`#$`/`#BSUB` directives are written after xpr's header lines, so its
+    /// values win (its job name excepted: xpr finds its jobs by theirs).
+    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    pub script: Option<std::path::PathBuf>,
     /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    #[arg(
+        last = true,
+        required_unless_present = "script",
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 

@@ -484,3 +484,72 @@ fn clean_orphans_removes_a_run_dir_left_on_slurm() {
     assert!(orphan_lines(&xpr, &[]).is_empty());
     on_bed(&format!("rm -rf -- {rundir}"));
 }
+
+#[test]
+fn submit_script_runs_a_hand_written_sbatch_script_with_its_directives() {
+    let Some(bed) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let xpr = xpr();
+    let rundir = format!(
+        "xpr-cli-tests/{}",
+        xpr.home.path().file_name().unwrap().to_string_lossy()
+    );
+    let config = serde_json::json!({"systems": {"bed": {
+        "host": "xpr-local", "scheduler": "slurm",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": rundir, "partitions": {"debug": {"num_cores": 16}}}}});
+    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    xpr.write(
+        "job.sh",
+        b"#!/bin/bash\n#SBATCH --job-name=mine\n#SBATCH --time=00:07:00\n#SBATCH --ntasks=1\n\
+          echo \"ran as $SLURM_JOB_NAME\" > result.txt\necho done\n",
+    );
+    let id = xpr.ok(&[
+        "submit",
+        "-m",
+        "bed",
+        "--script",
+        "job.sh",
+        "-o",
+        "result.txt",
+    ]);
+    let id = id.trim();
+    assert!(id.starts_with("job_sh_"), "{id}");
+    xpr.ok(&["wait", id]);
+    let results = xpr.json(&["results", id, "--json"]);
+    assert_eq!(results["exit_code"], 0, "{results}");
+    let local = std::path::PathBuf::from(results["local_dir"].as_str().unwrap());
+    let ran = std::fs::read_to_string(local.join("result.txt")).unwrap();
+    // xpr's job name stands (it finds its jobs by it); the script's time limit won over xpr's.
+    assert_eq!(ran, format!("ran as {id}\n"));
+    let job = xpr.json(&["ls", "--json"])[0]["scheduler_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Accounting records the job a moment after it ended.
+    let limit = common::wait_for(
+        "the job's accounting record",
+        std::time::Duration::from_secs(60),
+        || {
+            let out = std::process::Command::new("ssh")
+                .args([
+                    "-F",
+                    bed.ssh_config().to_str().unwrap(),
+                    "xpr-local",
+                    &format!("sacct -n -X -j {job} -o Timelimit"),
+                ])
+                .output()
+                .unwrap();
+            let limit = text(&out.stdout).trim().to_owned();
+            (!limit.is_empty()).then_some(limit)
+        },
+    );
+    assert_eq!(limit, "00:07:00");
+    assert!(xpr.run(&["clean", id]).status.success());
+    // Another scheduler's directives are refused before anything runs.
+    xpr.write("pbs.sh", b"#!/bin/sh\n#PBS -l walltime=1:00:00\ntrue\n");
+    let out = xpr.run(&["submit", "-m", "bed", "--script", "pbs.sh"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("#PBS"), "{}", text(&out.stderr));
+}

@@ -17,7 +17,7 @@ use xpr::session::{
     DryRun, EventsFrom, FailureReport, Retries, Session, StartRequest, TaskEvent, TaskRef,
     TaskResults,
 };
-use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskSpec, is_env_name};
+use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskCommand, TaskSpec, adopt_batch_script, is_env_name};
 
 use super::db::filter_from;
 use super::nodes::{request_from, resource_flags_given};
@@ -79,12 +79,17 @@ pub(super) fn task_from(args: &TaskArgs) -> anyhow::Result<(TaskSpec, TaskOption
         }
         options = options.env(key, value);
     }
+    let named_after = args
+        .script
+        .as_deref()
+        .or_else(|| args.command.first().map(Path::new));
     let name = args.name.clone().unwrap_or_else(|| {
-        Path::new(&args.command[0])
-            .file_name()
+        named_after
+            .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "task".to_owned())
     });
+    // A script's command is set once its system's scheduler is known (`adopt_script`).
     let mut spec = TaskSpec::argv(name, args.command.clone());
     spec.inputs = args.inputs.clone();
     spec.outputs = args.outputs.clone();
@@ -108,9 +113,13 @@ pub(super) fn start_request(
         .as_deref()
         .and_then(|name| session.config().profile(name).ok())
         .is_some_and(|p| !p.resources.is_empty());
-    let chose_for_user = options.resources.is_none() && !profile_resources;
+    // (An adopted script's own directives say what it asks for.)
+    let chose_for_user = options.resources.is_none() && !profile_resources && args.script.is_none();
     let mut request = StartRequest::from_profile(spec, session.config(), &options.base_dir(cwd))?
         .with_force_rerun(args.force_rerun);
+    if let Some(script) = &args.script {
+        adopt_script(&mut request, script, session)?;
+    }
     if chose_for_user {
         eprintln!(
             "xpr: no resources asked, so on {1} the task gets {0} (hint: --num-cores/--num-nodes and --max-time, \
@@ -138,6 +147,37 @@ pub(super) fn start_request(
         request = request.inputs_from(TaskRef::parse(parent), glob);
     }
     Ok(request)
+}
+
+/// Makes `request` run the batch script at `path` (see the library's
+/// [`adopt_batch_script`]): the script as an input, its interpreter as the command, its
+/// directives for the header; says which directives were left out.
+fn adopt_script(request: &mut StartRequest, path: &Path, session: &Session) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--script {}: cannot read it", path.display()))?;
+    // Where the inputs rule stages it: a relative path as it is, an absolute one by its name.
+    let staged = if path.is_absolute() {
+        path.file_name().map(Path::new)
+    } else {
+        Some(path)
+    }
+    .and_then(|p| p.to_str())
+    .ok_or_else(|| usage(format!("--script {}: not a file name", path.display())))?;
+    let kind = session.system(&request.system)?.scheduler;
+    let adopted = adopt_batch_script(&text, staged, kind)?;
+    for line in &adopted.dropped {
+        eprintln!(
+            "xpr: {}: {line:?} left out: xpr names the job itself",
+            path.display()
+        );
+    }
+    request.spec.command = TaskCommand::Argv(adopted.argv);
+    request
+        .spec
+        .inputs
+        .push(path.to_string_lossy().into_owned());
+    request.spec.script_directives = adopted.directives;
+    Ok(())
 }
 
 /// The retry flags as the library's [`Retries`]; `None` when none is given (the profile's
