@@ -1105,7 +1105,17 @@ const ATTEMPT_COLUMNS: &str = "number, system, scheduler_job_id, end_state, exit
 /// `SELECT columns FROM tasks` with `filter`'s statuses and system as bound parameters,
 /// oldest first.
 fn select_sql(columns: &str, filter: &TaskFilter) -> (String, Vec<String>) {
-    let mut sql = format!("SELECT {columns} FROM tasks");
+    let (wheres, args) = where_sql(filter);
+    (
+        format!("SELECT {columns} FROM tasks{wheres} ORDER BY created_at, id"),
+        args,
+    )
+}
+
+/// ` WHERE ...` with `filter`'s statuses, system and sweep as bound parameters (empty when
+/// it has none of them), and the parameters.
+fn where_sql(filter: &TaskFilter) -> (String, Vec<String>) {
+    let mut sql = String::new();
     let mut args: Vec<String> = Vec::new();
     let mut wheres = Vec::new();
     if !filter.statuses.is_empty() {
@@ -1131,7 +1141,6 @@ fn select_sql(columns: &str, filter: &TaskFilter) -> (String, Vec<String>) {
         sql.push_str(" WHERE ");
         sql.push_str(&wheres.join(" AND "));
     }
-    sql.push_str(" ORDER BY created_at, id");
     (sql, args)
 }
 
@@ -1492,4 +1501,86 @@ fn now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// How many tasks of one system are in one status with one end state: a row of
+/// [`Db::status_counts`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusCount {
+    /// The system.
+    pub system: SystemName,
+    /// The status.
+    pub status: TaskStatus,
+    /// The end state: `None` for a task that has not ended (or ended before end states
+    /// were recorded).
+    pub end_state: Option<EndState>,
+    /// How many tasks.
+    pub count: u64,
+}
+
+impl Db {
+    /// How many tasks matching `filter` are in each (system, status, end state), ordered by
+    /// system, then status and end state in life-cycle order: one `GROUP BY` read whatever
+    /// the number of tasks (what `xpr top` reads at every refresh). Statuses, system and sweep
+    /// are applied in SQL, system regexps to the groups; id or name regexps cannot be applied
+    /// to a group, so a filter with them is counted task by task from the listing index.
+    pub fn status_counts(&self, filter: &TaskFilter) -> Result<Vec<StatusCount>, DbError> {
+        let mut counts: Vec<StatusCount> = Vec::new();
+        if filter.ids.is_empty() && filter.names.is_empty() {
+            let (wheres, args) = where_sql(filter);
+            let sql = format!(
+                "SELECT system, status, end_state, COUNT(*) FROM tasks{wheres}
+                 GROUP BY system, status, end_state"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+                    Ok(StatusCount {
+                        system: row.get(0)?,
+                        status: row.get(1)?,
+                        end_state: row.get(2)?,
+                        // COUNT(*) is never negative.
+                        count: row.get::<_, i64>(3)?.unsigned_abs(),
+                    })
+                })
+                .map_err(|e| self.sql(e))?;
+            for row in rows {
+                let count = row.map_err(|e| self.sql(e))?;
+                let system = count.system.as_str();
+                if filter.systems.is_empty() || filter.systems.iter().any(|r| r.is_match(system)) {
+                    counts.push(count);
+                }
+            }
+        } else {
+            let mut by_group: HashMap<(String, TaskStatus, Option<EndState>), u64> = HashMap::new();
+            self.for_each_summary(filter, |s| {
+                *by_group
+                    .entry((s.system.to_owned(), s.status, s.end_state))
+                    .or_default() += 1;
+            })?;
+            counts.extend(
+                by_group
+                    .into_iter()
+                    .map(|((system, status, end_state), count)| StatusCount {
+                        system: SystemName::new(system),
+                        status,
+                        end_state,
+                        count,
+                    }),
+            );
+        }
+        let position = |c: &StatusCount| {
+            let status = TaskStatus::ALL.iter().position(|s| *s == c.status);
+            let end = c
+                .end_state
+                .and_then(|e| EndState::ALL.iter().position(|s| *s == e));
+            (status, end)
+        };
+        counts.sort_by(|a, b| {
+            a.system
+                .cmp(&b.system)
+                .then_with(|| position(a).cmp(&position(b)))
+        });
+        Ok(counts)
+    }
 }

@@ -64,7 +64,7 @@ claim_machine() {
 }
 
 install_packages() {
-  local pkgs=(openssh-server openssh-client rsync iproute2 shellcheck) missing=() p
+  local pkgs=(openssh-server openssh-client rsync iproute2 shellcheck tmux) missing=() p
   [ "$XPR_WITH_SLURM" = 1 ] && pkgs+=(munge slurm-wlm)
   [ "$XPR_WITH_SLURM" = 1 ] && [ "$XPR_WITH_SLURMDBD" = 1 ] && pkgs+=(slurmdbd mariadb-server)
   [ "$XPR_WITH_SGE" = 1 ] && pkgs+=(gridengine-master gridengine-exec gridengine-client)

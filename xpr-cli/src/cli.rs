@@ -82,6 +82,10 @@ pub enum Command {
     Status(SelectArgs),
     /// Follow tasks until they finish.
     Wait(WaitArgs),
+    /// A live view of every system in the terminal: counts per state, the tasks running now,
+    /// the latest failures; keys to filter, read a task's logs and cancel it. Follows the
+    /// tasks meanwhile, as `xpr status` does once.
+    Top(TopArgs),
     /// Ask the schedulers once and bring back the outputs of finished tasks.
     Sync(SelectArgs),
     /// A task's status, end state, exit code, attempts, run dir, why it failed (the
@@ -539,6 +543,25 @@ pub struct CleanArgs {
     /// With --orphans: list them as JSON.
     #[arg(long, requires = "orphans")]
     pub json: bool,
+}
+
+/// `xpr top ...`
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Only systems matching these regexps (each a whole name), comma-separated.
+    #[arg(
+        short = 'S',
+        long = "system",
+        value_name = "RE[,RE...]",
+        value_delimiter = ','
+    )]
+    pub systems: Vec<String>,
+    /// Only the tasks of this sweep.
+    #[arg(long, value_name = "NAME")]
+    pub sweep: Option<String>,
+    /// How often to ask the schedulers and redraw: `2s`, `1m` ... (at least 1 s).
+    #[arg(long, value_name = "T", default_value = "2s")]
+    pub interval: String,
 }
 
 /// `xpr wait ...`

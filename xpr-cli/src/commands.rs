@@ -10,6 +10,7 @@ mod nodes;
 mod progress;
 mod sweep;
 mod tasks;
+mod top;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,6 +68,7 @@ pub fn run(args: Cli) -> anyhow::Result<u8> {
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Status(select) | Command::Sync(select) => tasks::status(&select),
         Command::Wait(args) => tasks::wait(&args),
+        Command::Top(args) => top::top(&args),
         Command::Results(args) => tasks::results(&args.id, args.json),
         Command::Logs(args) => tasks::logs(&args.id, args.attempt),
         Command::Retry(select) => tasks::retry(&select),
