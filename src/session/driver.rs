@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::error::{SessionError, exit_words};
 use super::protocol::{
     BATCH_PROGRAM, BatchReply, CLEAN_PROGRAM, COLLECT_PROGRAM, LIST_PROGRAM, STAGE_PROGRAM,
-    WATCH_PROGRAM, frame_lines, parse_batch_reply, tail_text,
+    TAIL_PROGRAM, WATCH_PROGRAM, frame_lines, parse_batch_reply, tail_text,
 };
 use crate::command::{CommandOutput, CommandSpec, shell_quote};
 use crate::config::System;
@@ -504,6 +504,31 @@ impl SystemDriver {
 }
 
 impl SystemDriver {
+    /// What each of `files` (names in the run dir `dir`, with the bytes already read) holds
+    /// past its offset, at most `max` bytes each, in one round trip: the bytes, in order
+    /// (empty for a missing file or one with nothing new).
+    pub async fn read_from(
+        &self,
+        dir: &str,
+        files: &[(&str, u64)],
+        max: u64,
+    ) -> Result<Vec<Vec<u8>>, SessionError> {
+        let mut cmd = CommandSpec::new("sh").args([
+            "-c".to_owned(),
+            TAIL_PROGRAM.to_owned(),
+            "xpr-tail".to_owned(),
+            dir.to_owned(),
+            max.to_string(),
+        ]);
+        for (name, offset) in files {
+            cmd = cmd.args([name.to_string(), offset.to_string()]);
+        }
+        let out = self.run(&cmd, Retry::Safe).await?;
+        let out = check_success(self.host(), &cmd, out)?;
+        parse_tail_frames(&out.stdout, files.len(), max)
+            .map_err(|why| self.remote_error(format!("reading the logs in {dir}: {why}")))
+    }
+
     /// The names of the directories `run_*` and `grp_*` under `base` (none when `base` does
     /// not exist), in one round trip. Each name is checked: one that is not `run_<id>` or
     /// `grp_<id>` as xpr writes them is left out (and traced), never handed on.
@@ -526,6 +551,32 @@ impl SystemDriver {
         }
         Ok(names)
     }
+}
+
+/// The `count` frames of `tail.sh`'s reply, each at most `max` bytes.
+fn parse_tail_frames(mut reply: &[u8], count: usize, max: u64) -> Result<Vec<Vec<u8>>, String> {
+    let mut frames = Vec::with_capacity(count);
+    for i in 0..count {
+        let end = reply
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| format!("frame {i}: no header line"))?;
+        let header =
+            std::str::from_utf8(&reply[..end]).map_err(|_| format!("frame {i}: not text"))?;
+        let len: u64 = header
+            .strip_prefix("@xpr-tail ")
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n <= max)
+            .ok_or_else(|| format!("frame {i}: bad header {header:?}"))?;
+        let body = &reply[end + 1..];
+        let len = usize::try_from(len).map_err(|_| format!("frame {i}: too long"))?;
+        if body.len() < len {
+            return Err(format!("frame {i}: {} bytes of {len}", body.len()));
+        }
+        frames.push(body[..len].to_vec());
+        reply = &body[len..];
+    }
+    Ok(frames)
 }
 
 /// The command that unpacks a tar stream of run dirs (on its stdin) into `base`.

@@ -89,6 +89,7 @@ mod events;
 pub mod export;
 mod follow;
 mod group;
+mod logs;
 mod manage;
 mod native;
 mod orphans;
@@ -117,6 +118,7 @@ pub use events::{Callback, Callbacks, EventKind, EventObserver, EventsFrom, Task
 pub use export::{Export, ExportError, ExportedDependency, ExportedTask, IfExists};
 pub use follow::PollReport;
 pub use group::{PackSize, Submission};
+pub use logs::{LOG_CHUNK, LogRead};
 pub use orphans::{Orphan, Orphans};
 pub use report::{FailureReport, FigureSource, log_names};
 pub use retry::{InvalidRetries, NextAttempt, Retries};

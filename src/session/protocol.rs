@@ -53,6 +53,9 @@ pub const WATCH_PROGRAM: &str = shell_program!(include_str!("sh/watch.sh"));
 /// `sh/clean.sh`.
 pub const CLEAN_PROGRAM: &str = shell_program!(include_str!("sh/clean.sh"));
 
+/// What was added to files of the run dir `$1` since given offsets, framed: `sh/tail.sh`.
+pub const TAIL_PROGRAM: &str = shell_program!(include_str!("sh/tail.sh"));
+
 /// Names the run dirs (`run_*`, `grp_*`) under `$1`, one per line: `sh/list.sh`.
 pub const LIST_PROGRAM: &str = shell_program!(include_str!("sh/list.sh"));
 

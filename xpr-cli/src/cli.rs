@@ -623,8 +623,12 @@ pub struct LogsArgs {
     pub id: String,
     /// The attempt whose logs to show (1, 2 ...; `xpr results ID` lists them); default the
     /// latest.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "follow")]
     pub attempt: Option<u32>,
+    /// Follow a running task's stdout and stderr as they grow (read in its run dir on the
+    /// system, once a second), until it finishes.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
 }
 
 /// One task id.

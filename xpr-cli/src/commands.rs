@@ -70,6 +70,7 @@ pub fn run(args: Cli) -> anyhow::Result<u8> {
         Command::Wait(args) => tasks::wait(&args),
         Command::Top(args) => top::top(&args),
         Command::Results(args) => tasks::results(&args.id, args.json),
+        Command::Logs(args) if args.follow => tasks::follow_logs(&args.id),
         Command::Logs(args) => tasks::logs(&args.id, args.attempt),
         Command::Retry(select) => tasks::retry(&select),
         Command::Cancel(select) => tasks::cancel(&select),

@@ -14,8 +14,8 @@ use xpr::resources::parse_time;
 use xpr::session::deliver::{DeliverError, Delivery, Existing, deliver_outputs};
 use xpr::session::profile::TaskOptions;
 use xpr::session::{
-    DryRun, EventsFrom, FailureReport, Retries, Session, StartRequest, TaskEvent, TaskRef,
-    TaskResults,
+    DryRun, EventsFrom, FailureReport, LOG_CHUNK, Retries, Session, StartRequest, TaskEvent,
+    TaskRef, TaskResults,
 };
 use xpr::task::{STDERR_FILE, STDOUT_FILE, TaskCommand, TaskSpec, adopt_batch_script, is_env_name};
 
@@ -775,6 +775,36 @@ pub fn logs(id: &str, attempt: Option<u32>) -> anyhow::Result<u8> {
             std::io::stderr().write_all(&err.unwrap_or_default())?;
         }
     }
+    Ok(exit::SUCCESS)
+}
+
+/// `xpr logs -f`: the task's stdout and stderr as they grow, until it has finished. Each
+/// round asks the schedulers once (so the task's status moves on) and reads what was added.
+pub fn follow_logs(id: &str) -> anyhow::Result<u8> {
+    let rt = runtime()?;
+    let session = open_session()?;
+    let id = TaskId::new(id);
+    session.get(&id)?;
+    let mut offsets = [0u64; 2];
+    loop {
+        if let Err(e) = rt.block_on(session.poll()) {
+            eprintln!("xpr: warning: asking the schedulers failed ({e}); trying again");
+        }
+        let read = rt.block_on(session.read_logs_from(&id, offsets))?;
+        std::io::stdout().write_all(&read.stdout)?;
+        std::io::stdout().flush()?;
+        std::io::stderr().write_all(&read.stderr)?;
+        offsets[0] += read.stdout.len() as u64;
+        offsets[1] += read.stderr.len() as u64;
+        let more = read.stdout.len() as u64 == LOG_CHUNK || read.stderr.len() as u64 == LOG_CHUNK;
+        if read.finished && !more {
+            break;
+        }
+        if !more {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    rt.block_on(session.close())?;
     Ok(exit::SUCCESS)
 }
 
