@@ -76,11 +76,12 @@ pub struct HeaderVars {
 impl HeaderVars {
     /// Every key a template may use, current names first, then ExPyRe's older names, then
     /// xpr's own.
-    pub const KEYS: [&'static str; 21] = [
+    pub const KEYS: [&'static str; 22] = [
         "num_nodes",
         "num_cores",
         "num_cores_per_node",
         "id",
+        "job_name",
         "max_time",
         "partition",
         "queue",
@@ -99,6 +100,15 @@ impl HeaderVars {
         "num_gpus",
         "account",
     ];
+
+    /// The job's name for the scheduler, `{job_name}`: the id unless set here (a system's
+    /// `job_name_prefix` before it).
+    pub fn with_job_name(mut self, name: &str) -> Self {
+        if let Some(slot) = self.values.iter_mut().find(|(k, _)| *k == "job_name") {
+            slot.1 = TemplateValue::Str(name.to_owned());
+        }
+        self
+    }
 
     /// The values for a job `id` placed as `alloc` says.
     ///
@@ -145,6 +155,7 @@ impl HeaderVars {
             ("num_cores", TemplateValue::Int(cores)),
             ("num_cores_per_node", TemplateValue::Int(cores_per_node)),
             ("id", TemplateValue::Str(id.to_owned())),
+            ("job_name", TemplateValue::Str(id.to_owned())),
             ("max_time", time.clone()),
             ("partition", partition.clone()),
             ("queue", partition),

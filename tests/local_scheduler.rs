@@ -203,6 +203,7 @@ fn local_system() -> System {
         vanish_timeout: None,
         default_max_time: None,
         directives_skip: Vec::new(),
+        job_name_prefix: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }
@@ -445,6 +446,7 @@ fn gpu_job(q: &Queue, name: &str, gpus: u32) -> PathBuf {
         vanish_timeout: None,
         default_max_time: None,
         directives_skip: Vec::new(),
+        job_name_prefix: None,
         retries: Default::default(),
         ..local_system()
     };

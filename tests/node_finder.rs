@@ -42,6 +42,7 @@ fn system(name: &str, scheduler: SchedulerKind, partitions: Vec<Partition>) -> S
         vanish_timeout: None,
         default_max_time: None,
         directives_skip: Vec::new(),
+        job_name_prefix: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }

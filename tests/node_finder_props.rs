@@ -111,6 +111,7 @@ fn arb_system() -> impl Strategy<Value = System> {
             vanish_timeout: None,
             default_max_time: None,
             directives_skip: Vec::new(),
+            job_name_prefix: None,
             retries: Default::default(),
             error_rules: Default::default(),
         })

@@ -228,6 +228,10 @@ pub struct System {
     /// one of these substrings are left out, for sites that refuse a directive. Never the
     /// job name line.
     pub directives_skip: Vec<String>,
+    /// xpr's addition (`"job_name_prefix": "proj-"`, py-cluster-api's name): put before each
+    /// job's name in the scheduler (`{job_name}` in header templates; xpr's default lines use
+    /// it), for sites or users that sort jobs by name. `None`: the task id alone.
+    pub job_name_prefix: Option<String>,
     /// Retry defaults for tasks on this system that say nothing of retries.
     pub retries: RetryDefaults,
     /// Failure analysis settings for every task on this system (under a profile's and a
@@ -294,6 +298,7 @@ pub fn builtin_local_system() -> System {
         vanish_timeout: None,
         default_max_time: None,
         directives_skip: Vec::new(),
+        job_name_prefix: None,
         retries: RetryDefaults::default(),
         error_rules: ErrorRules::default(),
     }

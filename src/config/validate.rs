@@ -45,6 +45,7 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "vanish_timeout",
     "default_max_time",
     "directives_skip",
+    "job_name_prefix",
     "max_retries",
     "retry_on",
     "retry_time_factor",
@@ -399,6 +400,18 @@ impl Validator<'_> {
         let pre_submit_cmds = self.keep(self.string_list(map, "pre_submit_cmds", path));
         let commands = self.keep(self.string_list(map, "commands", path));
         let directives_skip = self.keep(self.string_list(map, "directives_skip", path));
+        let job_name_prefix = self.keep(self.opt_string(map, "job_name_prefix", path));
+        if let Some(Some(prefix)) = &job_name_prefix
+            && !is_job_name_prefix(prefix)
+        {
+            let err = self.invalid(
+                &path.join("job_name_prefix"),
+                &map["job_name_prefix"],
+                "expected 1 to 32 letters, digits, `_`, `-` or `.`, starting with a letter \
+                 (every scheduler takes such a job name)",
+            );
+            self.errors.push(err);
+        }
         if let Some(skips) = &directives_skip
             && skips.iter().any(String::is_empty)
         {
@@ -447,6 +460,7 @@ impl Validator<'_> {
             vanish_timeout: vanish_timeout?,
             default_max_time: default_max_time?.map(|t| t.as_secs()),
             directives_skip: directives_skip?,
+            job_name_prefix: job_name_prefix?,
             error_rules: error_rules?,
             retries: retries?,
         })
@@ -923,4 +937,13 @@ impl Validator<'_> {
             .map(str::to_owned)
             .ok_or_else(|| self.wrong_type(path, "a string", value))
     }
+}
+
+/// A `job_name_prefix` every scheduler takes in a job name (PBS wants a letter first).
+fn is_job_name_prefix(prefix: &str) -> bool {
+    (1..=32).contains(&prefix.len())
+        && prefix.starts_with(|c: char| c.is_ascii_alphabetic())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }

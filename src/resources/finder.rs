@@ -506,6 +506,7 @@ fn check(
 ///     vanish_timeout: None,
 ///     default_max_time: None,
 ///     directives_skip: Vec::new(),
+///     job_name_prefix: None,
 ///     retries: Default::default(),
 ///     error_rules: Default::default(),
 /// };

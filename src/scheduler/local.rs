@@ -237,7 +237,7 @@ impl Scheduler for LocalScheduler {
 
     fn default_header(&self) -> &'static [&'static str] {
         &[
-            "#XPR-LOCAL --job-name={id}",
+            "#XPR-LOCAL --job-name={job_name}",
             "#XPR-LOCAL --cores={num_cores}",
             "#XPR-LOCAL --time={max_time}",
             "#XPR-LOCAL --output=job.{id}.stdout",

@@ -339,7 +339,15 @@ pub fn header_lines(
         Vec::new()
     };
 
-    let vars = HeaderVars::new(alloc, &spec.id);
+    // The scheduler's job name: the id, after the system's prefix (py-cluster-api's
+    // `job_name_prefix`, for sites that want jobs named by project). The system driver finds
+    // jobs by the same name after a crash.
+    let job_name = format!(
+        "{}{}",
+        system.job_name_prefix.as_deref().unwrap_or_default(),
+        spec.id
+    );
+    let vars = HeaderVars::new(alloc, &spec.id).with_job_name(&job_name);
     // Taken as they are: braces in a user's directive are not template keys.
     let script_lines: Vec<String> = spec
         .script_directives

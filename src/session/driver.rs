@@ -391,7 +391,10 @@ impl SystemDriver {
         base: &str,
         names: &[String],
     ) -> Result<HashMap<String, Vec<JobStatus>>, SessionError> {
-        let lines: Vec<Vec<u8>> = chunk_by_len(names, String::len)
+        // The scheduler knows the jobs by their names after the system's prefix.
+        let prefix = self.system.job_name_prefix.as_deref().unwrap_or_default();
+        let names: Vec<String> = names.iter().map(|n| format!("{prefix}{n}")).collect();
+        let lines: Vec<Vec<u8>> = chunk_by_len(&names, String::len)
             .into_iter()
             .map(|chunk| self.scheduler.find_by_name(chunk).to_shell_line())
             .collect();
@@ -410,8 +413,8 @@ impl SystemDriver {
                 .parse_find_by_name(output)
                 .map_err(|e| self.parse_error(e))?;
             for job in jobs {
-                if let Some(name) = job.name.clone() {
-                    found.entry(name).or_default().push(job);
+                if let Some(name) = job.name.as_deref().and_then(|n| n.strip_prefix(prefix)) {
+                    found.entry(name.to_owned()).or_default().push(job);
                 }
             }
         }
@@ -604,7 +607,11 @@ pub(crate) fn submit_line(
     }
     let cmd = match job.array {
         None => scheduler.submit(job.job_dir, job.script),
-        Some((name, count)) => scheduler.submit_array(job.job_dir, job.script, name, count)?,
+        Some((name, count)) => {
+            // The array's name as its script's header gives it (see `header_lines`).
+            let prefix = system.job_name_prefix.as_deref().unwrap_or_default();
+            scheduler.submit_array(job.job_dir, job.script, &format!("{prefix}{name}"), count)?
+        }
     };
     line.extend(cmd.to_shell_line());
     Some(line)

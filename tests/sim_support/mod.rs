@@ -113,6 +113,7 @@ pub fn system(kind: SchedulerKind) -> System {
         vanish_timeout: None,
         default_max_time: None,
         directives_skip: Vec::new(),
+        job_name_prefix: None,
         retries: Default::default(),
         error_rules: Default::default(),
     }

@@ -64,3 +64,36 @@ fn directives_skip_never_drops_the_job_name_and_an_empty_pattern_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn job_name_prefix_names_the_job_and_a_bad_prefix_is_refused() {
+    let xpr = Xpr::new().with_project_config(&archer(r#""job_name_prefix": "proj-","#));
+    let lines = header(&xpr, &[]);
+    assert_eq!(lines[0], "#SBATCH --job-name=proj-JOB_ID", "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "#SBATCH --output=job.JOB_ID.stdout"),
+        "{lines:?}"
+    );
+
+    let xpr = Xpr::new().with_project_config(&archer(r#""job_name_prefix": "-x y","#));
+    let out = xpr.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("systems.arch.job_name_prefix"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_prefixed_job_runs_end_to_end_on_a_local_scheduler() {
+    let xpr = Xpr::new().with_project_config(
+        r#"{"systems": {"mine": {"host": null, "scheduler": "local", "job_name_prefix": "proj-",
+            "partitions": {"here": {"num_cores": 1, "max_time": null, "max_mem": null}}}}}"#,
+    );
+    let out = xpr.run(&["run", "-m", "mine", "--", "echo", "prefixed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(support::stdout(&out), "prefixed\n");
+}

@@ -553,3 +553,48 @@ fn submit_script_runs_a_hand_written_sbatch_script_with_its_directives() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("#PBS"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn job_name_prefix_reaches_slurm() {
+    let Some(bed) = common::Testbed::require("slurm") else {
+        return;
+    };
+    let xpr = xpr();
+    let rundir = format!(
+        "xpr-cli-tests/{}",
+        xpr.home.path().file_name().unwrap().to_string_lossy()
+    );
+    let config = serde_json::json!({"systems": {"bed": {
+        "host": "xpr-local", "scheduler": "slurm", "job_name_prefix": "proj-",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": rundir, "partitions": {"debug": {"num_cores": 16}}}}});
+    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    let id = xpr.ok(&["run", "-m", "bed", "--json", "--", "true"]);
+    let id = serde_json::from_str::<serde_json::Value>(&id).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = xpr.json(&["ls", "--json"])[0]["scheduler_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let name = common::wait_for(
+        "the job's accounting record",
+        std::time::Duration::from_secs(60),
+        || {
+            let out = std::process::Command::new("ssh")
+                .args([
+                    "-F",
+                    bed.ssh_config().to_str().unwrap(),
+                    "xpr-local",
+                    &format!("sacct -n -X -j {job} -o JobName%100"),
+                ])
+                .output()
+                .unwrap();
+            let name = text(&out.stdout).trim().to_owned();
+            (!name.is_empty()).then_some(name)
+        },
+    );
+    assert_eq!(name, format!("proj-{id}"));
+    assert!(xpr.run(&["clean", &id]).status.success());
+}

@@ -98,7 +98,7 @@ pub struct LsfScheduler;
 /// The default header lines. `-W` takes `[hours:]minutes`, not `H:MM:SS`, hence the template
 /// key `max_time_minutes` (the wall time in whole minutes, rounded up).
 pub const DEFAULT_HEADER: &[&str] = &[
-    "#BSUB -J {id}",
+    "#BSUB -J {job_name}",
     "#BSUB -q {partition}",
     "#BSUB -W {max_time_minutes}",
     "#BSUB -n {num_cores}",

@@ -136,7 +136,7 @@ pub struct PbsScheduler;
 /// The default header lines, as upstream ExPyRe writes them. The `N_` prefix
 /// ([`JOB_NAME_PREFIX`]) is there because Torque wants a job name that starts with a letter.
 pub const DEFAULT_HEADER: &[&str] = &[
-    "#PBS -N N_{id}",
+    "#PBS -N N_{job_name}",
     "#PBS -q {partition}",
     "#PBS -l walltime={max_time}",
     "#PBS -o job.{id}.stdout",
@@ -148,7 +148,7 @@ pub const DEFAULT_HEADER: &[&str] = &[
 /// The default header lines of a job array: [`DEFAULT_HEADER`] without `#PBS -r n`, since
 /// PBS Pro refuses a non-rerunnable array (`qsub:  cannot submit non-rerunable Array Job`).
 pub const ARRAY_DEFAULT_HEADER: &[&str] = &[
-    "#PBS -N N_{id}",
+    "#PBS -N N_{job_name}",
     "#PBS -q {partition}",
     "#PBS -l walltime={max_time}",
     "#PBS -o job.{id}.stdout",

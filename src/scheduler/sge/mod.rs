@@ -112,7 +112,7 @@ pub use qsub::parse_qsub_reply;
 
 /// The default header lines, in upstream ExPyRe's order (`{partition}` is the queue list).
 pub const DEFAULT_HEADER: &[&str] = &[
-    "#$ -N N_{id}",
+    "#$ -N N_{job_name}",
     "#$ -q {partition}",
     "#$ -l h_rt={max_time}",
     "#$ -o job.{id}.stdout",
@@ -126,7 +126,7 @@ pub const DEFAULT_HEADER: &[&str] = &[
 /// element (Grid Engine expands `$TASK_ID` in `-o`/`-e` when the element starts), so that
 /// elements running at the same time never write to one file.
 pub const ARRAY_DEFAULT_HEADER: &[&str] = &[
-    "#$ -N N_{id}",
+    "#$ -N N_{job_name}",
     "#$ -q {partition}",
     "#$ -l h_rt={max_time}",
     "#$ -o job.{id}.$TASK_ID.stdout",

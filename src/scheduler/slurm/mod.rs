@@ -85,7 +85,7 @@ use table::parse_error;
 
 /// The header lines xpr adds unless a system sets `no_default_header` (as ExPyRe does).
 pub const DEFAULT_HEADER: &[&str] = &[
-    "#SBATCH --job-name={id}",
+    "#SBATCH --job-name={job_name}",
     "#SBATCH --partition={partition}",
     "#SBATCH --time={max_time}",
     "#SBATCH --output=job.{id}.stdout",
