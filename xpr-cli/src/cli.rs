@@ -525,6 +525,10 @@ pub struct SelectArgs {
     /// Filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Print the tasks acted on as JSON records (a list, each as the library's task record)
+    /// instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `xpr clean ...`
@@ -540,9 +544,6 @@ pub struct CleanArgs {
     /// With --orphans: remove them (without: only list them).
     #[arg(short = 'y', long, requires = "orphans")]
     pub yes: bool,
-    /// With --orphans: list them as JSON.
-    #[arg(long, requires = "orphans")]
-    pub json: bool,
 }
 
 /// `xpr top ...`
@@ -577,7 +578,7 @@ pub struct WaitArgs {
     /// submitted, started, retried, ended, never_ran, outputs_local, cancel_requested; each
     /// task's from its recording on), instead of the statuses at the end. Schema:
     /// schemas/events.schema.json.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub events: bool,
 }
 

@@ -496,3 +496,26 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+#[test]
+fn commands_that_act_on_tasks_print_json_records_with_json() {
+    let xpr = Xpr::new();
+    let id = xpr.ok(&["submit", "--", "true"]).trim().to_owned();
+    let records = |args: &[&str]| -> serde_json::Value {
+        let value = xpr.json(args);
+        assert!(value.is_array(), "{args:?}: {value}");
+        value
+    };
+    let waited = records(&["wait", &id, "--json"]);
+    assert_eq!(waited[0]["id"], id.as_str());
+    assert_eq!(waited[0]["status"], "succeeded");
+    let status = records(&["status", &id, "--json"]);
+    assert_eq!(status[0]["status"], "succeeded");
+    let processed = records(&["mark_processed", &id, "--json"]);
+    assert_eq!(processed[0]["status"], "processed");
+    let cleaned = records(&["clean", &id, "--json"]);
+    assert_eq!(cleaned[0]["status"], "cleaned");
+    let removed = records(&["rm", "-y", &id, "--json"]);
+    assert_eq!(removed[0]["id"], id.as_str());
+    assert_eq!(records(&["ls", "--json"]), serde_json::json!([]));
+}

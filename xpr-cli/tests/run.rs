@@ -537,12 +537,16 @@ fn submit_script_runs_a_hand_written_sbatch_script_with_its_directives() {
                     "-F",
                     bed.ssh_config().to_str().unwrap(),
                     "xpr-local",
-                    &format!("sacct -n -X -j {job} -o Timelimit"),
+                    // By name: job ids start again when the test bed is set up afresh,
+                    // while its accounting DB keeps the jobs of earlier runs.
+                    &format!("sacct -n -X --name={id} -o JobID,Timelimit"),
                 ])
                 .output()
                 .unwrap();
-            let limit = text(&out.stdout).trim().to_owned();
-            (!limit.is_empty()).then_some(limit)
+            let line = text(&out.stdout).trim().to_owned();
+            let mut words = line.split_whitespace();
+            (words.next() == Some(job.as_str()))
+                .then(|| words.next().unwrap_or_default().to_owned())
         },
     );
     assert_eq!(limit, "00:07:00");
@@ -587,12 +591,16 @@ fn job_name_prefix_reaches_slurm() {
                     "-F",
                     bed.ssh_config().to_str().unwrap(),
                     "xpr-local",
-                    &format!("sacct -n -X -j {job} -o JobName%100"),
+                    // By name: job ids start again when the test bed is set up afresh,
+                    // while its accounting DB keeps the jobs of earlier runs.
+                    &format!("sacct -n -X --name=proj-{id} -o JobID,JobName%100"),
                 ])
                 .output()
                 .unwrap();
-            let name = text(&out.stdout).trim().to_owned();
-            (!name.is_empty()).then_some(name)
+            let line = text(&out.stdout).trim().to_owned();
+            let mut words = line.split_whitespace();
+            (words.next() == Some(job.as_str()))
+                .then(|| words.next().unwrap_or_default().to_owned())
         },
     );
     assert_eq!(name, format!("proj-{id}"));

@@ -94,7 +94,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<u8> {
         return Ok(exit::SUCCESS);
     }
     let done = rt.block_on(super::progress::wait_with_progress(&session, &ids, None))?;
-    print_statuses(&done)?;
+    print_statuses(&done, args.task.json)?;
     rt.block_on(session.close())?;
     let all_ok = done
         .iter()

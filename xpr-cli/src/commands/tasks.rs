@@ -540,7 +540,10 @@ fn ids(tasks: &[TaskRecord]) -> Vec<TaskId> {
     tasks.iter().map(|t| t.id.clone()).collect()
 }
 
-pub(super) fn print_statuses(tasks: &[TaskRecord]) -> std::io::Result<()> {
+pub(super) fn print_statuses(tasks: &[TaskRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::to_value(tasks)?);
+    }
     let mut out = std::io::stdout().lock();
     for t in tasks {
         let exit = t
@@ -566,7 +569,7 @@ pub fn status(select: &SelectArgs) -> anyhow::Result<u8> {
         .iter()
         .filter_map(|t| session.get(&t.id).ok())
         .collect();
-    print_statuses(&refreshed)?;
+    print_statuses(&refreshed, select.json)?;
     rt.block_on(session.close())?;
     // One unreachable system does not hide the others: each is reported, the rest shown.
     for (system, error) in &report.failed {
@@ -603,7 +606,7 @@ pub fn wait(args: &WaitArgs) -> anyhow::Result<u8> {
         } else {
             rt.block_on(session.wait(&ids(&tasks), timeout))?
         };
-        print_statuses(&done)?;
+        print_statuses(&done, args.select.json)?;
         done
     };
     rt.block_on(session.close())?;
@@ -814,6 +817,11 @@ pub fn retry(select: &SelectArgs) -> anyhow::Result<u8> {
     let session = open_session()?;
     let tasks = required(&session, select, "retry")?;
     let retried = rt.block_on(session.retry(&ids(&tasks)))?;
+    if select.json {
+        print_statuses(&records(&session, &retried)?, true)?;
+        rt.block_on(session.close())?;
+        return Ok(exit::SUCCESS);
+    }
     let mut out = std::io::stdout().lock();
     for id in &retried {
         let record = session.get(id)?;
@@ -827,17 +835,28 @@ pub fn retry(select: &SelectArgs) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
+/// The records of `ids` as the DB holds them now.
+fn records(session: &Session, ids: &[TaskId]) -> anyhow::Result<Vec<TaskRecord>> {
+    Ok(ids
+        .iter()
+        .map(|id| session.get(id))
+        .collect::<Result<_, _>>()?)
+}
+
 /// `xpr cancel`.
 pub fn cancel(select: &SelectArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     let session = open_session()?;
     let tasks = required(&session, select, "cancel")?;
     let cancelled = rt.block_on(session.cancel(&ids(&tasks)))?;
-    let mut out = std::io::stdout().lock();
-    for id in &cancelled {
-        writeln!(out, "cancel requested: {id}")?;
+    if select.json {
+        print_statuses(&records(&session, &cancelled)?, true)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for id in &cancelled {
+            writeln!(out, "cancel requested: {id}")?;
+        }
     }
-    drop(out);
     rt.block_on(session.close())?;
     Ok(exit::SUCCESS)
 }
@@ -848,7 +867,11 @@ pub fn clean(select: &SelectArgs) -> anyhow::Result<u8> {
     let session = open_session()?;
     let tasks = required(&session, select, "clean")?;
     rt.block_on(session.clean(&ids(&tasks)))?;
-    writeln!(std::io::stdout(), "cleaned {} task(s)", tasks.len())?;
+    if select.json {
+        print_statuses(&records(&session, &ids(&tasks))?, true)?;
+    } else {
+        writeln!(std::io::stdout(), "cleaned {} task(s)", tasks.len())?;
+    }
     rt.block_on(session.close())?;
     Ok(exit::SUCCESS)
 }
@@ -882,7 +905,7 @@ pub fn clean_orphans(args: &CleanArgs) -> anyhow::Result<u8> {
     } else {
         0
     };
-    if args.json {
+    if args.select.json {
         print_json(&json!({
             "orphans": report.found,
             "removed": removed,
@@ -916,10 +939,15 @@ pub fn clean_orphans(args: &CleanArgs) -> anyhow::Result<u8> {
 /// `xpr mark_processed`.
 pub fn mark_processed(select: &SelectArgs) -> anyhow::Result<u8> {
     let session = open_session()?;
-    let mut out = std::io::stdout().lock();
-    for task in required(&session, select, "mark_processed")? {
+    let tasks = required(&session, select, "mark_processed")?;
+    for task in &tasks {
         session.mark_processed(&task.id)?;
-        writeln!(out, "processed: {}", task.id)?;
+        if !select.json {
+            writeln!(std::io::stdout(), "processed: {}", task.id)?;
+        }
+    }
+    if select.json {
+        print_statuses(&records(&session, &ids(&tasks))?, true)?;
     }
     Ok(exit::SUCCESS)
 }
@@ -934,7 +962,7 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<u8> {
         return Ok(exit::SUCCESS);
     }
     if !args.yes {
-        print_statuses(&tasks)?;
+        print_statuses(&tasks, false)?;
         eprint!(
             "remove these {} task(s){}? [y/N] ",
             tasks.len(),
@@ -952,7 +980,12 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<u8> {
         }
     }
     rt.block_on(session.remove(&ids(&tasks), args.clean))?;
-    writeln!(std::io::stdout(), "removed {} task(s)", tasks.len())?;
+    if args.select.json {
+        // As they were: they are gone from the DB now.
+        print_statuses(&tasks, true)?;
+    } else {
+        writeln!(std::io::stdout(), "removed {} task(s)", tasks.len())?;
+    }
     rt.block_on(session.close())?;
     Ok(exit::SUCCESS)
 }
