@@ -527,28 +527,7 @@ fn submit_script_runs_a_hand_written_sbatch_script_with_its_directives() {
         .as_str()
         .unwrap()
         .to_owned();
-    // Accounting records the job a moment after it ended.
-    let limit = common::wait_for(
-        "the job's accounting record",
-        std::time::Duration::from_secs(60),
-        || {
-            let out = std::process::Command::new("ssh")
-                .args([
-                    "-F",
-                    bed.ssh_config().to_str().unwrap(),
-                    "xpr-local",
-                    // By name: job ids start again when the test bed is set up afresh,
-                    // while its accounting DB keeps the jobs of earlier runs.
-                    &format!("sacct -n -X --name={id} -o JobID,Timelimit"),
-                ])
-                .output()
-                .unwrap();
-            let line = text(&out.stdout).trim().to_owned();
-            let mut words = line.split_whitespace();
-            (words.next() == Some(job.as_str()))
-                .then(|| words.next().unwrap_or_default().to_owned())
-        },
-    );
+    let limit = accounted(&bed, id, &job, "Timelimit");
     assert_eq!(limit, "00:07:00");
     assert!(xpr.run(&["clean", id]).status.success());
     // Another scheduler's directives are refused before anything runs.
@@ -582,7 +561,16 @@ fn job_name_prefix_reaches_slurm() {
         .as_str()
         .unwrap()
         .to_owned();
-    let name = common::wait_for(
+    let name = accounted(&bed, &format!("proj-{id}"), &job, "JobName%100");
+    assert_eq!(name, format!("proj-{id}"));
+    assert!(xpr.run(&["clean", &id]).status.success());
+}
+
+/// The `field` of Slurm job `job` (named `name`) in the test bed's accounting, once it is
+/// there (accounting records a job a moment after it ended). Looked up by name: job ids start
+/// again when the test bed is set up afresh, while its accounting DB keeps earlier runs' jobs.
+fn accounted(bed: &common::Testbed, name: &str, job: &str, field: &str) -> String {
+    common::wait_for(
         "the job's accounting record",
         std::time::Duration::from_secs(60),
         || {
@@ -591,18 +579,13 @@ fn job_name_prefix_reaches_slurm() {
                     "-F",
                     bed.ssh_config().to_str().unwrap(),
                     "xpr-local",
-                    // By name: job ids start again when the test bed is set up afresh,
-                    // while its accounting DB keeps the jobs of earlier runs.
-                    &format!("sacct -n -X --name=proj-{id} -o JobID,JobName%100"),
+                    &format!("sacct -n -X --name={name} -o JobID,{field}"),
                 ])
                 .output()
                 .unwrap();
             let line = text(&out.stdout).trim().to_owned();
             let mut words = line.split_whitespace();
-            (words.next() == Some(job.as_str()))
-                .then(|| words.next().unwrap_or_default().to_owned())
+            (words.next() == Some(job)).then(|| words.next().unwrap_or_default().to_owned())
         },
-    );
-    assert_eq!(name, format!("proj-{id}"));
-    assert!(xpr.run(&["clean", &id]).status.success());
+    )
 }
