@@ -385,6 +385,27 @@ fn top_limited_to_a_sweep_counts_only_its_tasks() {
 }
 
 #[test]
+fn top_told_to_stop_by_sigterm_gives_the_terminal_back() {
+    let xpr = Xpr::new();
+    let tmux = Tmux::top(&xpr, &["--interval", "1s"]);
+    tmux.wait_for("the view", |s| s.contains("local"));
+    // The pane runs the wrapper shell; `xpr top` is its child.
+    let shell = tmux.run(&["list-panes", "-t", "top", "-F", "#{pane_pid}"]);
+    let out = Command::new("pkill")
+        .args(["-TERM", "-P", shell.trim(), "-x", "xpr"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pkill: {}", stderr(&out));
+    let (status, screen) = tmux.wait_for_exit();
+    assert_eq!(status, 0, "{screen}");
+    // Back on the normal screen: the wrapper's lines show, the view's do not.
+    assert!(
+        !screen.contains("RUNNING") && !screen.contains("running"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn top_with_a_log_on_its_terminal_refuses_and_says_where_to_send_it() {
     let xpr = Xpr::new();
     let tmux = Tmux::top(&xpr, &["-v"]);

@@ -11,7 +11,8 @@
 //! The view redraws every [`TICK`] (elapsed times move) and at once on a key; it reads the DB
 //! every interval, after each poll round, and on `r`.
 //!
-//! The terminal is restored however the view ends: `q`, Esc, Ctrl-C (a key in raw mode), an
+//! The terminal is restored however the view ends: `q`, Esc, Ctrl-C (a key in raw mode),
+//! SIGTERM or SIGHUP (taken over by the background side, which tells the loop to end), an
 //! error (the [`Screen`] guard's `Drop`) or a panic (ratatui's panic hook, installed when the
 //! screen is set up).
 
@@ -170,6 +171,9 @@ fn run(
     loop {
         let mut due = force || last_read.elapsed() >= interval;
         while let Some(outcome) = background.try_recv() {
+            if matches!(outcome, Outcome::Stop) {
+                return Ok(());
+            }
             due |= note(app, outcome);
         }
         if due {
@@ -218,6 +222,8 @@ fn run(
 fn note(app: &mut App, outcome: Outcome) -> bool {
     match outcome {
         Outcome::Polled(problems) => app.polled(problems),
+        // Handled by the loop, which ends.
+        Outcome::Stop => {}
         Outcome::Cancelled { task, result } => match result {
             Ok(true) => app.say(
                 format!("cancel requested: {task} (its end shows after the next poll)"),

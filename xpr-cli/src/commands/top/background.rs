@@ -23,6 +23,9 @@ pub enum Outcome {
     /// A poll round ended; each problem names a system that could not be polled and why, or
     /// is the round's own error.
     Polled(Vec<String>),
+    /// The process was told to stop (SIGTERM, SIGHUP: `kill`, a closed terminal window):
+    /// the view ends as on `q`, giving the terminal back.
+    Stop,
     /// A cancel of `task` ended: `Ok(true)` asked for, `Ok(false)` it had already ended.
     Cancelled {
         /// The task.
@@ -62,6 +65,7 @@ impl Background {
             poke.clone(),
             sender.clone(),
         ));
+        rt.spawn(stop_on_signal(sender.clone()));
         Ok(Background {
             rt,
             session,
@@ -201,4 +205,22 @@ fn one_line(err: SessionError) -> String {
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Sends [`Outcome::Stop`] on SIGTERM or SIGHUP. Taking them over means they no longer kill
+/// the process outright: the view must end itself, so the terminal is left usable (raw mode
+/// and the alternate screen undone) as on `q`.
+async fn stop_on_signal(sender: mpsc::Sender<Outcome>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hangup.recv() => {}
+    }
+    let _ = sender.send(Outcome::Stop);
 }
