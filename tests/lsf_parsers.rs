@@ -361,7 +361,7 @@ fn command_lines() {
     assert_eq!(
         lsf.default_header(),
         [
-            "#BSUB -J {id}",
+            "#BSUB -J {job_name}",
             "#BSUB -q {partition}",
             "#BSUB -W {max_time_minutes}",
             "#BSUB -n {num_cores}",

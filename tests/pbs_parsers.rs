@@ -508,7 +508,7 @@ fn command_lines() {
     assert_eq!(
         pbs.default_header(),
         [
-            "#PBS -N N_{id}",
+            "#PBS -N N_{job_name}",
             "#PBS -q {partition}",
             "#PBS -l walltime={max_time}",
             "#PBS -o job.{id}.stdout",

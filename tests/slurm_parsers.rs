@@ -208,7 +208,7 @@ fn default_header_is_expyres() {
     assert_eq!(
         S.default_header(),
         [
-            "#SBATCH --job-name={id}",
+            "#SBATCH --job-name={job_name}",
             "#SBATCH --partition={partition}",
             "#SBATCH --time={max_time}",
             "#SBATCH --output=job.{id}.stdout",

@@ -38,6 +38,8 @@ fn every_key_renders_its_value() {
         ("{num_cores}", "32"),
         ("{num_cores_per_node}", "16"),
         ("{id}", "job_7"),
+        // The id unless a system's job_name_prefix is put before it (below).
+        ("{job_name}", "job_7"),
         ("{max_time}", "49:00:10"),
         ("{partition}", "standard"),
         ("{queue}", "standard"),
@@ -62,6 +64,15 @@ fn every_key_renders_its_value() {
     for (template, want) in cases {
         assert_eq!(render(template).unwrap(), want, "{template}");
     }
+}
+
+#[test]
+fn job_name_is_the_id_after_a_prefix() {
+    let vars = vars().with_job_name("proj-job_7");
+    assert_eq!(
+        render_line("#SBATCH --job-name={job_name} -o job.{id}.out", &vars).unwrap(),
+        "#SBATCH --job-name=proj-job_7 -o job.job_7.out"
+    );
 }
 
 #[test]
