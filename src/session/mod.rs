@@ -17,6 +17,9 @@
 //! | `submit` | start: prepare, record, stage, batch submit, recover interrupted submissions |
 //! | `follow` | poll and follow: status, accounting, vanished jobs, collection |
 //! | `manage` | cancel, clean, remove, mark processed, reset |
+//! | `dry_run` | [`DryRun`]: what a start would do (id, run dir, job script, remote commands), done by nothing |
+//! | `orphans` | [`Orphans`]: run dirs no task owns, here and on each system, and their removal |
+//! | `logs` | [`LogRead`]: a running task's stdout and stderr past what was read, from its run dir |
 //! | `events` | [`TaskEvent`]s read from the jobs DB's history (every process's changes, in order), handed to an [`EventObserver`] or [`Callbacks`] while following |
 //! | `native` | dependencies the scheduler holds (a child submitted at once, held on its parents' jobs), and settling them when a parent is retried or fails |
 //! | [`export`] | the whole jobs DB as one JSON document, read in one snapshot ([`Export`]), written whole or not at all |
