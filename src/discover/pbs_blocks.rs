@@ -98,26 +98,8 @@ pub fn pbs_size_kb(text: &str) -> Option<u64> {
     Some(number.checked_mul(bytes_per)? / 1024)
 }
 
-/// A PBS duration (`[[hours:]minutes:]seconds[.fraction]`, hours unbounded) in seconds.
-pub fn pbs_duration(text: &str) -> Option<u64> {
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if parts.is_empty() || parts.len() > 3 {
-        return None;
-    }
-    let mut seconds: u64 = 0;
-    for (i, part) in parts.iter().enumerate() {
-        let whole = if i + 1 == parts.len() {
-            part.split_once('.').map_or(*part, |(w, _)| w)
-        } else {
-            part
-        };
-        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        seconds = seconds.checked_mul(60)?.checked_add(whole.parse().ok()?)?;
-    }
-    Some(seconds)
-}
+/// A PBS duration in seconds: the scheduler adapter's parser, which reads jobs' walltimes.
+pub use crate::scheduler::pbs::parse_duration as pbs_duration;
 
 #[cfg(test)]
 mod tests {

@@ -352,12 +352,7 @@ fn hostname_with_no_resource_flags_runs_on_slurm_and_vv_shows_the_ssh_commands()
     let xpr = xpr();
     // The test bed's node has 16 cores: one core is not a whole node, so the default must
     // be a shared node for this to run.
-    let config = serde_json::json!({"systems": {"bed": {
-        "host": "xpr-local", "scheduler": "slurm",
-        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
-        "rundir": format!("xpr-cli-tests/{}", xpr.home.path().file_name().unwrap().to_string_lossy()),
-        "partitions": {"debug": {"num_cores": 16}}}}});
-    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    bed_system(&xpr, &bed, serde_json::json!({}));
     let out = xpr.run(&["-vv", "run", "-m", "bed", "--", "hostname"]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -442,16 +437,7 @@ fn clean_orphans_removes_a_run_dir_left_on_slurm() {
         return;
     };
     let xpr = xpr();
-    let rundir = format!(
-        "xpr-cli-tests/{}",
-        xpr.home.path().file_name().unwrap().to_string_lossy()
-    );
-    let config = serde_json::json!({"systems": {"bed": {
-        "host": "xpr-local", "scheduler": "slurm",
-        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
-        "rundir": rundir,
-        "partitions": {"debug": {"num_cores": 16}}}}});
-    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    let rundir = bed_system(&xpr, &bed, serde_json::json!({}));
     let id = xpr
         .ok(&["submit", "-m", "bed", "--", "echo", "remote"])
         .trim()
@@ -491,15 +477,7 @@ fn submit_script_runs_a_hand_written_sbatch_script_with_its_directives() {
         return;
     };
     let xpr = xpr();
-    let rundir = format!(
-        "xpr-cli-tests/{}",
-        xpr.home.path().file_name().unwrap().to_string_lossy()
-    );
-    let config = serde_json::json!({"systems": {"bed": {
-        "host": "xpr-local", "scheduler": "slurm",
-        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
-        "rundir": rundir, "partitions": {"debug": {"num_cores": 16}}}}});
-    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    bed_system(&xpr, &bed, serde_json::json!({}));
     xpr.write(
         "job.sh",
         b"#!/bin/bash\n#SBATCH --job-name=mine\n#SBATCH --time=00:07:00\n#SBATCH --ntasks=1\n\
@@ -543,15 +521,7 @@ fn job_name_prefix_reaches_slurm() {
         return;
     };
     let xpr = xpr();
-    let rundir = format!(
-        "xpr-cli-tests/{}",
-        xpr.home.path().file_name().unwrap().to_string_lossy()
-    );
-    let config = serde_json::json!({"systems": {"bed": {
-        "host": "xpr-local", "scheduler": "slurm", "job_name_prefix": "proj-",
-        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
-        "rundir": rundir, "partitions": {"debug": {"num_cores": 16}}}}});
-    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    bed_system(&xpr, &bed, serde_json::json!({"job_name_prefix": "proj-"}));
     let id = xpr.ok(&["run", "-m", "bed", "--json", "--", "true"]);
     let id = serde_json::from_str::<serde_json::Value>(&id).unwrap()["id"]
         .as_str()
@@ -588,4 +558,23 @@ fn accounted(bed: &common::Testbed, name: &str, job: &str, field: &str) -> Strin
             (words.next() == Some(job)).then(|| words.next().unwrap_or_default().to_owned())
         },
     )
+}
+
+/// Writes a config with system `bed` (the test bed's Slurm over SSH, its 16-core `debug`
+/// partition, a run dir of this test's own) and `extra` keys; returns that run dir.
+fn bed_system(xpr: &Xpr, bed: &common::Testbed, extra: serde_json::Value) -> String {
+    let rundir = format!(
+        "xpr-cli-tests/{}",
+        xpr.home.path().file_name().unwrap().to_string_lossy()
+    );
+    let mut system = serde_json::json!({
+        "host": "xpr-local", "scheduler": "slurm",
+        "remsh_cmd": format!("ssh -F {}", bed.ssh_config().display()),
+        "rundir": rundir, "partitions": {"debug": {"num_cores": 16}}});
+    for (key, value) in extra.as_object().unwrap() {
+        system[key] = value.clone();
+    }
+    let config = serde_json::json!({"systems": {"bed": system}});
+    std::fs::write(xpr.project_dir().join("config.json"), config.to_string()).unwrap();
+    rundir
 }

@@ -394,16 +394,24 @@ fn final_state(flavour: PbsFlavour, exit: Option<i32>, walltime_exhausted: bool)
     }
 }
 
-/// `[[H:]M:]S` (hours may pass 24) or plain seconds -> seconds.
-fn parse_duration(text: &str) -> Option<u64> {
-    let mut total: u64 = 0;
+/// A PBS duration, `[[H:]M:]S[.fraction]` (hours may pass 24) or plain seconds, in whole
+/// seconds (a fraction is dropped). Used for jobs' `walltime` and queues' limits alike.
+pub fn parse_duration(text: &str) -> Option<u64> {
     let parts: Vec<&str> = text.trim().split(':').collect();
     if parts.len() > 3 {
         return None;
     }
-    for part in parts {
-        let n: u64 = part.parse().ok()?;
-        total = total.checked_mul(60)?.checked_add(n)?;
+    let mut total: u64 = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let whole = if i + 1 == parts.len() {
+            part.split_once('.').map_or(*part, |(w, _)| w)
+        } else {
+            part
+        };
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        total = total.checked_mul(60)?.checked_add(whole.parse().ok()?)?;
     }
     Some(total)
 }
