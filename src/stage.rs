@@ -141,7 +141,9 @@ pub struct StageEntry {
 }
 
 /// Resolves a task's inputs (files, directories, globs) against `base`: relative inputs keep
-/// their relative path, absolute ones are flattened to their base name. Every input must match
+/// their relative path, absolute ones are flattened to their base name. An input naming a path
+/// that exists is that path, even with `*`, `?` or `[` in it; otherwise such an input is a glob
+/// (relative to `base`, whose own name is never read as one). Every input must match
 /// something, and no two may land on the same name.
 pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, StageError> {
     let mut entries: Vec<StageEntry> = Vec::new();
@@ -152,8 +154,20 @@ pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, St
         } else {
             base.join(input)
         };
-        let pattern = pattern_path.to_string_lossy().into_owned();
-        let matches: Vec<PathBuf> = if input.contains(['*', '?', '[']) {
+        // A path that exists is taken as it is, whatever characters it holds (a user's file
+        // `run[1].dat` is that file, not a pattern); only the input itself is ever a pattern,
+        // never the base dir it is relative to.
+        let matches: Vec<PathBuf> = if pattern_path.symlink_metadata().is_ok() {
+            vec![pattern_path.clone()]
+        } else if input.contains(['*', '?', '[']) {
+            let pattern = if absolute {
+                input.clone()
+            } else {
+                format!(
+                    "{}/{input}",
+                    glob::Pattern::escape(&base.to_string_lossy()).trim_end_matches('/')
+                )
+            };
             glob::glob(&pattern)
                 .map_err(|source| StageError::BadGlob {
                     pattern: input.clone(),
@@ -161,8 +175,6 @@ pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, St
                 })?
                 .filter_map(Result::ok)
                 .collect()
-        } else if pattern_path.symlink_metadata().is_ok() {
-            vec![pattern_path.clone()]
         } else {
             Vec::new()
         };

@@ -290,3 +290,31 @@ fn packed_run_dirs_are_private() {
     assert!(first.header().entry_type().is_dir());
     assert_eq!(first.header().mode().unwrap(), 0o700);
 }
+
+#[test]
+fn a_path_that_exists_is_never_a_glob_and_the_base_dir_is_never_a_pattern() {
+    let root = tempfile::tempdir().unwrap();
+    // A base dir whose name reads as a character class.
+    let base = root.path().join("proj[1]");
+    std::fs::create_dir(&base).unwrap();
+    std::fs::write(base.join("data[1].txt"), "literal").unwrap();
+    std::fs::write(base.join("data1.txt"), "what the glob would match").unwrap();
+    let plan = plan_inputs(&base, &["data[1].txt".into()]).unwrap();
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].dest, std::path::Path::new("data[1].txt"));
+    assert_eq!(std::fs::read_to_string(&plan[0].source).unwrap(), "literal");
+    // A pattern still globs, inside a base dir with `[` in its name.
+    let mut globbed: Vec<_> = plan_inputs(&base, &["data*.txt".into()])
+        .unwrap()
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
+    globbed.sort();
+    assert_eq!(
+        globbed,
+        [
+            std::path::Path::new("data1.txt"),
+            std::path::Path::new("data[1].txt")
+        ]
+    );
+}
