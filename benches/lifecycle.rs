@@ -31,7 +31,11 @@
 //! It needs the test bed (`tests/testbed/setup.sh`), read from `$XPR_TESTBED_ENV` or
 //! `/tmp/xpr-testbed/env.sh`. Everything it makes is under a scratch dir in `$TMPDIR` and
 //! `~xprtest/xpr-bench/<token>/` on the test bed; both are removed at the end, and any Slurm
-//! job whose name carries the run's token is cancelled (unless `--keep`).
+//! job whose name carries the run's token is cancelled (unless `--keep`). Nothing is removed
+//! before the end: on a file system that skips recently freed inodes when it makes new ones
+//! (ext4 without a journal, as on the test VM), many deletions make the next file creations
+//! slower for up to a minute, so one round's clean-up would tax the next one's time. Each
+//! timed run starts after a `sync` on both sides, for the same reason.
 //!
 //! `lifecycle relay HOST PORT DELAY_MS` is the relay itself (see [`relay`]).
 
@@ -391,6 +395,7 @@ fn run(options: &Options) -> Result<(), String> {
                             link.name,
                             mode_name(mode)
                         );
+                        settle(link);
                         let result = if what == "limit" {
                             let dir = format!("{remote_root}/limit-{tag}");
                             let r = limit::run(
@@ -402,7 +407,6 @@ fn run(options: &Options) -> Result<(), String> {
                                 &tasks,
                                 deadline(n),
                             );
-                            remote(link, &format!("rm -rf ~/{dir}"));
                             r.map(|d| row.limit.push(d))
                         } else {
                             let dir = scratch.path().join(format!("xpr-{tag}"));
@@ -605,13 +609,17 @@ async fn run_xpr(
                 ));
             }
         }
-        session.clean(&ids).await.map_err(|e| e.to_string())?;
         Ok(elapsed)
     }
     .await;
     let _ = session.close().await;
-    let _ = std::fs::remove_dir_all(dir);
     result
+}
+
+/// Writes back what the last runs left dirty, here and on the test bed, before a timed run.
+fn settle(link: &Link) {
+    let _ = Command::new("sync").status();
+    remote(link, "sync");
 }
 
 /// Runs `cmd` on the test bed's head node over `link`; failures are only reported.

@@ -208,11 +208,38 @@ pub fn plan_inputs(base: &Path, inputs: &[String]) -> Result<Vec<StageEntry>, St
     Ok(entries)
 }
 
-/// Writes one tar stream holding, for each `(dir, entries)` group, the entries under `dir`
-/// (e.g. `run_<id>`, whose entry has mode [`RUN_DIR_MODE`], so that `tar -x` creates it
-/// private). Directories are added recursively; symbolic links are stored as links; files
-/// and directories keep their modes.
-pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Result<W, StageError> {
+/// One run dir to stage: its name, the files xpr writes into it, and the inputs copied in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageDir {
+    /// Its name under the remote base (`run_<id>`; relative, checked).
+    pub name: PathBuf,
+    /// Files made from memory (the job script, the arguments): their name in the run dir and
+    /// their bytes. They get mode [`WRITTEN_FILE_MODE`] and never exist on this machine.
+    pub written: Vec<(PathBuf, Vec<u8>)>,
+    /// The inputs, read from where they are.
+    pub inputs: Vec<StageEntry>,
+}
+
+impl StageDir {
+    /// A run dir of inputs only.
+    pub fn of_inputs(name: impl Into<PathBuf>, inputs: Vec<StageEntry>) -> StageDir {
+        StageDir {
+            name: name.into(),
+            written: Vec::new(),
+            inputs,
+        }
+    }
+}
+
+/// The mode of a file [`write_tar`] makes from memory: the user's to write, anyone's to read
+/// (the run dir around it is private).
+pub const WRITTEN_FILE_MODE: u32 = 0o644;
+
+/// Writes one tar stream holding each run dir of `dirs` with its files under its name (e.g.
+/// `run_<id>`, whose entry has mode [`RUN_DIR_MODE`], so that `tar -x` creates it private):
+/// first the files made from memory, then the inputs. Directories are added recursively;
+/// symbolic links are stored as links; files and directories keep their modes.
+pub fn write_tar<W: Write>(out: W, dirs: &[StageDir]) -> Result<W, StageError> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     // One time for every stream this process packs, so packing the same groups twice gives
@@ -223,8 +250,13 @@ pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Res
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
-    for (dir, entries) in groups {
-        let dir = safe_relative_path(dir, "run dir name")?;
+    for StageDir {
+        name,
+        written,
+        inputs,
+    } in dirs
+    {
+        let dir = safe_relative_path(name, "run dir name")?;
         // Made up rather than copied from a local directory, whose mode would leak into the
         // remote run dir. Owner 0 is only used by a `tar -x` running as root, whose files
         // are then root's own.
@@ -236,7 +268,18 @@ pub fn write_tar<W: Write>(out: W, groups: &[(PathBuf, Vec<StageEntry>)]) -> Res
         builder
             .append_data(&mut header, &dir, std::io::empty())
             .map_err(io("writing tar entry", &dir))?;
-        for entry in entries {
+        for (dest, bytes) in written {
+            let name = dir.join(safe_relative_path(dest, "file xpr writes")?);
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(WRITTEN_FILE_MODE);
+            header.set_size(bytes.len() as u64);
+            header.set_mtime(now);
+            builder
+                .append_data(&mut header, &name, &bytes[..])
+                .map_err(io("writing tar entry", &name))?;
+        }
+        for entry in inputs {
             let name = dir.join(safe_relative_path(&entry.dest, "input")?);
             let meta = entry
                 .source
@@ -273,11 +316,11 @@ const TAR_STREAM_BUFFER: usize = 1 << 20;
 /// cut between two entries can look complete to it.
 ///
 /// ```no_run
-/// # async fn demo(transport: &dyn xpr::transport::Transport, groups: Vec<(std::path::PathBuf, Vec<xpr::stage::StageEntry>)>) {
+/// # async fn demo(transport: &dyn xpr::transport::Transport, dirs: Vec<xpr::stage::StageDir>) {
 /// use xpr::command::CommandSpec;
 /// use xpr::stage::TarStream;
 ///
-/// let mut stream = TarStream::spawn(groups).unwrap();
+/// let mut stream = TarStream::spawn(dirs).unwrap();
 /// let cmd = CommandSpec::new("tar").args(["-x", "-f", "-", "-C", "base"]);
 /// let out = transport.run_streaming(&cmd, Some(stream.reader()), None).await;
 /// stream.finish().await.unwrap();
@@ -296,16 +339,16 @@ impl std::fmt::Debug for TarStream {
 }
 
 impl TarStream {
-    /// Starts packing `groups` (as [`write_tar`] takes them) on tokio's blocking pool. Must be
+    /// Starts packing `dirs` (as [`write_tar`] takes them) on tokio's blocking pool. Must be
     /// called inside a tokio runtime.
-    pub fn spawn(groups: Vec<(PathBuf, Vec<StageEntry>)>) -> Result<TarStream, StageError> {
+    pub fn spawn(dirs: Vec<StageDir>) -> Result<TarStream, StageError> {
         let pipe_error = io("creating a pipe for", Path::new("the tar stream"));
         let (read_end, write_end) = std::io::pipe().map_err(pipe_error)?;
         let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read_end.into())
             .map_err(io("creating a pipe for", Path::new("the tar stream")))?;
         let packer = tokio::task::spawn_blocking(move || {
             let out = std::io::BufWriter::with_capacity(TAR_STREAM_BUFFER, write_end);
-            let mut out = write_tar(out, &groups)?;
+            let mut out = write_tar(out, &dirs)?;
             out.flush()
                 .map_err(io("writing tar stream", Path::new("-")))?;
             // Dropping the writer closes the pipe: the reader sees the end of the stream.
@@ -342,6 +385,17 @@ impl TarStream {
 /// `root`: extract into a scratch directory and move it into place afterwards when partial
 /// results must never be seen.
 pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
+    extract_tar_keeping(input, root, &mut |_, _| true)
+}
+
+/// [`extract_tar`], leaving out the regular files and directories for which `keep` (given
+/// the entry's relative path and its header) says no: they are checked as every entry is,
+/// and read past. A file kept inside a directory left out gets that directory made for it.
+pub fn extract_tar_keeping<R: Read>(
+    input: R,
+    root: &Path,
+    keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
+) -> Result<Vec<PathBuf>, StageError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(RUN_DIR_MODE)
@@ -380,6 +434,10 @@ pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, Stage
                     .next()
                     .map(|c| PathBuf::from(c.as_os_str())),
             );
+        }
+        let plain = kind.is_dir() || kind.is_file() || kind == tar::EntryType::Continuous;
+        if plain && depth > 1 && !keep(&path, entry.header()) {
+            continue;
         }
         if kind.is_dir() {
             fs::create_dir_all(&target).map_err(io("creating", &target))?;

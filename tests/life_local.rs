@@ -68,6 +68,68 @@ async fn input_to_output_on_the_builtin_local_system() {
     assert!(!remote.exists(), "{} still there", remote.display());
 }
 
+/// The local run dir holds what the job made or changed: an input that comes back as it went
+/// is not copied back (it is where the user keeps it), one the job changed is, and so is one
+/// an expected output names; the remote run dir keeps them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_that_come_back_unchanged_are_not_copied_back() {
+    let bed = local_bed();
+    let work = bed.work_dir();
+    write(&work, "same.txt", b"same");
+    write(&work, "changed.txt", b"before");
+    write(&work, "named.txt", b"named");
+    write(&work, "data/a.txt", b"a");
+    let session = bed.session(Duration::from_secs(60));
+    let mut spec = TaskSpec::argv(
+        "inputs back",
+        [
+            "sh",
+            "-c",
+            "printf after > changed.txt && printf new > data/new.txt && cat same.txt > out.txt",
+        ],
+    );
+    spec.inputs = ["same.txt", "changed.txt", "named.txt", "data"]
+        .map(String::from)
+        .to_vec();
+    spec.outputs = vec!["out.txt".into(), "named.*".into()];
+    let started = session
+        .start(StartRequest::new(spec, "loc", one_core()).with_base_dir(&work))
+        .await
+        .unwrap();
+    let id = started.record.id.clone();
+    let done = session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(done[0].status, TaskStatus::Succeeded, "{:?}", done[0]);
+    let local = session.results(&id).unwrap().local_dir;
+    let read = |name: &str| std::fs::read_to_string(local.join(name)).ok();
+    assert_eq!(read("out.txt").as_deref(), Some("same"));
+    assert_eq!(read("changed.txt").as_deref(), Some("after"));
+    assert_eq!(read("named.txt").as_deref(), Some("named"));
+    assert_eq!(read("data/new.txt").as_deref(), Some("new"));
+    assert_eq!(
+        read("same.txt"),
+        None,
+        "an unchanged input is not copied back"
+    );
+    assert_eq!(read("data/a.txt"), None, "nor one inside an input dir");
+    assert!(read("xpr_job.sh").is_some_and(|s| s.contains("changed.txt")));
+    // The user's inputs are as they were; the remote run dir has everything.
+    assert_eq!(
+        std::fs::read_to_string(work.join("changed.txt")).unwrap(),
+        "before"
+    );
+    let remote = bed.root.path().join("remote").join(format!("run_{id}"));
+    for name in ["same.txt", "data/a.txt", "changed.txt", "xpr.exit"] {
+        assert!(
+            remote.join(name).is_file(),
+            "{name} not in {}",
+            remote.display()
+        );
+    }
+}
+
 async fn run_to_end(
     session: &Session,
     spec: TaskSpec,

@@ -2,9 +2,9 @@
 //! hostile tar streams are refused without writing outside the extraction root.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use xpr::stage::{StageError, extract_tar, plan_inputs, write_tar};
+use xpr::stage::{StageDir, StageError, extract_tar, plan_inputs, write_tar};
 
 fn write(path: &Path, bytes: &[u8]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -30,7 +30,7 @@ fn inputs_round_trip_with_hostile_names_dirs_globs_and_absolute_paths() {
         elsewhere.to_string_lossy().into_owned(),
     ];
     let plan = plan_inputs(&base, &inputs).unwrap();
-    let stream = write_tar(Vec::new(), &[(PathBuf::from("run_t1"), plan)]).unwrap();
+    let stream = write_tar(Vec::new(), &[StageDir::of_inputs("run_t1", plan)]).unwrap();
 
     let dest = tempfile::tempdir().unwrap();
     let files = extract_tar(stream.as_slice(), dest.path()).unwrap();
@@ -46,6 +46,69 @@ fn inputs_round_trip_with_hostile_names_dirs_globs_and_absolute_paths() {
     assert_eq!(fs::read(run.join("abs input.dat")).unwrap(), b"absolute");
     assert_eq!(files.len(), 5);
     assert!(!dest.path().join("pwned").exists() && !run.join("pwned").exists());
+}
+
+/// Files xpr makes (the job script, the arguments) travel from memory next to the inputs,
+/// private to the run dir's owner only through the run dir: readable, never executable.
+#[test]
+fn files_from_memory_travel_with_the_inputs() {
+    use std::os::unix::fs::PermissionsExt;
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("in.txt"), b"input");
+    let dir = StageDir {
+        name: "run_t2".into(),
+        written: vec![("xpr_job.sh".into(), b"#!/bin/sh\necho hi\n".to_vec())],
+        inputs: plan_inputs(src.path(), &["in.txt".into()]).unwrap(),
+    };
+    let stream = write_tar(Vec::new(), &[dir]).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let files = extract_tar(stream.as_slice(), dest.path()).unwrap();
+    let run = dest.path().join("run_t2");
+    assert_eq!(
+        fs::read(run.join("xpr_job.sh")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(fs::read(run.join("in.txt")).unwrap(), b"input");
+    let mode = fs::metadata(run.join("xpr_job.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, xpr::stage::WRITTEN_FILE_MODE);
+    assert_eq!(files.len(), 2);
+    // A stream naming a file to write outside its run dir is refused.
+    let bad = StageDir {
+        name: "run_t3".into(),
+        written: vec![("../evil".into(), Vec::new())],
+        inputs: Vec::new(),
+    };
+    assert!(write_tar(Vec::new(), &[bad]).is_err());
+}
+
+/// What `keep` leaves out is read past (and still checked); what it keeps is written, with
+/// the directories it needs.
+#[test]
+fn extraction_leaves_out_what_keep_refuses() {
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("data/a.txt"), b"a");
+    write(&src.path().join("data/b.txt"), b"b");
+    write(&src.path().join("top.txt"), b"t");
+    let plan = plan_inputs(src.path(), &["data".into(), "top.txt".into()]).unwrap();
+    let stream = write_tar(Vec::new(), &[StageDir::of_inputs("run_t4", plan)]).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let mut asked = Vec::new();
+    let files = xpr::stage::extract_tar_keeping(stream.as_slice(), dest.path(), &mut |p, _| {
+        asked.push(p.to_path_buf());
+        p != Path::new("run_t4/data") && p != Path::new("run_t4/data/a.txt")
+    })
+    .unwrap();
+    let run = dest.path().join("run_t4");
+    assert!(!run.join("data/a.txt").exists());
+    assert_eq!(fs::read(run.join("data/b.txt")).unwrap(), b"b");
+    assert_eq!(fs::read(run.join("top.txt")).unwrap(), b"t");
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(asked.contains(&Path::new("run_t4/data/a.txt").to_path_buf()));
+    // The run dir itself is never asked about: it always comes.
+    assert!(!asked.contains(&Path::new("run_t4").to_path_buf()));
 }
 
 #[test]
@@ -216,7 +279,7 @@ async fn a_tar_stream_is_read_as_it_is_packed_and_reports_packing_errors() {
     write(&base.join("big.bin"), &big);
     write(&base.join("dir/small.txt"), b"small");
     let entries = plan_inputs(&base, &["big.bin".to_owned(), "dir".to_owned()]).unwrap();
-    let groups = vec![(PathBuf::from("run_x"), entries)];
+    let groups = vec![StageDir::of_inputs("run_x", entries)];
 
     let mut stream = TarStream::spawn(groups.clone()).unwrap();
     let mut bytes = Vec::new();
@@ -283,7 +346,7 @@ fn packed_run_dirs_are_private() {
     let src = tempfile::tempdir().unwrap();
     write(&src.path().join("in.txt"), b"x");
     let plan = plan_inputs(src.path(), &["in.txt".to_owned()]).unwrap();
-    let stream = write_tar(Vec::new(), &[(PathBuf::from("run_t"), plan)]).unwrap();
+    let stream = write_tar(Vec::new(), &[StageDir::of_inputs("run_t", plan)]).unwrap();
     let mut archive = tar::Archive::new(stream.as_slice());
     let first = archive.entries().unwrap().next().unwrap().unwrap();
     assert_eq!(first.path().unwrap(), Path::new("run_t"));

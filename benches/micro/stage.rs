@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use xpr::command::CommandSpec;
 use xpr::session::protocol::STAGE_PROGRAM;
-use xpr::stage::{StageEntry, plan_inputs, write_tar};
+use xpr::stage::{StageDir, plan_inputs, write_tar};
 use xpr::transport::{RemoteShell, SshTarget, SshTransport, Transport, check_success};
 
 use crate::common::{Row, Scratch, mb_per_s, median, runtime, testbed_env, timed, write_random};
@@ -76,10 +76,10 @@ fn raw_pipe(config: &str, inputs: &Path, dest: &str) -> Duration {
 }
 
 /// The run dir group of one task holding every input, as the session packs it.
-fn groups(inputs: &Path, run: usize) -> Vec<(PathBuf, Vec<StageEntry>)> {
+fn groups(inputs: &Path, run: usize) -> Vec<StageDir> {
     let entries = plan_inputs(inputs, &["big_*.bin".to_owned(), "small".to_owned()])
         .expect("planning the inputs");
-    vec![(PathBuf::from(format!("run_bench_{run}")), entries)]
+    vec![StageDir::of_inputs(format!("run_bench_{run}"), entries)]
 }
 
 /// xpr through a scratch tar file, then streamed up (the session's path before this bench).

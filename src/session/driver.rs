@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::error::{SessionError, exit_words};
@@ -25,7 +24,7 @@ use crate::command::{CommandOutput, CommandSpec, shell_quote};
 use crate::config::System;
 use crate::ids::SchedulerJobId;
 use crate::scheduler::{JobStatus, ParseError, Scheduler};
-use crate::transport::{Retry, Transport, check_success};
+use crate::transport::{DynRead, DynWrite, Retry, Transport, check_success};
 
 /// Most bytes of ids/names put in one command (well below `ARG_MAX` and sshd's limits).
 pub const MAX_ARG_BYTES: usize = 64 * 1024;
@@ -421,39 +420,29 @@ impl SystemDriver {
         Ok(found)
     }
 
-    /// Streams the tar file `tar` into `base` (the stage program unpacks it there).
-    pub async fn stage(&self, base: &str, tar: &Path) -> Result<(), SessionError> {
+    /// Streams the tar stream `tar` (as it is packed: [`crate::stage::TarStream`]) into
+    /// `base`, where the stage program unpacks it.
+    pub async fn stage(&self, base: &str, tar: DynRead<'_>) -> Result<(), SessionError> {
         let cmd = stage_command(base);
-        let mut input = tokio::fs::File::open(tar)
-            .await
-            .map_err(SessionError::io("reading", tar))?;
         self.count_round_trip();
-        let out = self
-            .transport
-            .run_streaming(&cmd, Some(&mut input), None)
-            .await?;
+        let out = self.transport.run_streaming(&cmd, Some(tar), None).await?;
         check_success(self.host(), &cmd, out)?;
         Ok(())
     }
 
-    /// Fetches the run dirs `names` under `base` as one tar stream into the file `tar`.
+    /// Fetches the run dirs `names` under `base` as one tar stream, written to `tar` as it
+    /// comes (an unpacker reading the other end of a pipe: nothing on disk but the files).
     pub async fn fetch(
         &self,
         base: &str,
         names: &[String],
-        tar: &Path,
+        tar: DynWrite<'_>,
     ) -> Result<(), SessionError> {
         let cmd = CommandSpec::new("sh")
             .args(["-c", COLLECT_PROGRAM, "xpr-collect", base])
             .args(names.iter().map(OsString::from));
-        let mut file = tokio::fs::File::create(tar)
-            .await
-            .map_err(SessionError::io("creating", tar))?;
         self.count_round_trip();
-        let out = self
-            .transport
-            .run_streaming(&cmd, None, Some(&mut file))
-            .await?;
+        let out = self.transport.run_streaming(&cmd, None, Some(tar)).await?;
         if !out.succeeded() {
             return Err(self.remote_error(format!(
                 "fetching run dirs failed ({}): {} (command: {cmd})",

@@ -52,6 +52,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::decide::{EndContext, EndFacts, decide_end};
@@ -59,11 +60,12 @@ use super::deliver::matching;
 use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
+use super::unchanged::UnchangedInputs;
 use super::{Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
-use crate::stage::extract_tar;
+use crate::stage::extract_tar_keeping;
 use crate::task::{EXIT_FILE, STDERR_FILE};
 
 /// What one poll changed.
@@ -555,16 +557,28 @@ impl Session {
         jobs: &[Ended],
     ) -> Result<HashSet<TaskId>, SessionError> {
         let mut by_base: BTreeMap<String, Vec<TaskRecord>> = BTreeMap::new();
+        let mut unchanged: HashMap<String, UnchangedInputs> = HashMap::new();
         for e in jobs {
-            let base = self.stored(&e.record)?.remote_base;
-            by_base.entry(base).or_default().push(e.record.clone());
+            let stored = self.stored(&e.record)?;
+            unchanged.insert(
+                format!("run_{}", e.record.id),
+                UnchangedInputs::new(stored.inputs, &stored.spec.outputs),
+            );
+            by_base
+                .entry(stored.remote_base)
+                .or_default()
+                .push(e.record.clone());
         }
+        let unchanged = Arc::new(unchanged);
         let mut came_back = HashSet::new();
         for (base, records) in by_base {
             let names = run_dir_names(&records)?;
             let mut fetched: HashSet<String> = HashSet::new();
             for chunk in chunk_by_len(&names, String::len) {
-                fetched.extend(self.fetch_run_dirs(driver, &base, chunk).await?);
+                fetched.extend(
+                    self.fetch_run_dirs(driver, &base, chunk, unchanged.clone())
+                        .await?,
+                );
             }
             came_back.extend(
                 records
@@ -576,32 +590,43 @@ impl Session {
         Ok(came_back)
     }
 
-    /// Fetches `names` (run dirs under `base`) in one tar stream into the local run dirs;
-    /// returns the names that came back.
+    /// Fetches `names` (run dirs under `base`) in one tar stream, unpacked as it comes into a
+    /// scratch dir and then moved into place (a run dir is replaced whole, never seen half
+    /// written); returns the names that came back. The inputs that come back as they went
+    /// (`unchanged`, by run dir name) are not written.
     async fn fetch_run_dirs(
         &self,
         driver: &SystemDriver,
         base: &str,
         names: &[String],
+        unchanged: Arc<HashMap<String, UnchangedInputs>>,
     ) -> Result<Vec<String>, SessionError> {
-        let tar_path = self.scratch_file("collect", "tar")?;
-        if let Err(e) = driver.fetch(base, names, &tar_path).await {
-            let _ = fs::remove_file(&tar_path);
-            return Err(e);
-        }
-        let scratch = tar_path.with_extension("d");
+        let scratch = self.scratch_file("collect", "d")?;
         let extract_into = scratch.clone();
-        let tar_file = tar_path.clone();
-        let extracted = tokio::task::spawn_blocking(move || {
-            let input =
-                fs::File::open(&tar_file).map_err(SessionError::io("reading", &tar_file))?;
-            extract_tar(std::io::BufReader::new(input), &extract_into)
+        let pipe_error = SessionError::io("creating a pipe for", Path::new("the run dirs"));
+        let (read_end, write_end) = std::io::pipe().map_err(pipe_error)?;
+        let mut sender = tokio::net::unix::pipe::Sender::from_owned_fd(write_end.into()).map_err(
+            SessionError::io("creating a pipe for", Path::new("the run dirs")),
+        )?;
+        let unpacker = tokio::task::spawn_blocking(move || {
+            let mut keep = |path: &Path, header: &tar::Header| {
+                let mut parts = path.components();
+                let dir = parts.next().map(|c| c.as_os_str().to_string_lossy());
+                let rel = parts.as_path();
+                !dir.and_then(|d| unchanged.get(d.as_ref()))
+                    .is_some_and(|rules| rules.is_unchanged(rel, header))
+            };
+            let input = std::io::BufReader::with_capacity(1 << 20, read_end);
+            extract_tar_keeping(input, &extract_into, &mut keep)
                 .map_err(|source| SessionError::Stage { task: None, source })
-        })
-        .await
-        .expect("the extraction thread does not panic");
-        let _ = fs::remove_file(&tar_path);
-        if let Err(e) = extracted {
+        });
+        let fetched = driver.fetch(base, names, &mut sender).await;
+        // The end of the stream for the unpacker.
+        drop(sender);
+        let extracted = unpacker
+            .await
+            .expect("the extraction thread does not panic");
+        if let Err(e) = fetched.and(extracted) {
             let _ = fs::remove_dir_all(&scratch);
             return Err(e);
         }

@@ -102,6 +102,7 @@ mod report;
 mod retry;
 mod submit;
 mod sweep;
+mod unchanged;
 
 use std::collections::HashMap;
 use std::fs;
@@ -374,7 +375,7 @@ pub struct TaskResults {
     /// Why it ended as it did, when known.
     pub reason: Option<String>,
     /// The local run dir: after the task finished, a copy of the remote run dir (outputs,
-    /// `xpr.stdout`, `xpr.stderr`, `xpr.exit`).
+    /// `xpr.stdout`, `xpr.stderr`, `xpr.exit`), without the inputs that came back unchanged.
     pub local_dir: PathBuf,
     /// The last [`SessionOptions::tail_bytes`] of the command's stdout.
     pub stdout_tail: String,
@@ -673,8 +674,12 @@ impl Session {
             return Ok(Vec::new());
         }
         let from = from.to_vec();
-        self.with_db(move |db| db.transition_many(&moves, &from, to))
-            .await
+        let (phase, tasks) = (std::time::Instant::now(), moves.len());
+        let moved = self
+            .with_db(move |db| db.transition_many(&moves, &from, to))
+            .await;
+        tracing::debug!(tasks, to = %to, took = ?phase.elapsed(), "tasks moved");
+        moved
     }
 
     pub(crate) fn stored(&self, record: &TaskRecord) -> Result<StoredTask, SessionError> {

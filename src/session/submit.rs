@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -34,7 +33,7 @@ use crate::ids::{SchedulerJobId, SystemName, TaskId};
 use crate::resources::{Resources, find_nodes};
 use crate::scheduler::JobStatus;
 use crate::scheduler::script::{ScriptSpec, build_script};
-use crate::stage::{StageEntry, plan_inputs, safe_relative_path, write_tar};
+use crate::stage::{StageDir, TarStream, plan_inputs, safe_relative_path};
 use crate::task::{
     ARGS_FILE, EXIT_FILE, STARTED_FILE, STDERR_FILE, STDOUT_FILE, TaskSpec, body_lines,
     is_env_name, is_task_id, new_task_id, task_identity,
@@ -66,11 +65,14 @@ impl Session {
         &self,
         requests: Vec<StartRequest>,
     ) -> Result<Vec<Started>, SessionError> {
+        let phase = std::time::Instant::now();
         // Taken out one by one as they are recorded: a sweep's specs are held once.
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
             prepared.push(Some(self.prepare(request)?));
         }
+        tracing::debug!(tasks = requests.len(), took = ?phase.elapsed(), "requests prepared");
+        let phase = std::time::Instant::now();
         let parents = self.resolve_parents(&requests).await?;
         let order = creation_order(&requests, &parents)?;
         let systems: std::collections::BTreeSet<SystemName> = prepared
@@ -135,6 +137,7 @@ impl Session {
             run.push((i, task, after));
         }
         self.record_run(&mut run, &requests, &mut ids).await?;
+        tracing::debug!(tasks = requests.len(), took = ?phase.elapsed(), "tasks recorded");
         for driver in &drivers {
             self.advance_locked(driver).await?;
         }
@@ -535,27 +538,36 @@ impl Session {
                 Some((max as usize).saturating_sub(in_flight))
             }
         };
+        // Every base's run dirs are staged while the site's cap on the user's jobs is read
+        // (once per driver: on Slurm a `sacctmgr` call as slow as the staging of a thousand).
+        let staging = async {
+            for (base, ids) in &by_base {
+                let submitting = self
+                    .records_in(&driver.system().name, ids, TaskStatus::Submitting)
+                    .await?;
+                if !submitting.is_empty() {
+                    self.recover(driver, base, &submitting).await?;
+                }
+                let created = self
+                    .records_in(&driver.system().name, ids, TaskStatus::Created)
+                    .await?;
+                if !created.is_empty() {
+                    self.stage(driver, base, &created).await?;
+                }
+            }
+            Ok::<(), SessionError>(())
+        };
+        let (staged, site_limit) = tokio::join!(staging, driver.site_job_limit());
+        staged?;
         // The site's own cap on the user's jobs (all of them, xpr's or not), where the
         // scheduler tells it: no config needed.
-        if let Some(limit) = driver.site_job_limit().await
+        if let Some(limit) = site_limit
             && let Some(queued) = driver.user_queue_len().await?
         {
             let free = (limit as usize).saturating_sub(queued);
             slots = Some(slots.map_or(free, |s| s.min(free)));
         }
         for (base, ids) in by_base {
-            let submitting = self
-                .records_in(&driver.system().name, &ids, TaskStatus::Submitting)
-                .await?;
-            if !submitting.is_empty() {
-                self.recover(driver, &base, &submitting).await?;
-            }
-            let created = self
-                .records_in(&driver.system().name, &ids, TaskStatus::Created)
-                .await?;
-            if !created.is_empty() {
-                self.stage(driver, &base, &created).await?;
-            }
             let staged = self
                 .records_in(&driver.system().name, &ids, TaskStatus::Staged)
                 .await?;
@@ -591,57 +603,35 @@ impl Session {
             .collect())
     }
 
-    /// Writes the local run dir of a task: the job script and the JSON arguments.
-    fn write_local_dir(
-        &self,
-        record: &TaskRecord,
-        stored: &StoredTask,
-    ) -> Result<PathBuf, SessionError> {
-        let dir = self.local_run_dir(&record.id);
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(SessionError::io("creating", &dir))?;
-        let write = |name: &str, bytes: &[u8]| {
-            let path = dir.join(name);
-            fs::write(&path, bytes).map_err(SessionError::io("writing", &path))
-        };
-        write(SCRIPT_FILE, stored.script.as_bytes())?;
-        if let Some(args) = &stored.spec.args {
-            let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
-            write(ARGS_FILE, text.as_bytes())?;
-        }
-        Ok(dir)
-    }
-
-    /// Stages the run dirs of `created` tasks under `base` in one tar stream.
+    /// Stages the run dirs of `created` tasks under `base` in one tar stream, packed as it
+    /// is sent: the job script and arguments from memory (nothing is written on this
+    /// machine; the run dir here is made when outputs come back), the inputs from where
+    /// they are.
     async fn stage(
         &self,
         driver: &SystemDriver,
         base: &str,
         records: &[TaskRecord],
     ) -> Result<(), SessionError> {
-        let mut groups = Vec::new();
+        let phase = std::time::Instant::now();
+        let mut dirs = Vec::with_capacity(records.len());
         for record in records {
             let mut stored = self.stored(record)?;
             // Held by the scheduler on its parents' jobs: this attempt's script says so.
             if let Some(script) = self.native_script(driver, record, &stored).await? {
                 stored.script = script;
             }
-            let dir = self.write_local_dir(record, &stored)?;
-            let mut entries = vec![StageEntry {
-                source: dir.join(SCRIPT_FILE),
-                dest: PathBuf::from(SCRIPT_FILE),
-            }];
-            if stored.spec.args.is_some() {
-                entries.push(StageEntry {
-                    source: dir.join(ARGS_FILE),
-                    dest: PathBuf::from(ARGS_FILE),
-                });
+            let inputs = stored.entries();
+            let mut written = vec![(PathBuf::from(SCRIPT_FILE), stored.script.into_bytes())];
+            if let Some(args) = &stored.spec.args {
+                let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
+                written.push((PathBuf::from(ARGS_FILE), text.into_bytes()));
             }
-            entries.extend(stored.entries());
-            groups.push((PathBuf::from(format!("run_{}", record.id)), entries));
+            dirs.push(StageDir {
+                name: PathBuf::from(format!("run_{}", record.id)),
+                written,
+                inputs,
+            });
         }
         // A task staged again (a retry, a reset) starts from an empty remote run dir: the
         // last attempt's `xpr.exit` must never be read as this one's.
@@ -657,19 +647,15 @@ impl Session {
                 .remove_run_dirs(base, &super::run_dir_names(&again)?)
                 .await?;
         }
-        let scratch = self.scratch_file("stage", "tar")?;
-        let tar_path = scratch.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), SessionError> {
-            let file = File::create(&tar_path).map_err(SessionError::io("creating", &tar_path))?;
-            let mut file = write_tar(std::io::BufWriter::new(file), &groups)
-                .map_err(|source| SessionError::Stage { task: None, source })?;
-            file.flush().map_err(SessionError::io("writing", &tar_path))
-        })
-        .await
-        .expect("the tar thread does not panic")?;
-        let result = driver.stage(base, &scratch).await;
-        let _ = fs::remove_file(&scratch);
-        result?;
+        let mut stream =
+            TarStream::spawn(dirs).map_err(|source| SessionError::Stage { task: None, source })?;
+        let sent = driver.stage(base, stream.reader()).await;
+        // A packing error (an input gone or unreadable) fails the staging even when the
+        // remote `tar -x` took the stream cut short as complete.
+        let packed = stream.finish().await;
+        sent?;
+        packed.map_err(|source| SessionError::Stage { task: None, source })?;
+        tracing::debug!(tasks = records.len(), took = ?phase.elapsed(), "run dirs staged");
         let detail = format!("staged on {} in {base}", driver.system().name);
         let moves = records
             .iter()
@@ -718,7 +704,9 @@ impl Session {
                 }
             }
         }
+        let phase = std::time::Instant::now();
         let units = self.form_units(driver.system(), arrays, array_limit, base, staged, slots)?;
+        tracing::debug!(units = units.len(), took = ?phase.elapsed(), "jobs formed");
         let total = units.len();
         // Each unit's members that went `submitting`, with their index in it.
         let mut moves = Vec::new();
