@@ -114,20 +114,48 @@ async fn inputs_that_come_back_unchanged_are_not_copied_back() {
         "an unchanged input is not copied back"
     );
     assert_eq!(read("data/a.txt"), None, "nor one inside an input dir");
-    assert!(read("xpr_job.sh").is_some_and(|s| s.contains("changed.txt")));
+    // The job script is in the jobs DB: a task that succeeded does not get it back.
+    assert_eq!(read("xpr_job.sh"), None);
     // The user's inputs are as they were; the remote run dir has everything.
     assert_eq!(
         std::fs::read_to_string(work.join("changed.txt")).unwrap(),
         "before"
     );
     let remote = bed.root.path().join("remote").join(format!("run_{id}"));
-    for name in ["same.txt", "data/a.txt", "changed.txt", "xpr.exit"] {
+    for name in [
+        "same.txt",
+        "data/a.txt",
+        "changed.txt",
+        "xpr.exit",
+        "xpr_job.sh",
+    ] {
         assert!(
             remote.join(name).is_file(),
             "{name} not in {}",
             remote.display()
         );
     }
+    // One that failed has its job script and arguments written back, for a look at what ran.
+    let mut spec = TaskSpec::argv("fails", ["sh", "-c", "cat same.txt; exit 3"]);
+    spec.inputs = vec!["same.txt".into()];
+    spec.args = Some(json!({"x": 1}));
+    let started = session
+        .start(StartRequest::new(spec, "loc", one_core()).with_base_dir(&work))
+        .await
+        .unwrap();
+    let id = started.record.id.clone();
+    session
+        .wait(std::slice::from_ref(&id), DEADLINE)
+        .await
+        .unwrap();
+    let results = session.results(&id).unwrap();
+    assert_eq!(results.exit_code, Some(3), "{results:?}");
+    let local = results.local_dir;
+    let script = std::fs::read_to_string(local.join("xpr_job.sh")).unwrap();
+    assert!(script.contains("exit 3"), "{script}");
+    let args = std::fs::read_to_string(local.join("xpr_args.json")).unwrap();
+    assert!(args.contains("\"x\": 1"), "{args}");
+    assert!(!local.join("same.txt").exists());
 }
 
 async fn run_to_end(

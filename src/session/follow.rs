@@ -61,12 +61,12 @@ use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
 use super::unchanged::UnchangedInputs;
-use super::{Session, UNACCOUNTED_FILE, run_dir_names};
+use super::{SCRIPT_FILE, Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
 use crate::stage::extract_tar_keeping;
-use crate::task::{EXIT_FILE, STDERR_FILE};
+use crate::task::{ARGS_FILE, EXIT_FILE, STDERR_FILE};
 
 /// What one poll changed.
 #[derive(Debug, Default)]
@@ -718,6 +718,34 @@ impl Session {
         Ok(retried)
     }
 
+    /// Writes the job script (as this attempt ran it) and the arguments of a task that did
+    /// not succeed into its local run dir, from the jobs DB: they do not come back with its
+    /// outputs (the `unchanged` module), but whoever looks into why it failed wants them.
+    async fn restore_own_files(
+        &self,
+        driver: &SystemDriver,
+        record: &TaskRecord,
+        dir: &Path,
+    ) -> Result<(), SessionError> {
+        let stored = self.stored(record)?;
+        let script = match self.native_script(driver, record, &stored).await? {
+            Some(native) => native,
+            None => stored.script.clone(),
+        };
+        let mut files = vec![(SCRIPT_FILE, script.into_bytes())];
+        if let Some(args) = &stored.spec.args {
+            let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
+            files.push((ARGS_FILE, text.into_bytes()));
+        }
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            if path.symlink_metadata().is_err() {
+                fs::write(&path, bytes).map_err(SessionError::io("writing", &path))?;
+            }
+        }
+        Ok(())
+    }
+
     /// How one task's attempt ended, and the update that records it.
     async fn decide(
         &self,
@@ -779,6 +807,9 @@ impl Session {
                 vanish_timeout: self.vanish_timeout(driver.system()),
             },
         );
+        if came_back && decision.end_state != EndState::Succeeded {
+            self.restore_own_files(driver, &record, &dir).await?;
+        }
         let update = TaskUpdate {
             end_state: Some(decision.end_state),
             exit_code: decision.exit_code,
@@ -1259,18 +1290,27 @@ const MARKER_GATHER: Duration = Duration::from_millis(300);
 /// The longest nap of a marker watch.
 const MARKER_NAP_MAX: Duration = Duration::from_secs(2);
 
-/// Naps (seconds) filling `wait`: from [`MARKER_NAP`], half as long again each time, up to
-/// [`MARKER_NAP_MAX`], so a result is seen within a fifth of a second of its marker while jobs
-/// end often, and a long quiet wait looks at the run dirs only every two seconds.
+/// How long a marker watch naps only [`MARKER_NAP`]: short jobs (a pack of small tasks) end
+/// within seconds of a poll, and a look at a few run dirs costs next to nothing.
+const MARKER_NAP_STEADY: Duration = Duration::from_secs(3);
+
+/// Naps (seconds) filling `wait`: [`MARKER_NAP`] for the first [`MARKER_NAP_STEADY`], then
+/// half as long again each time, up to [`MARKER_NAP_MAX`], so a result is seen within a fifth
+/// of a second of its marker while jobs end often, and a long quiet wait looks at the run dirs
+/// only every two seconds.
 fn naps(wait: Duration) -> Vec<f64> {
     let mut naps = Vec::new();
     let mut left = wait.as_secs_f64();
+    let mut slept = 0.0;
     let mut nap = MARKER_NAP.as_secs_f64();
     while left > 0.05 {
         let n = nap.min(left);
         naps.push(n);
         left -= n;
-        nap = (nap * 1.5).min(MARKER_NAP_MAX.as_secs_f64());
+        slept += n;
+        if slept >= MARKER_NAP_STEADY.as_secs_f64() {
+            nap = (nap * 1.5).min(MARKER_NAP_MAX.as_secs_f64());
+        }
     }
     naps
 }

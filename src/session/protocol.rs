@@ -197,6 +197,35 @@ mod tests {
         );
     }
 
+    /// Once a marker is there the watch waits `gather` for others, unless every run dir it
+    /// watches has one: then it replies at once.
+    #[test]
+    fn the_watch_gathers_only_while_a_run_dir_has_no_marker() {
+        let root = tempfile::tempdir().unwrap();
+        let a = root.path().join("a");
+        let b = root.path().join("b");
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("xpr.exit"), "0\n").unwrap();
+        let timed = |dirs: &[&std::path::Path]| {
+            let started = std::time::Instant::now();
+            let out = std::process::Command::new("sh")
+                .args(["-c", WATCH_PROGRAM, "xpr-watch", "", "2"])
+                .args(dirs)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            (started.elapsed(), String::from_utf8(out.stdout).unwrap())
+        };
+        let (took, out) = timed(&[&a, &b]);
+        assert!(took >= std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(out, format!("0 {}\n", a.display()));
+        std::fs::write(b.join("xpr.exit"), "1\n").unwrap();
+        let (took, out) = timed(&[&a, &b]);
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(out.lines().count(), 2, "{out}");
+    }
+
     #[test]
     fn framed_replies_parse_with_binary_bytes() {
         let mut reply = b"LOCKED\nR 0 0 3 0\n12\nR 1 1 0 5\nno\nxyEND\n".to_vec();

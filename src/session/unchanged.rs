@@ -12,11 +12,23 @@
 //! - none of the task's expected outputs names it or a directory holding it (an output is
 //!   always delivered from the local run dir).
 //!
+//! xpr's own staged files, the job script and the arguments, are left out too: their bytes
+//! are in the jobs DB, and they are written into the local run dir of a task that did not
+//! succeed (see the follow module), for whoever looks into why.
+//!
 //! Anything else comes back: an input the job changed or replaced, files a job added inside
-//! an input directory, and xpr's own files (job script, arguments, logs, markers).
+//! an input directory, the logs and markers.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use super::SCRIPT_FILE;
+use crate::task::ARGS_FILE;
+
+/// True for xpr's own staged files (see the module docs), by their path in the run dir.
+pub(crate) fn is_staged_by_xpr(rel: &Path) -> bool {
+    rel == Path::new(SCRIPT_FILE) || rel == Path::new(ARGS_FILE)
+}
 
 /// A task's staged inputs and expected outputs, to tell which entries of its run dir come
 /// back unchanged.
@@ -46,6 +58,9 @@ impl UnchangedInputs {
     /// True when the run dir entry `rel` (relative to the run dir), described by `header`,
     /// is an input that comes back as it went (see the module docs).
     pub(crate) fn is_unchanged(&self, rel: &Path, header: &tar::Header) -> bool {
+        if is_staged_by_xpr(rel) && header.entry_type().is_file() {
+            return true;
+        }
         let Some(local) = self.inputs.iter().find_map(|(source, dest)| {
             if rel == dest {
                 Some(source.clone())
@@ -115,6 +130,17 @@ mod tests {
         // Its local source gone: it comes back.
         fs::remove_file(&input).unwrap();
         assert!(!rules.is_unchanged(Path::new("in.txt"), &header));
+    }
+
+    #[test]
+    fn xprs_own_staged_files_are_left_out_and_its_logs_are_not() {
+        let rules = UnchangedInputs::new(Vec::new(), &["*".to_owned()]);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        assert!(rules.is_unchanged(Path::new("xpr_job.sh"), &header));
+        assert!(rules.is_unchanged(Path::new("xpr_args.json"), &header));
+        assert!(!rules.is_unchanged(Path::new("xpr.stdout"), &header));
+        assert!(!rules.is_unchanged(Path::new("sub/xpr_job.sh"), &header));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 # $1     the naps, seconds (e.g. "0.2 0.3 0.45 0.7"): the dirs are looked at before each nap
 #        and once after the last; growing naps keep a quiet wait light on a shared filesystem.
 # $2     seconds to wait, once a marker is there, for more to come (many tasks end together:
-#        one reply, one collection for them all), then look once more.
+#        one reply, one collection for them all), then look once more; not waited when every
+#        run dir has its marker already.
 # $3...  run dirs, relative to $HOME or absolute.
 # stdin  unused.
 # stdout `<exit status> <run dir>` for each run dir that has its `xpr.exit` written, one per
@@ -31,8 +32,14 @@ report() {
     fi
   done
 }
+all_done() {
+  for d in "$@"; do
+    [ -s "$d/xpr.exit" ] || return 1
+  done
+  return 0
+}
 found_one() {
-  sleep "$gather" 2>/dev/null || sleep 1
+  all_done "$@" || sleep "$gather" 2>/dev/null || sleep 1
   report "$@"
   exit 0
 }
