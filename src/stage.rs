@@ -391,7 +391,21 @@ pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, Stage
 /// [`extract_tar`], leaving out the regular files and directories for which `keep` (given
 /// the entry's relative path and its header) says no: they are checked as every entry is,
 /// and read past. A file kept inside a directory left out gets that directory made for it.
+///
+/// The input is read to its end, whatever happens: a stream goes on past the archive's end
+/// (`tar` pads it to a whole record), and a reader that stopped early would fail the writer
+/// of a pipe with a broken pipe.
 pub fn extract_tar_keeping<R: Read>(
+    mut input: R,
+    root: &Path,
+    keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
+) -> Result<Vec<PathBuf>, StageError> {
+    let extracted = extract_entries(&mut input, root, keep);
+    let _ = std::io::copy(&mut input, &mut std::io::sink());
+    extracted
+}
+
+fn extract_entries<R: Read>(
     input: R,
     root: &Path,
     keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,

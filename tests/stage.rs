@@ -84,6 +84,33 @@ fn files_from_memory_travel_with_the_inputs() {
     assert!(write_tar(Vec::new(), &[bad]).is_err());
 }
 
+/// The stream is read to its end, past the archive's end (tar pads to a whole record; a
+/// sender of more would otherwise see a broken pipe), also when an entry is refused.
+#[test]
+fn extraction_reads_its_input_to_the_end() {
+    let src = tempfile::tempdir().unwrap();
+    write(&src.path().join("in.txt"), b"x");
+    let plan = plan_inputs(src.path(), &["in.txt".into()]).unwrap();
+    let mut stream = write_tar(Vec::new(), &[StageDir::of_inputs("run_t5", plan)]).unwrap();
+    stream.extend(std::iter::repeat_n(0u8, 100_000));
+    let dest = tempfile::tempdir().unwrap();
+    let mut input = std::io::Cursor::new(stream.clone());
+    extract_tar(&mut input, dest.path()).unwrap();
+    assert_eq!(input.position() as usize, stream.len());
+    // Refused: a link out of the run dir, then more bytes.
+    let mut bad = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    bad.append_link(&mut header, "run_t6/evil", "/etc/hostname")
+        .unwrap();
+    let mut bad = bad.into_inner().unwrap();
+    bad.extend(std::iter::repeat_n(0u8, 100_000));
+    let mut input = std::io::Cursor::new(bad.clone());
+    assert!(extract_tar(&mut input, dest.path()).is_err());
+    assert_eq!(input.position() as usize, bad.len());
+}
+
 /// What `keep` leaves out is read past (and still checked); what it keeps is written, with
 /// the directories it needs.
 #[test]

@@ -23,8 +23,9 @@
 //!    [`SessionOptions::vanish_timeout`](super::SessionOptions) it has vanished. A job xpr
 //!    cancelled need not wait: Grid Engine keeps no record of a pending job deleted by `qdel`;
 //! 6. collect the finished ones: their run dirs come back in ONE tar stream per remote base,
-//!    are extracted into a scratch dir in the stage root and moved into
-//!    `<stage_root>/run_<id>/`; then [`decide_end`] says how each ended.
+//!    unpacked as it comes into a scratch dir in the stage root (leaving out what this machine
+//!    has: the `unchanged` module) and moved into `<stage_root>/run_<id>/`; then
+//!    [`decide_end`] says how each ended.
 //!
 //! A poll reads only its system's in-flight rows (SQL filters on system and status), and full
 //! records only of the tasks that move; the tasks that end in one round are recorded in one DB
@@ -33,7 +34,7 @@
 //! Between two polls, [`Session::follow`] does not just sleep: one remote command watches the
 //! run dirs of the system's tasks of their own in the scheduler, and the dirs of the packs (not
 //! their members: one pack marker stands for all of them), for exit status markers (naps from
-//! 0.2 s growing to 2 s, no scheduler query), and the tasks whose markers appear are collected
+//! 0.2 s for 3 s, then growing to 2 s; no scheduler query), and the tasks whose markers appear are collected
 //! and finished at once: a task of its own or an array element that exited 0 at once (one that
 //! failed waits for the poll, which asks accounting why), a pack's tasks together when the pack
 //! writes its own marker; in a pack that runs on, one quick look every few seconds collects
@@ -65,7 +66,7 @@ use super::{SCRIPT_FILE, Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
-use crate::stage::extract_tar_keeping;
+use crate::stage::{StageError, extract_tar_keeping};
 use crate::task::{ARGS_FILE, EXIT_FILE, STDERR_FILE};
 
 /// What one poll changed.
@@ -626,7 +627,21 @@ impl Session {
         let extracted = unpacker
             .await
             .expect("the extraction thread does not panic");
-        if let Err(e) = fetched.and(extracted) {
+        // A refused entry is the news even when the transport failed too; otherwise a
+        // transport failure comes first (the stream was cut: the unpacker saw it end early).
+        let refused = matches!(
+            &extracted,
+            Err(SessionError::Stage {
+                source: StageError::UnsafePath { .. } | StageError::UnsupportedEntry { .. },
+                ..
+            })
+        );
+        let outcome = if refused {
+            extracted.map(|_| ())
+        } else {
+            fetched.and(extracted.map(|_| ()))
+        };
+        if let Err(e) = outcome {
             let _ = fs::remove_dir_all(&scratch);
             return Err(e);
         }
