@@ -33,9 +33,9 @@
 //!
 //! Between two polls, [`Session::follow`] does not just sleep: one remote command watches the
 //! run dirs of the system's tasks of their own in the scheduler, and the dirs of the packs (not
-//! their members: one pack marker stands for all of them), for exit status markers (naps from
-//! 0.2 s for 3 s, then growing to 2 s; no scheduler query), and the tasks whose markers appear are collected
-//! and finished at once: a task of its own or an array element that exited 0 at once (one that
+//! their members: one pack marker stands for all of them), for exit status markers (naps of
+//! 0.2 s for 3 s, then growing to 2 s; no scheduler query), and the tasks whose markers appear
+//! are collected and finished at once: a task of its own or an array element that exited 0 at once (one that
 //! failed waits for the poll, which asks accounting why), a pack's tasks together when the pack
 //! writes its own marker; in a pack that runs on, one quick look every few seconds collects
 //! the members finished so far. A job the queue shows ended that accounting does not know yet waits a few seconds for
