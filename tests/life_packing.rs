@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use life_support::{Bed, one_core, slurm_system};
 use serde_json::json;
-use xpr::db::{EndState, TaskStatus};
+use xpr::db::{EndState, TaskFilter, TaskStatus};
 use xpr::ids::TaskId;
 use xpr::session::{PackSize, Session, StartRequest, Submission};
 use xpr::task::TaskSpec;
@@ -143,6 +143,34 @@ async fn twenty_tasks_packed_five_a_job_on_the_local_queue_end_each_as_its_own()
     } else {
         eprintln!("SKIPPED the shellcheck part: shellcheck is not installed");
     }
+    // Cleaning the tasks takes their packs' dirs too, once no member is left; not before.
+    let records = session.list(&TaskFilter::default()).unwrap();
+    let ids: Vec<TaskId> = records.iter().map(|t| t.id.clone()).collect();
+    let group_of = |r: &xpr::db::TaskRecord| r.group.as_ref().map(|g| g.group.clone());
+    // All but one member of the first pack.
+    let first = group_of(&records[0]).expect("a packed task has a group");
+    let mut partial: Vec<TaskId> = records
+        .iter()
+        .filter(|r| group_of(r).as_ref() == Some(&first))
+        .map(|r| r.id.clone())
+        .collect();
+    assert_eq!(partial.len(), 5);
+    partial.pop();
+    let grp_dirs = || {
+        std::fs::read_dir(&remote)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("grp_"))
+            .count()
+    };
+    session.clean(&partial).await.unwrap();
+    assert_eq!(grp_dirs(), 4, "a pack with a member left keeps its dir");
+    session.clean(&ids).await.unwrap();
+    assert_eq!(
+        grp_dirs(),
+        0,
+        "no pack dir is left once its tasks are cleaned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

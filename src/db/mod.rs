@@ -781,6 +781,44 @@ impl Db {
         Ok((tasks, groups))
     }
 
+    /// The groups (array chunks, packs) that an attempt of one of `ids` ran in and whose
+    /// every member, by any attempt, is `cleaned`: their `grp_<id>` dirs serve nothing now.
+    /// One pass over the grouped attempts and tasks.
+    pub fn groups_cleaned_with(&self, ids: &HashSet<TaskId>) -> Result<Vec<GroupId>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.job_group, a.task_id, t.status FROM attempts a
+                   JOIN tasks t ON t.id = a.task_id WHERE a.job_group IS NOT NULL
+                 UNION SELECT job_group, id, status FROM tasks WHERE job_group IS NOT NULL",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, GroupId>(0)?,
+                    row.get::<_, TaskId>(1)?,
+                    row.get::<_, TaskStatus>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        // Per group: whether one of `ids` ran in it, and whether a member is not cleaned.
+        let mut groups: HashMap<GroupId, (bool, bool)> = HashMap::new();
+        for row in rows {
+            let (group, task, status) = row.map_err(|e| self.sql(e))?;
+            let entry = groups.entry(group).or_default();
+            entry.0 |= ids.contains(&task);
+            entry.1 |= status != TaskStatus::Cleaned;
+        }
+        let mut done: Vec<GroupId> = groups
+            .into_iter()
+            .filter(|(_, (ours, busy))| *ours && !*busy)
+            .map(|(group, _)| group)
+            .collect();
+        done.sort();
+        Ok(done)
+    }
+
     /// The tasks of `system` in the scheduler (`submitted`, `started`) that run as members of
     /// a group (an array chunk or a pack), with their group.
     pub fn in_flight_groups(&self, system: &SystemName) -> Result<Vec<(TaskId, GroupId)>, DbError> {

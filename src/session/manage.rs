@@ -8,7 +8,7 @@
 //! through the scheduler. Its final state then comes from the follow loop, which calls any
 //! end without an exit status `cancelled` and cancels again a job it still sees live.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 
 use super::error::SessionError;
@@ -175,9 +175,10 @@ impl Session {
         .await
     }
 
-    /// Removes the remote and local run dirs of finished tasks and marks them `cleaned`.
-    /// Only `run_<id>` dirs xpr made are removed; the user's own input files are never
-    /// touched (the run dirs hold copies).
+    /// Removes the remote and local run dirs of finished tasks and marks them `cleaned`, and
+    /// the `grp_<id>` dirs of the arrays and packs whose members are all cleaned now. Only
+    /// dirs xpr made are removed; the user's own input files are never touched (the run dirs
+    /// hold copies).
     pub async fn clean(&self, ids: &[TaskId]) -> Result<(), SessionError> {
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
@@ -197,6 +198,7 @@ impl Session {
             driver
                 .remove_run_dirs(&base, &run_dir_names(&records)?)
                 .await?;
+            let cleaned: HashSet<TaskId> = records.iter().map(|r| r.id.clone()).collect();
             for record in records {
                 let task = record.id.clone();
                 let attempts = self.with_db(move |db| db.attempts(&task)).await?.len() as u32;
@@ -205,6 +207,15 @@ impl Session {
                     self.transition(&record.id, &[], TaskStatus::Cleaned, TaskUpdate::default())
                         .await?;
                 }
+            }
+            // The dirs of the arrays and packs they ran in (scripts, job logs, markers), once
+            // every member is cleaned: a group's members live under one base.
+            let groups = self
+                .with_db(move |db| db.groups_cleaned_with(&cleaned))
+                .await?;
+            if !groups.is_empty() {
+                let names: Vec<String> = groups.iter().map(|g| format!("grp_{g}")).collect();
+                driver.remove_run_dirs(&base, &names).await?;
             }
         }
         Ok(())

@@ -98,9 +98,9 @@ pub enum Command {
     Cancel(SelectArgs),
     /// Run failed or died tasks again as a new attempt (the old attempt's logs are kept).
     Retry(SelectArgs),
-    /// Remove tasks' run directories, remote and local (never the inputs you gave); with
-    /// --orphans, list the run dirs no task owns (left by `xpr rm` without -c), and remove
-    /// them with -y.
+    /// Remove tasks' run directories, remote and local (never the inputs you gave), and the
+    /// directories of the arrays and packs whose tasks are all cleaned; with --orphans, list
+    /// the run dirs no task owns (left by `xpr rm` without -c), and remove them with -y.
     Clean(CleanArgs),
     /// Mark tasks processed: their results are used; an identical task will run anew.
     #[command(name = "mark_processed", alias = "mark-processed")]
