@@ -12,6 +12,11 @@
 //! - extraction never writes through a symbolic link (a link planted by one entry cannot
 //!   redirect a later entry).
 //!
+//! [`extract_tar`] refuses a stream with any entry it does not unpack; [`extract_tar_keeping`],
+//! which unpacks the run dirs jobs made, leaves out (with a warning) the links, hard links,
+//! FIFOs and devices a job can make, and refuses only names with `..` or absolute and writing
+//! through a link.
+//!
 //! Modes: a run dir is private to the user (0700) on both sides: [`write_tar`] gives its entry
 //! that mode, and [`extract_tar`] makes every top-level directory of a stream so, whatever the
 //! stream says. Below it, files and directories keep the permission bits they had where they
@@ -384,13 +389,21 @@ impl TarStream {
 /// relative paths of the regular files written. On error, what was written so far stays in
 /// `root`: extract into a scratch directory and move it into place afterwards when partial
 /// results must never be seen.
-pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
-    extract_tar_keeping(input, root, &mut |_, _| true)
+pub fn extract_tar<R: Read>(mut input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
+    let extracted = extract_entries(&mut input, root, &mut |_, _| true, Strictness::Refuse);
+    let _ = std::io::copy(&mut input, &mut std::io::sink());
+    extracted
 }
 
 /// [`extract_tar`], leaving out the regular files and directories for which `keep` (given
 /// the entry's relative path and its header) says no: they are checked as every entry is,
 /// and read past. A file kept inside a directory left out gets that directory made for it.
+///
+/// It unpacks what jobs made, so the entries a job can make that are not unpacked here
+/// (links leading out of the run dir or through another link, hard links, FIFOs, devices)
+/// are left out with a warning instead of failing the stream: a job that links to a shared
+/// data set must not keep every other task's results from coming back. Names with `..` or
+/// absolute, and writing through a link, are still refused.
 ///
 /// The input is read to its end, whatever happens: a stream goes on past the archive's end
 /// (`tar` pads it to a whole record), and a reader that stopped early would fail the writer
@@ -400,15 +413,39 @@ pub fn extract_tar_keeping<R: Read>(
     root: &Path,
     keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
 ) -> Result<Vec<PathBuf>, StageError> {
-    let extracted = extract_entries(&mut input, root, keep);
+    let extracted = extract_entries(&mut input, root, keep, Strictness::LeaveOut);
     let _ = std::io::copy(&mut input, &mut std::io::sink());
     extracted
+}
+
+/// What extraction does with an entry of a kind it does not unpack, or a link it does not
+/// make.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// Fail the stream ([`extract_tar`]).
+    Refuse,
+    /// Leave the entry out, with a warning ([`extract_tar_keeping`]).
+    LeaveOut,
+}
+
+impl Strictness {
+    /// `Err(refusal)`, or `Ok(())` after warning that `path` is left out.
+    fn refuse_or_leave_out(self, refusal: StageError, root: &Path) -> Result<(), StageError> {
+        match self {
+            Strictness::Refuse => Err(refusal),
+            Strictness::LeaveOut => {
+                tracing::warn!(root = %root.display(), "left out of the run dirs coming back: {refusal}");
+                Ok(())
+            }
+        }
+    }
 }
 
 fn extract_entries<R: Read>(
     input: R,
     root: &Path,
     keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
+    strictness: Strictness,
 ) -> Result<Vec<PathBuf>, StageError> {
     fs::DirBuilder::new()
         .recursive(true)
@@ -482,12 +519,15 @@ fn extract_entries<R: Read>(
                     why: "it is a link with no target",
                 })?
                 .into_owned();
-            let traversed =
-                resolve_inside(&path, &link_target).ok_or_else(|| StageError::UnsafePath {
+            let Some(traversed) = resolve_inside(&path, &link_target) else {
+                let refusal = StageError::UnsafePath {
                     path: raw_path.clone(),
                     context: "tar entry",
                     why: "it is a link leading out of the run dir",
-                })?;
+                };
+                strictness.refuse_or_leave_out(refusal, root)?;
+                continue;
+            };
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent).map_err(io("creating", parent))?;
             }
@@ -497,10 +537,11 @@ fn extract_entries<R: Read>(
             std::os::unix::fs::symlink(&link_target, &target).map_err(io("linking", &target))?;
             links.push((path, traversed));
         } else {
-            return Err(StageError::UnsupportedEntry {
+            let refusal = StageError::UnsupportedEntry {
                 path: raw_path,
                 kind: format!("{kind:?}").to_lowercase(),
-            });
+            };
+            strictness.refuse_or_leave_out(refusal, root)?;
         }
     }
     // A link may not point through another link: inside-pointing links could otherwise be
@@ -509,11 +550,12 @@ fn extract_entries<R: Read>(
     for (path, traversed) in &links {
         if traversed.iter().any(|step| link_paths.contains(step)) {
             let _ = fs::remove_file(root.join(path));
-            return Err(StageError::UnsafePath {
+            let refusal = StageError::UnsafePath {
                 path: path.clone(),
                 context: "tar entry",
                 why: "it is a link pointing through another link",
-            });
+            };
+            strictness.refuse_or_leave_out(refusal, root)?;
         }
     }
     dir_modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));

@@ -158,6 +158,32 @@ async fn inputs_that_come_back_unchanged_are_not_copied_back() {
     assert!(!local.join("same.txt").exists());
 }
 
+/// A job that links to a shared data set (a link leading out of its run dir) or makes a FIFO
+/// still has its outputs come back; the link is not made here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_links_out_of_its_run_dir_still_comes_back() {
+    let bed = local_bed();
+    let session = bed.session(Duration::from_secs(60));
+    let mut spec = TaskSpec::argv(
+        "links out",
+        [
+            "sh",
+            "-c",
+            "ln -s /etc/hostname shared && mkfifo pipe && echo ok > out.txt",
+        ],
+    );
+    spec.outputs = vec!["out.txt".into()];
+    let results = run_to_end(&session, spec, one_core()).await;
+    assert_eq!(results.status, TaskStatus::Succeeded, "{results:?}");
+    let local = results.local_dir;
+    assert_eq!(
+        std::fs::read_to_string(local.join("out.txt")).unwrap(),
+        "ok\n"
+    );
+    assert!(local.join("shared").symlink_metadata().is_err());
+    assert!(local.join("pipe").symlink_metadata().is_err());
+}
+
 async fn run_to_end(
     session: &Session,
     spec: TaskSpec,

@@ -277,6 +277,56 @@ fn hostile_tar_entries_are_refused() {
     );
 }
 
+/// Run dirs coming back (`extract_tar_keeping`) hold what jobs made: a link to a shared data
+/// set, a hard link, a FIFO are left out (nothing is made for them, nothing is written
+/// outside the root), and the rest of the stream still lands; a hostile name still fails it.
+#[test]
+fn what_a_job_can_make_but_is_not_unpacked_is_left_out_of_run_dirs_coming_back() {
+    use tar::EntryType;
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    let entries = [
+        raw_entry(
+            "run_a/data.h5",
+            EntryType::Symlink,
+            "/scratch/shared/data.h5",
+            b"",
+        ),
+        raw_entry("run_a/up", EntryType::Symlink, "../../x", b""),
+        raw_entry("run_a/hard", EntryType::Link, "run_a/out.txt", b""),
+        raw_entry("run_a/fifo", EntryType::Fifo, "", b""),
+        raw_entry("run_a/d/up", EntryType::Symlink, "..", b""),
+        raw_entry("run_a/esc", EntryType::Symlink, "d/up/..", b""),
+        raw_entry("run_a/out.txt", EntryType::Regular, "", b"result"),
+        raw_entry("run_b/out.txt", EntryType::Regular, "", b"other"),
+    ];
+    let files =
+        xpr::stage::extract_tar_keeping(archive(&entries).as_slice(), &root, &mut |_, _| true)
+            .unwrap();
+    assert_eq!(fs::read(root.join("run_a/out.txt")).unwrap(), b"result");
+    assert_eq!(fs::read(root.join("run_b/out.txt")).unwrap(), b"other");
+    assert_eq!(files.len(), 2, "{files:?}");
+    for left_out in ["data.h5", "up", "hard", "fifo", "esc"] {
+        assert!(
+            root.join("run_a")
+                .join(left_out)
+                .symlink_metadata()
+                .is_err(),
+            "{left_out} was made"
+        );
+    }
+    let siblings: Vec<_> = fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(siblings, ["root"], "something was written outside the root");
+    // Hostile names still fail the stream.
+    let bad = [raw_entry("../escape.txt", EntryType::Regular, "", b"x")];
+    let err = xpr::stage::extract_tar_keeping(archive(&bad).as_slice(), &root, &mut |_, _| true)
+        .unwrap_err();
+    assert!(err.to_string().contains("contains `..`"), "{err}");
+}
+
 #[test]
 fn links_inside_the_run_dir_are_kept() {
     use tar::EntryType;
