@@ -389,10 +389,8 @@ impl TarStream {
 /// relative paths of the regular files written. On error, what was written so far stays in
 /// `root`: extract into a scratch directory and move it into place afterwards when partial
 /// results must never be seen.
-pub fn extract_tar<R: Read>(mut input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
-    let extracted = extract_entries(&mut input, root, &mut |_, _| true, Strictness::Refuse);
-    let _ = std::io::copy(&mut input, &mut std::io::sink());
-    extracted
+pub fn extract_tar<R: Read>(input: R, root: &Path) -> Result<Vec<PathBuf>, StageError> {
+    extract_to_the_end(input, root, &mut |_, _| true, Strictness::Refuse)
 }
 
 /// [`extract_tar`], leaving out the regular files and directories for which `keep` (given
@@ -409,11 +407,22 @@ pub fn extract_tar<R: Read>(mut input: R, root: &Path) -> Result<Vec<PathBuf>, S
 /// (`tar` pads it to a whole record), and a reader that stopped early would fail the writer
 /// of a pipe with a broken pipe.
 pub fn extract_tar_keeping<R: Read>(
-    mut input: R,
+    input: R,
     root: &Path,
     keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
 ) -> Result<Vec<PathBuf>, StageError> {
-    let extracted = extract_entries(&mut input, root, keep, Strictness::LeaveOut);
+    extract_to_the_end(input, root, keep, Strictness::LeaveOut)
+}
+
+/// [`extract_entries`], then the rest of `input` read and dropped, whatever happened (see
+/// [`extract_tar_keeping`]).
+fn extract_to_the_end<R: Read>(
+    mut input: R,
+    root: &Path,
+    keep: &mut dyn FnMut(&Path, &tar::Header) -> bool,
+    strictness: Strictness,
+) -> Result<Vec<PathBuf>, StageError> {
+    let extracted = extract_entries(&mut input, root, keep, strictness);
     let _ = std::io::copy(&mut input, &mut std::io::sink());
     extracted
 }

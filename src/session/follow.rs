@@ -62,12 +62,12 @@ use super::driver::{SystemDriver, chunk_by_len};
 use super::error::SessionError;
 use super::protocol::tail_text;
 use super::unchanged::UnchangedInputs;
-use super::{SCRIPT_FILE, Session, UNACCOUNTED_FILE, run_dir_names};
+use super::{Session, UNACCOUNTED_FILE, run_dir_names};
 use crate::db::{EndState, TaskFilter, TaskRecord, TaskStatus, TaskSummary, TaskUpdate};
 use crate::ids::{GroupId, SchedulerJobId, SystemName, TaskId};
 use crate::scheduler::{JobState, JobStatus};
-use crate::stage::{StageError, extract_tar_keeping};
-use crate::task::{ARGS_FILE, EXIT_FILE, STDERR_FILE};
+use crate::stage::extract_tar_keeping;
+use crate::task::{EXIT_FILE, STDERR_FILE};
 
 /// What one poll changed.
 #[derive(Debug, Default)]
@@ -627,20 +627,9 @@ impl Session {
         let extracted = unpacker
             .await
             .expect("the extraction thread does not panic");
-        // A refused entry is the news even when the transport failed too; otherwise a
-        // transport failure comes first (the stream was cut: the unpacker saw it end early).
-        let refused = matches!(
-            &extracted,
-            Err(SessionError::Stage {
-                source: StageError::UnsafePath { .. } | StageError::UnsupportedEntry { .. },
-                ..
-            })
-        );
-        let outcome = if refused {
-            extracted.map(|_| ())
-        } else {
-            fetched.and(extracted.map(|_| ()))
-        };
+        // The unpacker reads the stream to its end even after a refusal, so a transport
+        // failure is the transport's own (the stream was cut): it comes first.
+        let outcome = fetched.and(extracted.map(|_| ()));
         if let Err(e) = outcome {
             let _ = fs::remove_dir_all(&scratch);
             return Err(e);
@@ -743,16 +732,7 @@ impl Session {
         dir: &Path,
     ) -> Result<(), SessionError> {
         let stored = self.stored(record)?;
-        let script = match self.native_script(driver, record, &stored).await? {
-            Some(native) => native,
-            None => stored.script.clone(),
-        };
-        let mut files = vec![(SCRIPT_FILE, script.into_bytes())];
-        if let Some(args) = &stored.spec.args {
-            let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
-            files.push((ARGS_FILE, text.into_bytes()));
-        }
-        for (name, bytes) in files {
+        for (name, bytes) in self.own_files(driver, record, &stored).await? {
             let path = dir.join(name);
             if path.symlink_metadata().is_err() {
                 fs::write(&path, bytes).map_err(SessionError::io("writing", &path))?;

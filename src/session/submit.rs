@@ -616,21 +616,17 @@ impl Session {
         let phase = std::time::Instant::now();
         let mut dirs = Vec::with_capacity(records.len());
         for record in records {
-            let mut stored = self.stored(record)?;
-            // Held by the scheduler on its parents' jobs: this attempt's script says so.
-            if let Some(script) = self.native_script(driver, record, &stored).await? {
-                stored.script = script;
-            }
-            let inputs = stored.entries();
-            let mut written = vec![(PathBuf::from(SCRIPT_FILE), stored.script.into_bytes())];
-            if let Some(args) = &stored.spec.args {
-                let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
-                written.push((PathBuf::from(ARGS_FILE), text.into_bytes()));
-            }
+            let stored = self.stored(record)?;
+            let written = self
+                .own_files(driver, record, &stored)
+                .await?
+                .into_iter()
+                .map(|(name, bytes)| (PathBuf::from(name), bytes))
+                .collect();
             dirs.push(StageDir {
                 name: PathBuf::from(format!("run_{}", record.id)),
                 written,
-                inputs,
+                inputs: stored.entries(),
             });
         }
         // A task staged again (a retry, a reset) starts from an empty remote run dir: the
@@ -670,6 +666,27 @@ impl Session {
         self.transition_many(moves, &[TaskStatus::Created], TaskStatus::Staged)
             .await?;
         Ok(())
+    }
+
+    /// The files xpr writes into a run dir of `record` (`stored` is its spec), with their
+    /// bytes: the job script as this attempt runs it (held by the scheduler on its parents'
+    /// jobs, it says so) and the JSON arguments, when it has some.
+    pub(crate) async fn own_files(
+        &self,
+        driver: &SystemDriver,
+        record: &TaskRecord,
+        stored: &StoredTask,
+    ) -> Result<Vec<(&'static str, Vec<u8>)>, SessionError> {
+        let script = match self.native_script(driver, record, stored).await? {
+            Some(native) => native,
+            None => stored.script.clone(),
+        };
+        let mut files = vec![(SCRIPT_FILE, script.into_bytes())];
+        if let Some(args) = &stored.spec.args {
+            let text = serde_json::to_string_pretty(args).expect("JSON values serialise");
+            files.push((ARGS_FILE, text.into_bytes()));
+        }
+        Ok(files)
     }
 
     /// A fresh file name in `<stage_root>/.xpr-scratch/`.
